@@ -1,0 +1,311 @@
+"""The catalog on SQLAlchemy: a SQLite file by default, any SQLAlchemy URL, Alembic migrations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
+from facesift.catalog.tables import faces, gallery_state, images, sources
+from facesift.errors import CatalogError, SourceError, SpaceMismatchError
+from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_ID_CHUNK = 900  # stay under SQLite's bound-parameter limit
+
+
+def migrate(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class SqlCatalog:
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, future=True)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            migrate(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            raise CatalogError(f"cannot open catalog {url}: {error}") from None
+
+    # --- sources -------------------------------------------------------------------------------
+
+    def add_source(
+        self,
+        name: str,
+        lawful_basis: LawfulBasis,
+        jurisdiction: str,
+        retention_days: int,
+        description: str = "",
+    ) -> Source:
+        if not SOURCE_NAME.match(name):
+            raise SourceError(
+                f"source name {name!r} is invalid: use letters, digits, '.', '_' or '-' "
+                "(up to 200, starting with a letter or digit)"
+            )
+        try:
+            basis = LawfulBasis(lawful_basis)
+        except ValueError:
+            known = ", ".join(b.value for b in LawfulBasis)
+            raise SourceError(f"unknown lawful basis {lawful_basis!r}; one of: {known}") from None
+        code = jurisdiction.upper()
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            raise SourceError(f"jurisdiction {jurisdiction!r} is not an ISO 3166-1 alpha-2 code")
+        if retention_days < 1:
+            raise SourceError(f"retention of {retention_days} days: must be at least 1 day")
+        row = {
+            "name": name,
+            "lawful_basis": basis.value,
+            "jurisdiction": code,
+            "retention_days": retention_days,
+            "description": description,
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            with self.engine.begin() as connection:
+                source_id = connection.execute(sources.insert().values(**row)).inserted_primary_key[
+                    0
+                ]
+        except IntegrityError:
+            raise SourceError(f"source {name!r} already exists") from None
+        return _source(dict(row, id=source_id))
+
+    def get_source(self, name: str) -> Source:
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(select(sources).where(sources.c.name == name)).mappings().first()
+            )
+        if row is None:
+            known = [s.name for s in self.list_sources()]
+            hint = (
+                f"; known: {', '.join(known)}" if known else "; add one with `facesift source add`"
+            )
+            raise SourceError(f"unknown source {name!r}{hint}")
+        return _source(row)
+
+    def list_sources(self) -> list[Source]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(sources).order_by(sources.c.name)).mappings().all()
+        return [_source(row) for row in rows]
+
+    def source_counts(self) -> dict[str, tuple[int, int]]:
+        """Images and faces per source name."""
+        query = (
+            select(
+                sources.c.name,
+                func.count(images.c.id),
+                func.coalesce(func.sum(images.c.face_count), 0),
+            )
+            .select_from(sources.outerjoin(images, images.c.source_id == sources.c.id))
+            .group_by(sources.c.name)
+        )
+        with self.engine.connect() as connection:
+            return {name: (int(n), int(f)) for name, n, f in connection.execute(query)}
+
+    # --- images and faces ----------------------------------------------------------------------
+
+    def known_hashes(self, hashes: Iterable[str]) -> set[str]:
+        wanted = list(hashes)
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                found.update(
+                    connection.execute(
+                        select(images.c.sha256).where(images.c.sha256.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
+    def add_images(
+        self, batch: list[NewImage], space: EmbeddingSpace
+    ) -> tuple[list[int], np.ndarray]:
+        now = datetime.now(UTC)
+        face_ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        with self.engine.begin() as connection:
+            self._claim_space(connection, space)
+            for item in batch:
+                image = item.analysed
+                image_id = connection.execute(
+                    images.insert().values(
+                        source_id=item.source_id,
+                        path=image.path,
+                        sha256=image.sha256,
+                        size_bytes=image.size_bytes,
+                        width=image.width,
+                        height=image.height,
+                        face_count=len(image.faces),
+                        ingested_at=now,
+                    )
+                ).inserted_primary_key[0]
+                for face in image.faces:
+                    box = face.detection.box
+                    vector = np.ascontiguousarray(face.embedding, dtype="<f4")
+                    face_id = connection.execute(
+                        faces.insert().values(
+                            image_id=image_id,
+                            box_left=box.left,
+                            box_top=box.top,
+                            box_right=box.right,
+                            box_bottom=box.bottom,
+                            landmarks=face.detection.landmarks.as_list(),
+                            detection_score=face.detection.score,
+                            face_size=face.quality.face_size,
+                            sharpness=face.quality.sharpness,
+                            embedding_space=space.key,
+                            embedding=vector.tobytes(),
+                        )
+                    ).inserted_primary_key[0]
+                    face_ids.append(int(face_id))
+                    vectors.append(vector)
+            if face_ids:
+                self._bump_version(connection)
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)
+        return face_ids, matrix
+
+    def _claim_space(self, connection, space: EmbeddingSpace) -> None:
+        current = connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
+        if current is None:
+            connection.execute(update(gallery_state).values(embedding_space=space.key))
+        elif current != space.key:
+            raise SpaceMismatchError(current, space.key)
+
+    def _bump_version(self, connection) -> None:
+        connection.execute(update(gallery_state).values(version=gallery_state.c.version + 1))
+
+    def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
+        wanted = [int(i) for i in face_ids]
+        query = select(
+            faces.c.id,
+            faces.c.box_left,
+            faces.c.box_top,
+            faces.c.box_right,
+            faces.c.box_bottom,
+            images.c.id.label("image_id"),
+            images.c.path,
+            images.c.sha256,
+            images.c.ingested_at,
+            sources.c.name,
+            sources.c.lawful_basis,
+            sources.c.jurisdiction,
+        ).select_from(faces.join(images).join(sources))
+        found: dict[int, StoredFace] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                for row in connection.execute(query.where(faces.c.id.in_(chunk))).mappings():
+                    found[row["id"]] = StoredFace(
+                        face_id=row["id"],
+                        box=BoundingBox(
+                            row["box_left"], row["box_top"], row["box_right"], row["box_bottom"]
+                        ),
+                        image_id=row["image_id"],
+                        image_path=row["path"],
+                        image_sha256=row["sha256"],
+                        ingested_at=_utc(row["ingested_at"]),
+                        source=row["name"],
+                        lawful_basis=row["lawful_basis"],
+                        jurisdiction=row["jurisdiction"],
+                    )
+        return found
+
+    def face_ids(self) -> np.ndarray:
+        with self.engine.connect() as connection:
+            ids = connection.execute(select(faces.c.id).order_by(faces.c.id)).scalars().all()
+        return np.asarray(ids, dtype=np.int64)
+
+    def embeddings(self, face_ids: np.ndarray) -> np.ndarray:
+        wanted = [int(i) for i in face_ids]
+        by_id: dict[int, bytes] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                rows = connection.execute(
+                    select(faces.c.id, faces.c.embedding).where(faces.c.id.in_(chunk))
+                )
+                by_id.update({row.id: row.embedding for row in rows})
+        return np.vstack([np.frombuffer(by_id[i], dtype="<f4") for i in wanted]).astype(np.float32)
+
+    def iter_embeddings(self, batch_size: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        last_id = 0
+        with self.engine.connect() as connection:
+            while True:
+                rows = connection.execute(
+                    select(faces.c.id, faces.c.embedding)
+                    .where(faces.c.id > last_id)
+                    .order_by(faces.c.id)
+                    .limit(batch_size)
+                ).all()
+                if not rows:
+                    return
+                ids = np.asarray([row.id for row in rows], dtype=np.int64)
+                vectors = np.frombuffer(b"".join(row.embedding for row in rows), dtype="<f4")
+                yield ids, vectors.reshape(len(rows), -1).astype(np.float32)
+                last_id = int(ids[-1])
+
+    def version(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(gallery_state.c.version)).scalar_one())
+
+    def embedding_space(self) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
+
+    def counts(self) -> CatalogCounts:
+        with self.engine.connect() as connection:
+            return CatalogCounts(
+                sources=connection.execute(select(func.count()).select_from(sources)).scalar_one(),
+                images=connection.execute(select(func.count()).select_from(images)).scalar_one(),
+                faces=connection.execute(select(func.count()).select_from(faces)).scalar_one(),
+                images_without_faces=connection.execute(
+                    select(func.count()).select_from(images).where(images.c.face_count == 0)
+                ).scalar_one(),
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (searches) are not blocked by the ingest writer; NORMAL is durable in WAL mode
+    # up to the last checkpointed transaction, and never corrupts.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _source(row) -> Source:
+    return Source(
+        id=row["id"],
+        name=row["name"],
+        lawful_basis=LawfulBasis(row["lawful_basis"]),
+        jurisdiction=row["jurisdiction"],
+        retention_days=row["retention_days"],
+        description=row["description"],
+        created_at=_utc(row["created_at"]),
+    )

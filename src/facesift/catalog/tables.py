@@ -1,0 +1,89 @@
+"""Catalog schema. The catalog is the source of truth; the vector index is derived from it.
+
+Alembic migrations in ``catalog/migrations`` create exactly these tables; a test checks that the
+migrated schema and this metadata agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("lawful_basis", String(40), nullable=False),
+    Column("jurisdiction", String(2), nullable=False),
+    Column("retention_days", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "source_id",
+        Integer,
+        ForeignKey("sources.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("path", Text, nullable=False),
+    # Content hash: ingest is idempotent by content, whatever the file is called.
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size_bytes", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("face_count", Integer, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+faces = Table(
+    "faces",
+    metadata,
+    # AUTOINCREMENT: ids are never reused, so a stale index entry can never alias a new face.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("box_left", Integer, nullable=False),
+    Column("box_top", Integer, nullable=False),
+    Column("box_right", Integer, nullable=False),
+    Column("box_bottom", Integer, nullable=False),
+    Column("landmarks", JSON, nullable=False),
+    Column("detection_score", Float, nullable=False),
+    Column("face_size", Integer, nullable=False),
+    Column("sharpness", Float, nullable=False),
+    Column("embedding_space", String(120), nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # float32 little-endian
+    sqlite_autoincrement=True,
+)
+
+# One row. ``version`` grows with every committed change to faces, so the index can tell whether
+# it reflects the catalog without comparing every id.
+gallery_state = Table(
+    "gallery_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("embedding_space", String(120), nullable=True),
+)

@@ -1,0 +1,3 @@
+from facesift.cli.app import main
+
+main()

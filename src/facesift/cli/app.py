@@ -1,0 +1,323 @@
+"""The ``facesift`` command. Errors are translated here, once: a message and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from facesift.cli import eval_commands
+from facesift.cli.output import print_json, search_tables, verification_text
+from facesift.config import Settings
+from facesift.engine import FaceSift
+from facesift.errors import FaceSiftError
+from facesift.types import LawfulBasis
+
+app = typer.Typer(
+    help="facesift: lawful-by-design face search over photo collections you declare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+source_app = typer.Typer(help="Declared image sources (lawful basis, jurisdiction, retention).")
+index_app = typer.Typer(help="The vector index: check agreement with the catalog, rebuild.")
+app.add_typer(source_app, name="source")
+app.add_typer(index_app, name="index")
+app.add_typer(eval_commands.app, name="eval")
+
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="FACESIFT_DATA_DIR", help="Gallery data directory."),
+]
+
+
+def settings_for(data_dir: Path | None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def open_engine(data_dir: Path | None, **overrides) -> FaceSift:
+    return FaceSift(settings_for(data_dir, **overrides))
+
+
+@app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create (or upgrade) the catalog and index in the data directory."""
+    with open_engine(data_dir) as engine:
+        engine.save_index()
+        console.print(f"facesift gallery ready in [bold]{engine.data_dir.resolve()}[/]")
+
+
+@source_app.command("add")
+def source_add(
+    name: Annotated[str, typer.Argument(help="Short unique name, e.g. custody-2024.")],
+    basis: Annotated[LawfulBasis, typer.Option("--basis", help="Lawful basis (GDPR Art. 6).")],
+    jurisdiction: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 country code.")],
+    retention_days: Annotated[int, typer.Option(help="Keep images this many days.")],
+    description: Annotated[str, typer.Option(help="What the collection is and why.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Declare a source. Every image belongs to one; ingest refuses without it."""
+    with open_engine(data_dir) as engine:
+        source = engine.add_source(name, basis, jurisdiction, retention_days, description)
+    console.print(
+        f"source [bold]{source.name}[/] added: basis {source.lawful_basis.value}, "
+        f"jurisdiction {source.jurisdiction}, retention {source.retention_days} days"
+    )
+
+
+@source_app.command("list")
+def source_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List declared sources with their image and face counts."""
+    with open_engine(data_dir) as engine:
+        sources = engine.sources()
+        counts = engine.catalog.source_counts()
+    if as_json:
+        print_json(
+            console,
+            [dict(vars(s), images=counts[s.name][0], faces=counts[s.name][1]) for s in sources],
+        )
+        return
+    table = Table(title="Sources")
+    for column in (
+        "name",
+        "basis",
+        "jurisdiction",
+        "retention (days)",
+        "images",
+        "faces",
+        "description",
+    ):
+        table.add_column(column)
+    for s in sources:
+        images, faces = counts.get(s.name, (0, 0))
+        table.add_row(
+            s.name,
+            s.lawful_basis.value,
+            s.jurisdiction,
+            str(s.retention_days),
+            str(images),
+            str(faces),
+            s.description,
+        )
+    console.print(table)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "– img/s", style="cyan")
+
+
+class FacesColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.fields.get('faces', 0)} faces", style="magenta")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image files or folders (walked recursively).")
+    ],
+    source: Annotated[str, typer.Option("--source", help="Declared source the images belong to.")],
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: all cores).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest images into a source: detect, align and embed every face; skip known content."""
+    with open_engine(data_dir, workers=workers) as engine:
+        progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            FacesColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+        )
+        task = progress.add_task("ingest", total=None, faces=0)
+        faces_so_far = 0
+
+        def on_progress(images: int, faces: int) -> None:
+            nonlocal faces_so_far
+            faces_so_far += faces
+            progress.update(task, advance=images, faces=faces_so_far)
+
+        try:
+            with progress:
+                report = engine.ingest(
+                    list(paths),
+                    source,
+                    on_total=lambda total: progress.update(task, total=total),
+                    on_progress=on_progress,
+                )
+        except KeyboardInterrupt:
+            errors.print(
+                "[yellow]interrupted[/]: committed images are kept; run the same "
+                "command again to resume."
+            )
+            raise typer.Exit(130) from None
+    if as_json:
+        print_json(console, dict(vars(report), images_per_second=report.images_per_second))
+    else:
+        print_ingest_summary(report)
+    for name, reason in report.errors:
+        errors.print(f"[red]error[/] {escape(name)}: {escape(reason)}", highlight=False)
+    if report.errors and report.images_ingested == 0 and report.already_in_catalog == 0:
+        raise typer.Exit(3)
+
+
+def print_ingest_summary(report) -> None:
+    summary = Table(title=f"Ingest into {report.source}", show_header=False)
+    for label, value in (
+        ("files seen", report.files_seen),
+        ("images ingested", report.images_ingested),
+        ("faces found", report.faces_found),
+        ("images with no face", report.images_without_faces),
+        ("skipped: already in catalog", report.already_in_catalog),
+        ("skipped: duplicate content in this run", report.duplicates_in_run),
+        ("errors", len(report.errors)),
+        ("time", f"{report.seconds:.1f} s ({report.images_per_second:.1f} images/s)"),
+    ):
+        summary.add_row(label, str(value))
+    console.print(summary)
+
+
+@app.command()
+def search(
+    probe: Annotated[Path, typer.Argument(help="Photo to search with.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=1000)] = 10,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Maximum distance (default: calibrated to the configured false-match rate)."
+        ),
+    ] = None,
+    face: Annotated[
+        int | None, typer.Option(help="Search only face N of the probe (1-based).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """1:N search: ranked leads with provenance for each face in the probe photo."""
+    with open_engine(data_dir, workers=1) as engine:
+        results = engine.search(probe, top_k=top_k, threshold=threshold, face=face)
+        limit = engine.match_threshold if threshold is None else threshold
+        resolution = engine.calibration.resolution
+    if as_json:
+        print_json(
+            console,
+            {
+                "probe": str(probe),
+                "threshold": limit,
+                "faces": results,
+                "notice": "investigative leads, not identifications",
+            },
+        )
+        return
+    for table in search_tables(results, limit, resolution):
+        console.print(table)
+
+
+@app.command()
+def verify(
+    a: Annotated[Path, typer.Argument(help="First photo.")],
+    b: Annotated[Path, typer.Argument(help="Second photo.")],
+    threshold: Annotated[float | None, typer.Option(help="Maximum distance for 'same'.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """1:1: are the (largest) faces in two photos the same person?"""
+    with open_engine(data_dir, workers=1) as engine:
+        result = engine.verify(a, b, threshold=threshold)
+        resolution = engine.calibration.resolution
+    if as_json:
+        print_json(console, result)
+        return
+    console.print(verification_text(result, resolution))
+
+
+@app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Images, faces, sources, index type and size."""
+    with open_engine(data_dir) as engine:
+        result = engine.stats()
+    if as_json:
+        print_json(console, result)
+        return
+    table = Table(title="facesift gallery", show_header=False)
+    for key, value in vars(result).items():
+        table.add_row(
+            key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
+        )
+    console.print(table)
+
+
+@index_app.command("check")
+def index_check(data_dir: DataDir = None) -> None:
+    """Compare the index with the catalog; exit 1 if they disagree."""
+    with open_engine(data_dir) as engine:
+        check = engine.check_index()
+    console.print(
+        f"catalog faces {check.catalog_faces}, index faces {check.index_faces}, "
+        f"missing from index {check.missing_from_index}, extra in index {check.extra_in_index}"
+    )
+    if not check.in_agreement:
+        raise typer.Exit(1)
+
+
+@index_app.command("rebuild")
+def index_rebuild(data_dir: DataDir = None) -> None:
+    """Rebuild the index from the catalog (the catalog is the source of truth)."""
+    with open_engine(data_dir) as engine, engine.writer_lock():
+        engine.rebuild_index()
+        console.print(f"index rebuilt: {len(engine.index)} faces, {engine.index.kind}")
+
+
+@app.command()
+def backends() -> None:
+    """List available detector and embedder backends."""
+    from facesift.detect import available_detectors
+    from facesift.embed import available_embedders
+
+    console.print(f"detectors: {', '.join(available_detectors())}")
+    console.print(f"embedders: {', '.join(available_embedders())}")
+    console.print("indexes: faiss-disk")
+    console.print("catalogs: sqlite (default), any SQLAlchemy URL via FACESIFT_CATALOG_URL")
+
+
+def main() -> None:
+    try:
+        app()
+    except FaceSiftError as error:
+        errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        sys.exit(error.exit_code)

@@ -1,0 +1,88 @@
+"""Rendering results for people (Rich tables) and for programs (JSON)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from facesift.types import ProbeFaceResult, Verification
+
+LEADS_NOTICE = (
+    "Leads, not identifications: each must be reviewed by a person before any action is taken."
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def print_json(console: Console, value: Any) -> None:
+    console.print_json(json.dumps(to_jsonable(value)), highlight=False)
+
+
+def format_rate(rate: float) -> str:
+    return f"{rate:.1e}" if rate < 0.01 else f"{rate:.3f}"
+
+
+def search_tables(
+    results: list[ProbeFaceResult], threshold: float, resolution: float
+) -> list[Table]:
+    tables = []
+    for result in results:
+        box = result.box
+        table = Table(
+            title=(
+                f"Probe face {result.face_number} at "
+                f"({box.left},{box.top})-({box.right},{box.bottom})"
+                f": {len(result.leads)} lead(s) within distance {threshold:.3f}"
+            ),
+            caption=LEADS_NOTICE,
+        )
+        for column in ("#", "distance", "false-match rate", "source", "basis", "image", "face box"):
+            table.add_column(column, overflow="fold")
+        for rank, lead in enumerate(result.leads, start=1):
+            fmr = lead.false_match_rate
+            shown = f"<{format_rate(resolution)}" if fmr <= resolution else format_rate(fmr)
+            b = lead.box
+            table.add_row(
+                str(rank),
+                f"{lead.distance:.3f}",
+                shown,
+                lead.source,
+                lead.lawful_basis,
+                lead.image_path,
+                f"{b.left},{b.top},{b.right},{b.bottom}",
+            )
+        tables.append(table)
+    return tables
+
+
+def verification_text(result: Verification, resolution: float) -> str:
+    verdict = "[green]same person[/]" if result.same_person else "[red]different people[/]"
+    fmr = result.false_match_rate
+    shown = f"<{format_rate(resolution)}" if fmr <= resolution else format_rate(fmr)
+    return (
+        f"{verdict}: distance {result.distance:.3f} (threshold {result.threshold:.3f}); "
+        f"false-match rate at this distance: {shown}"
+    )

@@ -1,0 +1,53 @@
+"""Settings: created by whoever builds the engine (CLI, API, tests), never imported as a global."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class Settings(BaseSettings):
+    """facesift configuration. Environment variables use the prefix ``FACESIFT_``."""
+
+    model_config = SettingsConfigDict(env_prefix="FACESIFT_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(
+        default=Path("facesift-data"), description="Where catalog and index live."
+    )
+    catalog_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir."
+    )
+    detector: str = "dlib-hog"
+    embedder: str = "dlib-resnet"
+    # Faces smaller than this (box side, in pixels of the original image) are not searched for:
+    # below ~40 px the dlib embedding degrades sharply and detection becomes unreliable.
+    min_face_size: int = Field(default=40, ge=20)
+    # Large photos are shrunk for detection only (boxes are mapped back; landmarks and chips use
+    # the full image), which bounds detection time without losing faces above min_face_size.
+    max_detect_side: int = Field(default=1600, ge=320)
+    # Decompression-bomb guard: refuse images with more pixels than this.
+    max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)
+    workers: int = Field(default_factory=_default_workers, ge=1)
+    # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
+    exact_search_max_faces: int = Field(default=200_000, ge=1)
+    # Operating point for "match": the distance whose false-match rate on the shipped
+    # calibration (LFW impostor pairs) is this value.
+    match_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        if self.catalog_url:
+            return self.catalog_url
+        return f"sqlite:///{(self.data_dir / 'catalog.sqlite').resolve()}"

@@ -1,0 +1,44 @@
+"""The Detector protocol and the registry that builds detectors by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from facesift.errors import BackendNotFound
+from facesift.types import Detection
+
+
+class Detector(Protocol):
+    """Finds faces in an RGB image and returns them with landmarks, in reading order."""
+
+    name: str
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]: ...
+
+
+DetectorFactory = Callable[..., Detector]
+_REGISTRY: dict[str, DetectorFactory] = {}
+
+
+def register_detector(name: str, factory: DetectorFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def available_detectors() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def create_detector(name: str, *, min_face_size: int, max_detect_side: int) -> Detector:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise BackendNotFound("detector", name, list(_REGISTRY))
+    return _REGISTRY[name](min_face_size=min_face_size, max_detect_side=max_detect_side)
+
+
+def _load_builtins() -> None:
+    # Built-ins register themselves exactly as a third-party backend would.
+    from facesift.detect import dlib_cnn, dlib_hog  # noqa: F401

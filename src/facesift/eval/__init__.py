@@ -1,0 +1,1 @@
+"""Accuracy measurement on labelled datasets (LFW): verification, identification, calibration."""

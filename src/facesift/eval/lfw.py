@@ -1,0 +1,340 @@
+"""LFW protocols, run through the same pipeline the product uses.
+
+* Verification (View 2, ``pairs.txt``): 10 folds; for each, the threshold that maximises accuracy
+  on the other 9 folds is applied to it; report mean ± std, and TAR at FAR = 1e-3.
+* Open-set identification: one gallery photo per person with 2+ photos, their other photos as
+  mated probes, every one-photo person as a non-mated probe; rank-1 hit rate, FNIR at FPIR = 1%.
+* Calibration: FMR/FNMR over all genuine and impostor pairs of the whole of LFW.
+
+LFW photos are 250x250 crops centred on the labelled person; where a photo shows several faces
+we take the one nearest the centre. A photo where no face is found is a failure to enrol (FTE):
+its pairs count as "different" and its probes as misses, so FTE lowers the figures honestly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facesift.config import Settings
+from facesift.errors import InputError
+from facesift.ingest.jobs import FileToAnalyse, parallel_analyse
+from facesift.pipeline import FaceAnalyser
+from facesift.search.calibration import Calibration, measure_calibration
+from facesift.types import AnalysedImage
+
+FAR_TARGET = 1e-3
+FPIR_TARGET = 1e-2
+
+
+# --- embeddings ------------------------------------------------------------------------------
+
+
+def lfw_images(root: Path) -> dict[str, list[str]]:
+    """Person name → sorted relative paths of their photos."""
+    people: dict[str, list[str]] = {}
+    for person_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        photos = sorted(f"{person_dir.name}/{f.name}" for f in person_dir.glob("*.jpg"))
+        if photos:
+            people[person_dir.name] = photos
+    if not people:
+        raise InputError(f"{root}: no LFW person folders with .jpg photos found")
+    return people
+
+
+def central_face_embedding(image: AnalysedImage) -> np.ndarray | None:
+    if not image.faces:
+        return None
+    cx, cy = image.width / 2, image.height / 2
+
+    def off_centre(face) -> float:
+        box = face.detection.box
+        return ((box.left + box.right) / 2 - cx) ** 2 + ((box.top + box.bottom) / 2 - cy) ** 2
+
+    return min(image.faces, key=off_centre).embedding
+
+
+def embed_photos(
+    root: Path,
+    relative_paths: list[str],
+    settings: Settings,
+    cache: Path | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray | None]:
+    """Embedding of the central face of each photo (None: no face found), cached on disk."""
+    cached: dict[str, np.ndarray | None] = _read_cache(cache) if cache else {}
+    todo = [p for p in relative_paths if p not in cached]
+    by_name = {str(root / p): p for p in todo}
+    items = (FileToAnalyse(root / p, str(root / p)) for p in todo)
+    if not todo:
+        results = iter(())
+    elif settings.workers > 1:
+        results = parallel_analyse(settings, items)
+    else:
+        analyser = FaceAnalyser.from_settings(settings)
+        results = (analyser.analyse_file(item.path) for item in items)
+    for outcome in results:
+        if isinstance(outcome, AnalysedImage):
+            cached[by_name[outcome.path]] = central_face_embedding(outcome)
+        else:
+            name, reason = outcome
+            raise InputError(f"{name}: {reason}")
+        if on_progress:
+            on_progress(1)
+    if cache and todo:
+        _write_cache(cache, cached)
+    return {p: cached[p] for p in relative_paths}
+
+
+def cache_key(settings: Settings) -> str:
+    """Embeddings depend on these settings; the cache file name records them."""
+    parts = (settings.detector, settings.embedder, settings.min_face_size, settings.max_detect_side)
+    text = "|".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray | None]:
+    if not path.exists():
+        return {}
+    with np.load(path) as data:
+        names, vectors, found = data["names"], data["vectors"], data["found"]
+    return {str(n): (v if f else None) for n, v, f in zip(names, vectors, found, strict=True)}
+
+
+def _write_cache(path: Path, embeddings: dict[str, np.ndarray | None]) -> None:
+    names = sorted(embeddings)
+    dimension = next((len(v) for v in embeddings.values() if v is not None), 128)
+    vectors = np.zeros((len(names), dimension), np.float32)
+    found = np.zeros(len(names), bool)
+    for row, name in enumerate(names):
+        if embeddings[name] is not None:
+            vectors[row] = embeddings[name]
+            found[row] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, names=np.asarray(names), vectors=vectors, found=found)
+    tmp.replace(path)
+
+
+# --- verification (pairs.txt) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    fold: int
+    a: str
+    b: str
+    same: bool
+
+
+def read_pairs(pairs_file: Path) -> list[Pair]:
+    lines = pairs_file.read_text().split("\n")
+    try:
+        folds, per_fold = (int(x) for x in lines[0].split())
+    except ValueError:
+        raise InputError(f"{pairs_file}: first line must be '<folds> <pairs per fold>'") from None
+    pairs = []
+    for number, line in enumerate(lines[1:], start=2):
+        parts = line.split()
+        if not parts:
+            continue
+        index = len(pairs)
+        fold = index // (2 * per_fold)
+        if len(parts) == 3:
+            name, i, j = parts
+            pairs.append(Pair(fold, _photo(name, i), _photo(name, j), True))
+        elif len(parts) == 4:
+            name_a, i, name_b, j = parts
+            pairs.append(Pair(fold, _photo(name_a, i), _photo(name_b, j), False))
+        else:
+            raise InputError(f"{pairs_file}:{number}: expected 3 or 4 fields, got {len(parts)}")
+    if len(pairs) != folds * per_fold * 2:
+        raise InputError(f"{pairs_file}: expected {folds * per_fold * 2} pairs, read {len(pairs)}")
+    return pairs
+
+
+def _photo(name: str, number: str) -> str:
+    return f"{name}/{name}_{int(number):04d}.jpg"
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    pairs: int
+    failures_to_enrol: int
+    fold_accuracies: tuple[float, ...]
+    fold_thresholds: tuple[float, ...]
+    tar_at_far: float
+    far_target: float
+    threshold_at_far: float
+
+    @property
+    def mean_accuracy(self) -> float:
+        return float(np.mean(self.fold_accuracies))
+
+    @property
+    def std_accuracy(self) -> float:
+        return float(np.std(self.fold_accuracies))
+
+
+def pair_distances(pairs: list[Pair], embeddings: dict[str, np.ndarray | None]) -> np.ndarray:
+    distances = np.full(len(pairs), np.inf)
+    for row, pair in enumerate(pairs):
+        a, b = embeddings[pair.a], embeddings[pair.b]
+        if a is not None and b is not None:
+            distances[row] = float(np.linalg.norm(a - b))
+    return distances
+
+
+def evaluate_verification(pairs: list[Pair], distances: np.ndarray) -> VerificationResult:
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    finite = distances[np.isfinite(distances)]
+    candidates = np.unique(np.concatenate([finite, [0.0]]))
+    accuracies, thresholds = [], []
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        best = _best_threshold(distances[train], same[train], candidates)
+        thresholds.append(best)
+        accuracies.append(float(np.mean((distances[test] <= best) == same[test])))
+    impostor = np.sort(distances[~same])
+    # Largest threshold admitting at most FAR_TARGET of impostor pairs.
+    allowed = int(np.floor(FAR_TARGET * len(impostor)))
+    threshold_at_far = (
+        float(np.nextafter(impostor[allowed], -np.inf)) if allowed < len(impostor) else np.inf
+    )
+    tar = float(np.mean(distances[same] <= threshold_at_far))
+    return VerificationResult(
+        pairs=len(pairs),
+        failures_to_enrol=int(np.sum(~np.isfinite(distances))),
+        fold_accuracies=tuple(accuracies),
+        fold_thresholds=tuple(thresholds),
+        tar_at_far=tar,
+        far_target=FAR_TARGET,
+        threshold_at_far=threshold_at_far,
+    )
+
+
+def _best_threshold(distances: np.ndarray, same: np.ndarray, candidates: np.ndarray) -> float:
+    order = np.argsort(distances, kind="stable")
+    sorted_d, sorted_same = distances[order], same[order]
+    # accepted(t) = pairs with d <= t; correct = same accepted + different rejected.
+    accepted_same = np.cumsum(sorted_same)
+    accepted_diff = np.cumsum(~sorted_same)
+    total_diff = int(np.sum(~same))
+    positions = np.searchsorted(sorted_d, candidates, side="right")
+    correct = np.where(positions > 0, accepted_same[np.maximum(positions - 1, 0)], 0) + (
+        total_diff - np.where(positions > 0, accepted_diff[np.maximum(positions - 1, 0)], 0)
+    )
+    best = int(np.argmax(correct))
+    # Midway to the next candidate: the accuracy is the same anywhere in between.
+    upper = candidates[best + 1] if best + 1 < len(candidates) else candidates[best]
+    return float((candidates[best] + upper) / 2)
+
+
+# --- open-set identification -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentificationResult:
+    gallery_size: int
+    mated_probes: int
+    non_mated_probes: int
+    failures_to_enrol: int
+    rank1_hit_rate: float
+    fnir_at_fpir: float
+    fpir_target: float
+    threshold_at_fpir: float
+
+
+def evaluate_identification(
+    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None]
+) -> IdentificationResult:
+    gallery_names, gallery_vectors = [], []
+    mated: list[tuple[str, np.ndarray | None]] = []
+    non_mated: list[np.ndarray | None] = []
+    for person, photos in people.items():
+        if len(photos) == 1:
+            non_mated.append(embeddings[photos[0]])
+            continue
+        # Enrol the first photo in which a face is found; the rest are mated probes.
+        enrolled = next((p for p in photos if embeddings[p] is not None), None)
+        if enrolled is None:
+            mated.extend((person, None) for _ in photos[1:])
+            continue
+        gallery_names.append(person)
+        gallery_vectors.append(embeddings[enrolled])
+        mated.extend((person, embeddings[p]) for p in photos if p != enrolled)
+    gallery = np.vstack(gallery_vectors)
+    names = np.asarray(gallery_names)
+
+    def nearest(vectors: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        distance = np.full(len(vectors), np.inf)
+        who = np.full(len(vectors), "", dtype=object)
+        present = [i for i, v in enumerate(vectors) if v is not None]
+        if present:
+            probe = np.vstack([vectors[i] for i in present])
+            all_d = _euclidean(probe, gallery)
+            best = np.argmin(all_d, axis=1)
+            distance[present] = all_d[np.arange(len(present)), best]
+            who[present] = names[best]
+        return distance, who
+
+    mated_d, mated_who = nearest([v for _, v in mated])
+    mated_truth = np.asarray([p for p, _ in mated], dtype=object)
+    non_mated_d, _ = nearest(non_mated)
+    hit = mated_who == mated_truth
+    ordered = np.sort(non_mated_d)
+    allowed = int(np.floor(FPIR_TARGET * len(ordered)))
+    threshold = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < len(ordered) else np.inf
+    fnir = float(np.mean(~(hit & (mated_d <= threshold))))
+    fte = sum(v is None for _, v in mated) + sum(v is None for v in non_mated)
+    return IdentificationResult(
+        gallery_size=len(gallery_names),
+        mated_probes=len(mated),
+        non_mated_probes=len(non_mated),
+        failures_to_enrol=fte,
+        rank1_hit_rate=float(np.mean(hit)),
+        fnir_at_fpir=fnir,
+        fpir_target=FPIR_TARGET,
+        threshold_at_fpir=threshold,
+    )
+
+
+def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+# --- calibration over all pairs --------------------------------------------------------------
+
+
+def calibrate(
+    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None], space, dataset: str
+) -> Calibration:
+    """FMR/FNMR over every genuine and every impostor pair among photos with a face."""
+    labels, vectors = [], []
+    for person, photos in people.items():
+        for photo in photos:
+            if embeddings[photo] is not None:
+                labels.append(person)
+                vectors.append(embeddings[photo])
+    label_ids = np.unique(np.asarray(labels), return_inverse=True)[1]
+    matrix = np.vstack(vectors).astype(np.float32)
+    edges = np.arange(0.0, 2.0 + 1e-9, 0.0025)
+    genuine_hist = np.zeros(len(edges) - 1, np.int64)
+    impostor_hist = np.zeros(len(edges) - 1, np.int64)
+    block = 1024
+    for start in range(0, len(matrix), block):
+        stop = min(start + block, len(matrix))
+        distances = _euclidean(matrix[start:stop], matrix)
+        rows = np.arange(start, stop)[:, None]
+        cols = np.arange(len(matrix))[None, :]
+        upper = cols > rows  # each unordered pair once
+        same = label_ids[start:stop, None] == label_ids[None, :]
+        genuine_hist += np.histogram(distances[upper & same], bins=edges)[0]
+        impostor_hist += np.histogram(distances[upper & ~same], bins=edges)[0]
+    return measure_calibration(genuine_hist, impostor_hist, edges, space, dataset)

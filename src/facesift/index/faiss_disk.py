@@ -1,0 +1,181 @@
+"""FAISS index persisted as a file beside the catalog.
+
+Small galleries use exact (flat) search. Past ``exact_max`` faces the index is rebuilt as IVF-Flat:
+it keeps the full vectors (no accuracy lost to compression), supports deletes by id, and with the
+``nprobe`` below measured recall@10 against exact search in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from facesift.errors import IndexError_, SpaceMismatchError
+from facesift.types import EmbeddingSpace
+
+INDEX_FILE = "faces.faiss"
+META_FILE = "faces.faiss.json"
+
+
+def ivf_lists_for(count: int) -> int:
+    # FAISS guideline: 4*sqrt(n) .. 16*sqrt(n) lists; the low end keeps training cheap.
+    return int(min(65_536, max(64, 4 * math.sqrt(count))))
+
+
+def ivf_probes_for(nlist: int) -> int:
+    # Chosen by `make bench` (docs/benchmarks.md): recall@10 >= 0.99 on LFW-fitted vectors.
+    return max(16, nlist // 16)
+
+
+class FaissDiskIndex:
+    def __init__(self, directory: Path, space: EmbeddingSpace, exact_max: int = 200_000):
+        if space.metric != "euclidean":
+            raise IndexError_(f"FAISS disk index supports euclidean spaces, not {space.metric}")
+        self.directory = Path(directory)
+        self.space = space
+        self.exact_max = exact_max
+        self._catalog_version: int | None = None
+        self.damaged: str | None = None  # why the file on disk could not be read, if it could not
+        self._index = self._load() or self._new_exact()
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    @property
+    def _index_path(self) -> Path:
+        return self.directory / INDEX_FILE
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.directory / META_FILE
+
+    def _load(self) -> faiss.Index | None:
+        if not self._index_path.exists() or not self._meta_path.exists():
+            return None
+        try:
+            meta = json.loads(self._meta_path.read_text())
+            if meta["space"] != self.space.key:
+                raise SpaceMismatchError(meta["space"], self.space.key)
+            index = faiss.read_index(str(self._index_path))
+        except SpaceMismatchError:
+            raise
+        except (OSError, RuntimeError, ValueError, KeyError) as error:
+            # The index is derived data: a damaged file is rebuilt from the catalog by the engine.
+            self.damaged = f"{self._index_path}: {error}"
+            return None
+        self._catalog_version = int(meta["catalog_version"])
+        return index
+
+    def save(self, catalog_version: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp_index = self._index_path.with_suffix(".faiss.tmp")
+        tmp_meta = self._meta_path.with_suffix(".json.tmp")
+        faiss.write_index(self._index, str(tmp_index))
+        meta = {"space": self.space.key, "catalog_version": catalog_version, "kind": self.kind}
+        tmp_meta.write_text(json.dumps(meta))
+        for tmp in (tmp_index, tmp_meta):
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        # Index first, then meta: a crash in between leaves an older version number, which makes
+        # the engine reconcile by comparing ids — never a newer number over older contents.
+        os.replace(tmp_index, self._index_path)
+        os.replace(tmp_meta, self._meta_path)
+        self._catalog_version = catalog_version
+
+    @property
+    def catalog_version(self) -> int | None:
+        return self._catalog_version
+
+    # --- contents ------------------------------------------------------------------------------
+
+    def _new_exact(self) -> faiss.Index:
+        return faiss.IndexIDMap2(faiss.IndexFlatL2(self.space.dimension))
+
+    @property
+    def is_exact(self) -> bool:
+        return not isinstance(self._index, faiss.IndexIVF)
+
+    @property
+    def kind(self) -> str:
+        if self.is_exact:
+            return "exact (flat L2)"
+        return f"IVF-Flat ({self._index.nlist} lists, nprobe {self._index.nprobe})"
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = self._checked(vectors)
+        self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        if self.is_exact and len(self) > self.exact_max:
+            self._convert_to_ivf()
+
+    def remove(self, ids: np.ndarray) -> int:
+        if len(ids) == 0:
+            return 0
+        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        vectors = self._checked(vectors)
+        k = max(1, min(k, max(1, len(self))))
+        squared, ids = self._index.search(vectors, k)
+        distances = np.sqrt(np.maximum(squared, 0.0))
+        distances[ids < 0] = np.inf
+        return distances, ids
+
+    def ids(self) -> np.ndarray:
+        if self.is_exact:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        invlists = self._index.invlists
+        parts = [
+            faiss.rev_swig_ptr(invlists.get_ids(list_no), invlists.list_size(list_no)).copy()
+            for list_no in range(self._index.nlist)
+            if invlists.list_size(list_no)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def vectors_of_exact(self) -> np.ndarray:
+        flat = faiss.downcast_index(self._index.index)
+        return (
+            faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.space.dimension)
+            .reshape(len(self), self.space.dimension)
+            .copy()
+        )
+
+    def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the contents wholesale, choosing the index type for the size."""
+        vectors = self._checked(vectors) if len(ids) else vectors
+        if len(ids) > self.exact_max:
+            self._index = self._trained_ivf(vectors)
+        else:
+            self._index = self._new_exact()
+        if len(ids):
+            self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+    def _convert_to_ivf(self) -> None:
+        ids = self.ids()
+        vectors = self.vectors_of_exact()
+        self.rebuild(ids, vectors)
+
+    def _trained_ivf(self, vectors: np.ndarray) -> faiss.Index:
+        nlist = ivf_lists_for(len(vectors))
+        quantizer = faiss.IndexFlatL2(self.space.dimension)
+        index = faiss.IndexIVFFlat(quantizer, self.space.dimension, nlist, faiss.METRIC_L2)
+        rng = np.random.default_rng(0)
+        sample_size = min(len(vectors), nlist * 64)
+        sample = vectors[rng.choice(len(vectors), sample_size, replace=False)]
+        index.train(np.ascontiguousarray(sample))
+        index.nprobe = ivf_probes_for(nlist)
+        return index
+
+    def _checked(self, vectors: np.ndarray) -> np.ndarray:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.space.dimension:
+            raise SpaceMismatchError(self.space.key, f"vectors of shape {vectors.shape}")
+        return vectors

@@ -1,0 +1,255 @@
+"""Resumable, parallel ingest of image files into a source.
+
+Work is split by stage: the main process lists and hashes files (cheap, I/O) and skips content the
+catalog already holds; worker processes decode, detect, align and embed (CPU, one process per core,
+since dlib holds the GIL); the main process is the single writer, committing batches to the catalog
+(the truth) and then adding them to the index. An interrupted run loses at most the uncommitted
+batch; running it again skips everything committed, and the engine reconciles the index on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facesift.catalog.base import NewImage
+from facesift.config import Settings
+from facesift.errors import FaceSiftError, ImageError
+from facesift.ingest.readers import display_path, iter_image_files
+from facesift.types import AnalysedImage
+
+if TYPE_CHECKING:
+    from facesift.engine import FaceSift
+
+COMMIT_EVERY_IMAGES = 64
+COMMIT_EVERY_SECONDS = 1.0
+SAVE_INDEX_EVERY_SECONDS = 30.0
+
+
+@dataclass
+class IngestReport:
+    source: str
+    files_seen: int = 0
+    images_ingested: int = 0
+    faces_found: int = 0
+    images_without_faces: int = 0
+    already_in_catalog: int = 0
+    duplicates_in_run: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_ingested / self.seconds if self.seconds else 0.0
+
+
+ProgressCallback = Callable[[int, int], None]  # (images advanced, faces found)
+
+
+@dataclass(frozen=True)
+class FileToAnalyse:
+    path: Path
+    name: str  # display form of the absolute path, stored in the catalog
+
+
+def run_ingest(
+    engine: FaceSift,
+    paths: list[Path],
+    source_name: str,
+    *,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    source = engine.catalog.get_source(source_name)  # no source, no ingest
+    report = IngestReport(source=source.name)
+    started = time.monotonic()
+    files = list(iter_image_files(paths))
+    report.files_seen = len(files)
+    if on_total:
+        on_total(len(files))
+    advance = on_progress or (lambda images, faces: None)
+    writer = _BatchWriter(engine, source.id, report)
+    try:
+        todo = _new_files(engine, files, report, advance)
+        for outcome in _analyse_all(engine, todo):
+            if isinstance(outcome, AnalysedImage):
+                writer.add(outcome)
+                advance(1, len(outcome.faces))
+            else:
+                report.errors.append(outcome)
+                advance(1, 0)
+            writer.commit_if_due()
+    except KeyboardInterrupt:
+        report.interrupted = True
+        raise
+    finally:
+        writer.commit()
+        engine.save_index()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def _new_files(
+    engine: FaceSift, files: list[Path], report: IngestReport, advance: ProgressCallback
+) -> Iterator[FileToAnalyse]:
+    """Hash files in chunks; yield those whose content is in neither the catalog nor this run."""
+    seen_in_run: set[str] = set()
+    chunk_size = 256
+    for start in range(0, len(files), chunk_size):
+        hashed: list[tuple[Path, str, str]] = []
+        for path in files[start : start + chunk_size]:
+            name = display_path(path.absolute())
+            try:
+                with open(path, "rb") as handle:
+                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            except OSError as error:
+                report.errors.append((name, f"cannot read file ({error.strerror or error})"))
+                advance(1, 0)
+                continue
+            hashed.append((path, name, digest))
+        known = engine.catalog.known_hashes(digest for _, _, digest in hashed)
+        for path, name, digest in hashed:
+            if digest in known:
+                report.already_in_catalog += 1
+                advance(1, 0)
+            elif digest in seen_in_run:
+                report.duplicates_in_run += 1
+                advance(1, 0)
+            else:
+                seen_in_run.add(digest)
+                yield FileToAnalyse(path, name)
+
+
+def _analyse_all(
+    engine: FaceSift, todo: Iterator[FileToAnalyse]
+) -> Iterator[AnalysedImage | tuple[str, str]]:
+    if engine.settings.workers <= 1:
+        analyser = engine.analyser
+        return (_analyse_one(analyser, item) for item in todo)
+    return parallel_analyse(engine.settings, todo)
+
+
+def parallel_analyse(
+    settings: Settings, todo: Iterable[FileToAnalyse]
+) -> Iterator[AnalysedImage | tuple[str, str]]:
+    """Analyse files on ``settings.workers`` processes; yield results as they complete."""
+    context = multiprocessing.get_context("spawn")
+    # One BLAS thread per worker process: the processes already use every core.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    workers = settings.workers
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.model_dump_json(),),
+    ) as pool:
+        in_flight: set[Future] = set()
+        window = workers * 4
+        try:
+            for item in todo:
+                in_flight.add(pool.submit(_analyse_in_worker, item))
+                if len(in_flight) >= window:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+            while in_flight:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        except BrokenProcessPool:
+            raise FaceSiftError(
+                "a worker process died while analysing images (out of memory?); committed "
+                "images are kept: run the same command again to resume"
+            ) from None
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+_worker_analyser = None
+
+
+def _init_worker(settings_json: str) -> None:
+    global _worker_analyser
+    from facesift.config import Settings
+    from facesift.pipeline import FaceAnalyser
+
+    _worker_analyser = FaceAnalyser.from_settings(Settings.model_validate_json(settings_json))
+
+
+def _analyse_in_worker(item: FileToAnalyse) -> AnalysedImage | tuple[str, str]:
+    return _analyse_one(_worker_analyser, item)
+
+
+def _analyse_one(analyser, item: FileToAnalyse) -> AnalysedImage | tuple[str, str]:
+    try:
+        analysed = analyser.analyse_file(item.path)
+    except ImageError as error:
+        return (item.name, error.reason)
+    except FaceSiftError as error:
+        return (item.name, str(error))
+    except MemoryError:
+        return (item.name, "not enough memory to decode this image")
+    except Exception as error:  # a library failing on one odd file must not stop the others
+        return (item.name, f"could not analyse ({type(error).__name__}: {error})")
+    return AnalysedImage(
+        path=item.name,
+        sha256=analysed.sha256,
+        size_bytes=analysed.size_bytes,
+        width=analysed.width,
+        height=analysed.height,
+        faces=analysed.faces,
+    )
+
+
+class _BatchWriter:
+    """The single writer: commits analysed images to the catalog, then to the index."""
+
+    def __init__(self, engine: FaceSift, source_id: int, report: IngestReport):
+        self.engine = engine
+        self.source_id = source_id
+        self.report = report
+        self.pending: list[AnalysedImage] = []
+        self.last_commit = time.monotonic()
+        self.last_save = time.monotonic()
+
+    def add(self, image: AnalysedImage) -> None:
+        self.pending.append(image)
+
+    def commit_if_due(self) -> None:
+        now = time.monotonic()
+        if (
+            len(self.pending) >= COMMIT_EVERY_IMAGES
+            or now - self.last_commit >= COMMIT_EVERY_SECONDS
+        ):
+            self.commit()
+        if now - self.last_save >= SAVE_INDEX_EVERY_SECONDS:
+            self.engine.save_index()
+            self.last_save = now
+
+    def commit(self) -> None:
+        if not self.pending:
+            return
+        # The worker hashed what it decoded; a file changed since the first hash could now
+        # duplicate catalog content, so check again right before the write.
+        known = self.engine.catalog.known_hashes(image.sha256 for image in self.pending)
+        batch = [image for image in self.pending if image.sha256 not in known]
+        self.report.already_in_catalog += len(self.pending) - len(batch)
+        self.pending = []
+        self.last_commit = time.monotonic()
+        if not batch:
+            return
+        self.engine.record_images([NewImage(self.source_id, image) for image in batch])
+        for image in batch:
+            self.report.images_ingested += 1
+            self.report.faces_found += len(image.faces)
+            if not image.faces:
+                self.report.images_without_faces += 1

@@ -1,0 +1,72 @@
+"""The per-image pipeline: decode → detect → align → embed. Used by ingest workers and by search."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from facesift.align import aligned_chip, sharpness
+from facesift.detect import Detector, create_detector
+from facesift.embed import Embedder, create_embedder
+from facesift.ingest.decode import decode_image, read_and_decode
+from facesift.types import AnalysedFace, AnalysedImage, Quality
+
+
+class FaceAnalyser:
+    """Finds and embeds every face in an image. Heavy models are injected or built once here."""
+
+    def __init__(self, detector: Detector, embedder: Embedder, max_image_pixels: int):
+        self.detector = detector
+        self.embedder = embedder
+        self.max_image_pixels = max_image_pixels
+
+    @classmethod
+    def from_settings(cls, settings) -> FaceAnalyser:
+        return cls(
+            detector=create_detector(
+                settings.detector,
+                min_face_size=settings.min_face_size,
+                max_detect_side=settings.max_detect_side,
+            ),
+            embedder=create_embedder(settings.embedder),
+            max_image_pixels=settings.max_image_pixels,
+        )
+
+    def analyse_pixels(self, rgb: np.ndarray) -> tuple[AnalysedFace, ...]:
+        detections = self.detector.detect(rgb)
+        if not detections:
+            return ()
+        chips = [aligned_chip(rgb, d.box, d.landmarks, self.embedder.chip) for d in detections]
+        vectors = self.embedder.embed(chips)
+        return tuple(
+            AnalysedFace(
+                detection=detection,
+                quality=Quality(
+                    face_size=min(detection.box.width, detection.box.height),
+                    sharpness=sharpness(chip),
+                ),
+                embedding=vector,
+            )
+            for detection, chip, vector in zip(detections, chips, vectors, strict=True)
+        )
+
+    def analyse_bytes(self, data: bytes, name: str) -> AnalysedImage:
+        rgb = decode_image(data, name, self.max_image_pixels)
+        return self._analysed(name, data, rgb)
+
+    def analyse_file(self, path: Path) -> AnalysedImage:
+        data, rgb = read_and_decode(path, self.max_image_pixels)
+        return self._analysed(str(path), data, rgb)
+
+    def _analysed(self, name: str, data: bytes, rgb: np.ndarray) -> AnalysedImage:
+        height, width = rgb.shape[:2]
+        return AnalysedImage(
+            path=name,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            width=width,
+            height=height,
+            faces=self.analyse_pixels(rgb),
+        )

@@ -1,0 +1,124 @@
+"""Score calibration: what false-match rate a distance corresponds to, measured, not guessed.
+
+A calibration file is produced by ``facesift eval calibrate`` from a labelled dataset (we ship one
+measured on LFW): for a grid of distance thresholds, the fraction of impostor pairs (different
+people) at or below it (the false-match rate, FMR) and of genuine pairs above it (FNMR).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from facesift.errors import ConfigError
+from facesift.types import EmbeddingSpace
+
+
+@dataclass(frozen=True)
+class Calibration:
+    space: str
+    dataset: str
+    impostor_pairs: int
+    genuine_pairs: int
+    thresholds: np.ndarray  # ascending distances
+    false_match_rates: np.ndarray  # non-decreasing, one per threshold
+    false_non_match_rates: np.ndarray  # non-increasing, one per threshold
+
+    @property
+    def resolution(self) -> float:
+        """The smallest non-zero FMR this calibration can tell apart from zero."""
+        return 1.0 / self.impostor_pairs
+
+    def false_match_rate(self, distance: float) -> float:
+        """FMR at ``distance``, interpolated; floored at the measurement's resolution."""
+        rate = float(np.interp(distance, self.thresholds, self.false_match_rates))
+        return max(rate, self.resolution) if np.isfinite(distance) else 1.0
+
+    def false_non_match_rate(self, distance: float) -> float:
+        return float(np.interp(distance, self.thresholds, self.false_non_match_rates))
+
+    def threshold_for(self, false_match_rate: float) -> float:
+        """The largest distance whose measured FMR does not exceed ``false_match_rate``."""
+        allowed = np.nonzero(self.false_match_rates <= false_match_rate)[0]
+        if len(allowed) == 0:
+            return float(self.thresholds[0])
+        return float(self.thresholds[allowed[-1]])
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "space": self.space,
+                "dataset": self.dataset,
+                "impostor_pairs": self.impostor_pairs,
+                "genuine_pairs": self.genuine_pairs,
+                "points": [
+                    [round(float(t), 4), float(f), float(n)]
+                    for t, f, n in zip(
+                        self.thresholds,
+                        self.false_match_rates,
+                        self.false_non_match_rates,
+                        strict=True,
+                    )
+                ],
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibration:
+        data = json.loads(text)
+        points = np.asarray(data["points"], dtype=np.float64)
+        return cls(
+            space=data["space"],
+            dataset=data["dataset"],
+            impostor_pairs=int(data["impostor_pairs"]),
+            genuine_pairs=int(data["genuine_pairs"]),
+            thresholds=points[:, 0],
+            false_match_rates=points[:, 1],
+            false_non_match_rates=points[:, 2],
+        )
+
+
+def measure_calibration(
+    genuine_counts: np.ndarray,
+    impostor_counts: np.ndarray,
+    edges: np.ndarray,
+    space: EmbeddingSpace,
+    dataset: str,
+) -> Calibration:
+    """Build a calibration from histograms of genuine and impostor pair distances over ``edges``."""
+    genuine_total, impostor_total = int(genuine_counts.sum()), int(impostor_counts.sum())
+    thresholds = np.asarray(edges[1:], dtype=np.float64)
+    fmr = np.cumsum(impostor_counts) / impostor_total
+    fnmr = 1.0 - np.cumsum(genuine_counts) / genuine_total
+    return Calibration(
+        space=space.key,
+        dataset=dataset,
+        impostor_pairs=impostor_total,
+        genuine_pairs=genuine_total,
+        thresholds=thresholds,
+        false_match_rates=fmr,
+        false_non_match_rates=np.maximum(fnmr, 0.0),
+    )
+
+
+def shipped_calibration(space: EmbeddingSpace) -> Calibration:
+    filename = space.key.replace("/", "_") + ".json"
+    resource = resources.files("facesift.search") / "calibration" / filename
+    if not resource.is_file():
+        raise ConfigError(
+            f"no calibration shipped for embedding space {space.key}; "
+            "create one with `facesift eval calibrate`"
+        )
+    return Calibration.from_json(resource.read_text())
+
+
+def load_calibration(path: Path) -> Calibration:
+    try:
+        return Calibration.from_json(Path(path).read_text())
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"{path}: not a facesift calibration file ({error})") from None

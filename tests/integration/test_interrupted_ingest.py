@@ -1,0 +1,108 @@
+"""Kill an ingest mid-way (SIGKILL, Ctrl-C); the next run resumes; catalog and index agree."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from facesift import FaceSift, Settings
+from tests.integration.lfw_sample import people
+
+pytestmark = pytest.mark.lfw
+CLI = [sys.executable, "-c", "from facesift.cli.app import main; main()"]
+
+
+def committed_images(data: Path) -> int:
+    try:
+        with sqlite3.connect(data / "catalog.sqlite", timeout=30) as db:
+            return db.execute("select count(*) from images").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+
+
+def start_ingest(photos: Path, data: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, FACESIFT_DATA_DIR=str(data))
+    return subprocess.Popen(
+        [*CLI, "ingest", str(photos), "--source", "lfw", "--workers", "2", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, so the workers are signalled too
+    )
+
+
+def interrupt_after(process: subprocess.Popen, data: Path, images: int, sig: int) -> None:
+    deadline = time.monotonic() + 300
+    while committed_images(data) < images:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "ingest made no progress"
+        time.sleep(0.2)
+    os.killpg(process.pid, sig)
+    process.wait(timeout=120)
+
+
+@pytest.fixture
+def photos(lfw_root, tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    chosen = [f for files in list(people(lfw_root).values())[:400] for f in files[:2]][:300]
+    for file in chosen:
+        (folder / file.name).symlink_to(file)
+    return folder
+
+
+def setup_source(data: Path) -> None:
+    with FaceSift(Settings(data_dir=data, workers=1)) as engine:
+        engine.add_source("lfw", "legitimate-interest", "US", 365)
+
+
+def assert_consistent(data: Path, expected_images: int | None = None) -> int:
+    with FaceSift(Settings(data_dir=data, workers=1)) as engine:
+        check = engine.check_index()
+        assert check.in_agreement, check
+        counts = engine.catalog.counts()
+        with engine.catalog.engine.connect() as connection:
+            from sqlalchemy import text
+
+            declared = connection.execute(
+                text("select coalesce(sum(face_count),0) from images")
+            ).scalar()
+        assert declared == counts.faces
+        if expected_images is not None:
+            assert counts.images == expected_images
+        return counts.images
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_ingest_resumes_with_catalog_and_index_in_agreement(photos, tmp_path, sig):
+    data = tmp_path / "data"
+    setup_source(data)
+    total = len(list(photos.iterdir()))
+    process = start_ingest(photos, data)
+    interrupt_after(process, data, images=64, sig=sig)
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+        assert "run the same command again to resume" in process.stderr.read()
+    partial = assert_consistent(data)
+    assert 64 <= partial < total
+
+    again = start_ingest(photos, data)
+    out, err = again.communicate(timeout=900)
+    assert again.returncode == 0, err
+    assert "Traceback" not in err
+    assert_consistent(data, expected_images=total)
+
+    # A third run finds everything already there.
+    third = start_ingest(photos, data, "--json")
+    out, _ = third.communicate(timeout=900)
+    assert third.returncode == 0
+    summary = json.loads(out)
+    assert summary["images_ingested"] == 0 and summary["already_in_catalog"] == total
+    assert_consistent(data, expected_images=total)

@@ -1,0 +1,136 @@
+"""The engine end to end on the demo gallery (public-domain photos and variants of them)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facesift import FaceSift, NoFaceError, Settings, SourceError
+from facesift.demo import build
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("demo")
+    probe = build(folder)
+    return folder / "gallery", probe
+
+
+@pytest.fixture(scope="module")
+def gallery(demo, tmp_path_factory):
+    folder, _ = demo
+    with FaceSift(Settings(data_dir=tmp_path_factory.mktemp("data"), workers=1)) as engine:
+        engine.add_source("demo", "consent", "GB", 30, "public-domain demo")
+        report = engine.ingest([folder], "demo")
+        yield engine, report
+
+
+def test_ingest_reports_faces_and_the_bad_file(gallery):
+    engine, report = gallery
+    assert report.files_seen == 12
+    assert report.images_ingested == 11
+    assert [name.rsplit("/", 1)[-1] for name, _ in report.errors] == ["truncated.jpg"]
+    assert "corrupt or truncated" in report.errors[0][1]
+    # 10 single-person photos + a group photo with both faces.
+    assert report.faces_found == 12
+    assert engine.check_index().in_agreement and len(engine.index) == 12
+
+
+def test_group_photo_indexes_every_face(gallery):
+    engine, _ = gallery
+    rows = [
+        f
+        for f in engine.catalog.stored_faces(engine.catalog.face_ids().tolist()).values()
+        if f.image_path.endswith("group-hopper-and-collins.jpg")
+    ]
+    assert len(rows) == 2
+
+
+def test_search_finds_the_same_person_first_and_not_the_stranger(gallery, demo):
+    engine, _ = gallery
+    _, probe = demo
+    (result,) = engine.search(probe, top_k=20)
+    names = [Path(lead.image_path).name for lead in result.leads]
+    assert names and names[0].startswith("collins-")
+    assert all("collins" in name for name in names)
+    assert len(names) == 6  # five Collins photos and her face in the group photo
+    assert not any(name.startswith("hopper") for name in names)
+    lead = result.leads[0]
+    assert lead.source == "demo" and lead.lawful_basis == "consent" and lead.jurisdiction == "GB"
+    assert 0 < lead.false_match_rate <= engine.settings.match_false_match_rate
+    assert [d.distance for d in result.leads] == sorted(d.distance for d in result.leads)
+
+
+def test_reingest_adds_nothing(gallery, demo):
+    engine, _ = gallery
+    folder, _ = demo
+    before = engine.catalog.counts()
+    report = engine.ingest([folder], "demo")
+    assert report.images_ingested == 0 and report.already_in_catalog == 11
+    assert engine.catalog.counts() == before
+
+
+def test_verify(gallery, demo):
+    engine, _ = gallery
+    folder, probe = demo
+    same = engine.verify(probe, folder / "collins-mirrored.jpg")
+    different = engine.verify(probe, folder / "hopper-original.jpg")
+    assert same.same_person and same.distance < same.threshold
+    assert not different.same_person and different.false_match_rate > same.false_match_rate
+
+
+def test_probe_without_a_face(gallery, tmp_path):
+    engine, _ = gallery
+    from PIL import Image
+
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    with pytest.raises(NoFaceError, match="wall.png: no face found"):
+        engine.search(blank)
+
+
+def test_ingest_without_a_declared_source_is_refused(tmp_path, demo):
+    folder, _ = demo
+    with FaceSift(Settings(data_dir=tmp_path, workers=1)) as engine:
+        with pytest.raises(SourceError, match="unknown source 'scraped'"):
+            engine.ingest([folder], "scraped")
+        assert engine.catalog.counts().images == 0
+
+
+def test_hostile_file_names_are_ingested(tmp_path, demo):
+    folder, _ = demo
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source_bytes = (folder / "hopper-original.jpg").read_bytes()
+    names = ["-rf.jpg", "new\nline.jpg", "ünïcødé 写真.jpg", "$(touch pwned).jpg"]
+    for i, name in enumerate(names):
+        (photos / name).write_bytes(source_bytes + bytes([i]))  # distinct content
+    undecodable = os.fsencode(photos) + b"/caf\xe9.jpg"
+    with open(undecodable, "wb") as handle:
+        handle.write(source_bytes + b"\xff")
+    with FaceSift(Settings(data_dir=tmp_path / "data", workers=1)) as engine:
+        engine.add_source("s", "consent", "GB", 30)
+        report = engine.ingest([photos], "s")
+    assert report.errors == [] and report.images_ingested == 5 and report.faces_found == 5
+    assert not Path("pwned").exists()
+
+
+def test_index_lagging_the_catalog_is_reconciled_on_open(tmp_path, demo):
+    folder, _ = demo
+    settings = Settings(data_dir=tmp_path, workers=1)
+    with FaceSift(settings) as engine:
+        engine.add_source("s", "consent", "GB", 30)
+        engine.ingest([folder / "collins-original.jpg"], "s")
+        engine.save_index()
+        saved = (
+            (tmp_path / "faces.faiss").read_bytes(),
+            (tmp_path / "faces.faiss.json").read_bytes(),
+        )
+        engine.ingest([folder / "hopper-original.jpg", folder / "collins-small.jpg"], "s")
+    # Simulate a crash after the catalog commit but before the index was saved.
+    (tmp_path / "faces.faiss").write_bytes(saved[0])
+    (tmp_path / "faces.faiss.json").write_bytes(saved[1])
+    with FaceSift(settings) as engine:
+        assert len(engine.index) == 3 and engine.check_index().in_agreement
+        np.testing.assert_array_equal(np.sort(engine.index.ids()), engine.catalog.face_ids())
