@@ -40,6 +40,11 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, str]:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
+    print(
+        f"{Path(command[0]).name} {' '.join(command[1:3])}: {elapsed:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     if result.returncode != 0:
         raise SystemExit(f"{command[:3]} failed:\n{result.stderr[-2000:]}")
     return elapsed, result.stdout
@@ -99,7 +104,8 @@ def main() -> None:
         known = Path(folder) / "known"
         known.mkdir()
         shutil.copy(next(photos.iterdir()), known / "someone.jpg")
-        cli_s, cli_out = timed(["face_recognition", "--cpus", str(cores), str(known), str(photos)])
+        peer_cli = str(Path(sys.executable).with_name("face_recognition"))
+        cli_s, cli_out = timed([peer_cli, "--cpus", str(cores), str(known), str(photos)])
         rows.append((f"face_recognition CLI --cpus {cores}", cli_s, None))
         one_s, one_faces = facesift_run(photos, workers=1)
         rows.append(("facesift ingest --workers 1", one_s, one_faces))

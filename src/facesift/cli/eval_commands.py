@@ -31,7 +31,7 @@ def _settings(workers: int | None) -> Settings:
 
 
 def _embeddings(root: Path, photos: list[str], settings: Settings, cache: Path | None):
-    cache = cache or Path("facesift-eval-cache") / f"lfw-{lfw.cache_key(settings)}.npz"
+    cache = cache or lfw.default_cache(settings)
     with Progress(
         TextColumn("[bold]embedding LFW photos"),
         BarColumn(),
@@ -106,7 +106,12 @@ def eval_identify(
         f"  rank-1 hit rate {100 * result.rank1_hit_rate:.2f}%\n"
         f"  FNIR {100 * result.fnir_at_fpir:.2f}% at FPIR {100 * result.fpir_target:g}% "
         f"(threshold {result.threshold_at_fpir:.3f})\n"
-        f"  probes with no face found (counted as misses / no alarm): {result.failures_to_enrol}"
+        f"  probes with no face found (counted as misses / no alarm): {result.failures_to_enrol}\n"
+        + "  FNIR at other FPIR: "
+        + ", ".join(
+            f"{100 * fnir:.1f}% at {100 * fpir:g}% (threshold {limit:.3f})"
+            for fpir, (fnir, limit) in result.fnir_curve.items()
+        )
     )
 
 

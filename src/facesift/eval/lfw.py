@@ -90,6 +90,10 @@ def embed_photos(
     return {p: cached[p] for p in relative_paths}
 
 
+def default_cache(settings: Settings) -> Path:
+    return Path("facesift-eval-cache") / f"lfw-{cache_key(settings)}.npz"
+
+
 def cache_key(settings: Settings) -> str:
     """Embeddings depend on these settings; the cache file name records them."""
     parts = (settings.detector, settings.embedder, settings.min_face_size, settings.max_detect_side)
@@ -248,6 +252,8 @@ class IdentificationResult:
     fnir_at_fpir: float
     fpir_target: float
     threshold_at_fpir: float
+    # FPIR → (FNIR, threshold), for a fuller picture than the one headline operating point.
+    fnir_curve: dict[float, tuple[float, float]]
 
 
 def evaluate_identification(
@@ -288,9 +294,15 @@ def evaluate_identification(
     non_mated_d, _ = nearest(non_mated)
     hit = mated_who == mated_truth
     ordered = np.sort(non_mated_d)
-    allowed = int(np.floor(FPIR_TARGET * len(ordered)))
-    threshold = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < len(ordered) else np.inf
-    fnir = float(np.mean(~(hit & (mated_d <= threshold))))
+
+    def fnir_at(fpir: float) -> tuple[float, float]:
+        # The largest threshold at which at most ``fpir`` of non-mated probes raise an alarm;
+        # a mated probe is a miss unless its rank-1 candidate is its mate, within the threshold.
+        allowed = int(np.floor(fpir * len(ordered)))
+        limit = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < len(ordered) else np.inf
+        return float(np.mean(~(hit & (mated_d <= limit)))), limit
+
+    fnir, threshold = fnir_at(FPIR_TARGET)
     fte = sum(v is None for _, v in mated) + sum(v is None for v in non_mated)
     return IdentificationResult(
         gallery_size=len(gallery_names),
@@ -301,6 +313,7 @@ def evaluate_identification(
         fnir_at_fpir=fnir,
         fpir_target=FPIR_TARGET,
         threshold_at_fpir=threshold,
+        fnir_curve={fpir: fnir_at(fpir) for fpir in (0.001, 0.01, 0.05, 0.1, 0.2)},
     )
 
 

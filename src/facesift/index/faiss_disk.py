@@ -19,6 +19,7 @@ from facesift.errors import IndexError_, SpaceMismatchError
 from facesift.types import EmbeddingSpace
 
 INDEX_FILE = "faces.faiss"
+SINGLE_THREAD_BELOW_QUERIES = 20  # FAISS's own switch point to BLAS for flat search
 META_FILE = "faces.faiss.json"
 
 
@@ -28,8 +29,9 @@ def ivf_lists_for(count: int) -> int:
 
 
 def ivf_probes_for(nlist: int) -> int:
-    # Chosen by `make bench` (docs/benchmarks.md): recall@10 >= 0.99 on LFW-fitted vectors.
-    return max(16, nlist // 16)
+    # Chosen by `make bench` (docs/benchmarks.md): nlist/8 keeps ~99% of the true matches within
+    # the match threshold (nlist/16 lost ~5%) and is still 3x faster than brute force at 1M.
+    return max(16, nlist // 8)
 
 
 class FaissDiskIndex:
@@ -124,10 +126,31 @@ class FaissDiskIndex:
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         vectors = self._checked(vectors)
         k = max(1, min(k, max(1, len(self))))
-        squared, ids = self._index.search(vectors, k)
+        if len(vectors) < SINGLE_THREAD_BELOW_QUERIES:
+            # FAISS spreads even one query over OpenMP threads, which costs more than it gains:
+            # measured at 100k faces, p50 10.5 ms with 2 threads vs 5.9 ms with one.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                squared, ids = self._index.search(vectors, k)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        else:
+            squared, ids = self._index.search(vectors, k)
         distances = np.sqrt(np.maximum(squared, 0.0))
         distances[ids < 0] = np.inf
         return distances, ids
+
+    def range_search(self, vector: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every face within ``radius`` of ``vector``: (ids, distances), nearest first."""
+        if len(self) == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        query = self._checked(vector.reshape(1, -1))
+        limits, squared, ids = self._index.range_search(query, float(radius) ** 2)
+        distances = np.sqrt(np.maximum(squared[limits[0] : limits[1]], 0.0))
+        ids = ids[limits[0] : limits[1]].astype(np.int64)
+        order = np.argsort(distances, kind="stable")
+        return ids[order], distances[order]
 
     def ids(self) -> np.ndarray:
         if self.is_exact:
