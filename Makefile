@@ -22,19 +22,27 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	@touch $@
 
+FS := FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift
+AS_ADMIN := FACESIFT_OPERATOR=admin
+AS_INVESTIGATOR := FACESIFT_OPERATOR=investigator
+
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(BIN)/python -m facesift.demo $(DEMO_DIR)/photos
-	$(BIN)/facesift --help >/dev/null
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift init
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift source add demo --basis consent \
-	    --jurisdiction GB --retention-days 30 \
+	$(FS) init --admin admin
+	$(AS_ADMIN) $(FS) user add investigator --role investigator >/dev/null
+	$(AS_ADMIN) $(FS) source add demo --basis legitimate-interest --jurisdiction GB \
+	    --retention-days 30 --purpose "facesift demonstration" --controller "you@example.org" \
 	    --description "Public-domain photos shipped in scikit-image and matplotlib"
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift ingest $(DEMO_DIR)/photos/gallery --source demo
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift search $(DEMO_DIR)/photos/probe-collins.jpg
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift verify \
-	    $(DEMO_DIR)/photos/probe-collins.jpg $(DEMO_DIR)/photos/gallery/hopper-original.jpg
-	FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift stats
+	$(AS_ADMIN) $(FS) ingest $(DEMO_DIR)/photos/gallery --source demo
+	$(AS_INVESTIGATOR) $(FS) search $(DEMO_DIR)/photos/probe-collins.jpg \
+	    --purpose "demo: find other photos of the probe" --case DEMO-1
+	$(AS_INVESTIGATOR) $(FS) verify $(DEMO_DIR)/photos/probe-collins.jpg \
+	    $(DEMO_DIR)/photos/gallery/hopper-original.jpg --purpose "demo: 1:1 check" --case DEMO-1
+	$(AS_ADMIN) $(FS) subject access $(DEMO_DIR)/photos/probe-collins.jpg \
+	    --html $(DEMO_DIR)/subject-access.html
+	$(AS_ADMIN) $(FS) audit verify
+	$(AS_ADMIN) $(FS) stats
 
 test: $(VENV)/.installed
 	FACESIFT_SHARED=$(SHARED) $(BIN)/python -m pytest
@@ -54,6 +62,7 @@ calibrate: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
+	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 

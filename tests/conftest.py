@@ -72,3 +72,34 @@ def strongest(faces):
     """The most confident detection. HOG also fires weakly on, e.g., the flag patch on Collins's
     suit; tests about "the" face of a portrait look at the strongest one."""
     return max(faces, key=lambda face: getattr(face, "score", None) or face.detection.score)
+
+
+def operators(engine: FaceSift):
+    """An administrator and an investigator for ``engine`` (created on first call)."""
+    engine.create_first_admin("admin")
+    admin = engine.operator(name="admin")
+    try:
+        investigator = engine.operator(name="investigator")
+    except Exception:
+        engine.add_operator(admin, "investigator", "investigator")
+        investigator = engine.operator(name="investigator")
+    return admin, investigator
+
+
+def add_source(
+    engine: FaceSift,
+    admin,
+    name: str,
+    basis: str = "legitimate-interest",
+    jurisdiction: str = "GB",
+    retention_days: int = 30,
+):
+    return engine.add_source(
+        admin,
+        name,
+        basis,
+        jurisdiction,
+        retention_days,
+        purpose="testing facesift",
+        controller="dpo@example.org",
+    )

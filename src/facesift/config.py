@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # Operating point for "match": the distance whose false-match rate on the shipped
     # calibration (LFW impostor pairs) is this value.
     match_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
+    # Subject access and erasure by selfie. Never stricter than search: a photo a search could
+    # return must also be shown to, and erasable by, the person in it. Being wider means some
+    # candidates are other people, so candidates are reviewed before release or erasure.
+    subject_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
+    # Deployment policy: every search and verification states a purpose and a case reference.
+    require_purpose_and_case: bool = True
 
     @field_validator("data_dir")
     @classmethod

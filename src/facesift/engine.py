@@ -15,7 +15,11 @@ import numpy as np
 from facesift.catalog import NewImage, SqlCatalog
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.errors import AmbiguousFaceError, FaceSiftError, NoFaceError
+from facesift.errors import AmbiguousFaceError, FaceSiftError, InputError, NoFaceError
+from facesift.govern import erasure, records, subjects
+from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
+from facesift.govern.operators import OperatorRegistry
+from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 from facesift.index import FaissDiskIndex
 from facesift.ingest.jobs import IngestReport, run_ingest
 from facesift.pipeline import FaceAnalyser
@@ -74,6 +78,12 @@ class FaceSift:
         self.index = FaissDiskIndex(
             self.data_dir, self.space, exact_max=self.settings.exact_search_max_faces
         )
+        self.subject_threshold = max(
+            self.match_threshold,
+            self.calibration.threshold_for(self.settings.subject_false_match_rate),
+        )
+        self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
+        self.operators = OperatorRegistry(self.catalog.engine)
         self._lock_handle = None
         self._bring_index_up_to_date()
 
@@ -182,6 +192,51 @@ class FaceSift:
         finally:
             handle.close()
 
+    # --- operators and audit -------------------------------------------------------------------
+
+    def operator(self, *, name: str | None = None, key: str | None = None) -> Actor:
+        """The acting operator, by API key or (for the local CLI) by name."""
+        if key:
+            return self.operators.by_key(key)
+        if name:
+            return self.operators.by_name(name)
+        raise FaceSiftError(
+            "who is acting? set FACESIFT_OPERATOR (your operator name) or FACESIFT_API_KEY"
+        )
+
+    def create_first_admin(self, name: str) -> str | None:
+        """On a new gallery, create the first administrator and return its key (else None)."""
+        if self.operators.count():
+            return None
+        _, key = self.operators.add(name, Role.ADMIN)
+        self.record(
+            AuditEvent(BOOTSTRAP, Action.USER_ADD, details={"operator": name, "role": "admin"})
+        )
+        return key
+
+    def add_operator(self, actor: Actor, name: str, role: Role | str) -> str:
+        actor.require(Action.USER_ADD)
+        added, key = self.operators.add(name, role)
+        self.record(
+            AuditEvent(
+                actor, Action.USER_ADD, details={"operator": added.name, "role": added.role.value}
+            )
+        )
+        return key
+
+    def record(self, event: AuditEvent) -> AuditRecord:
+        """Append to the audit trail (after the write the event describes has committed)."""
+        return self.audit.append(event, self.catalog.version())
+
+    def _require_purpose(self, purpose: str | None, case: str | None) -> tuple[str, str]:
+        purpose, case = (purpose or "").strip(), (case or "").strip()
+        if self.settings.require_purpose_and_case and not (purpose and case):
+            raise InputError(
+                "a search needs --purpose (why) and --case (the case or authorisation "
+                "reference); both are recorded in the audit trail"
+            )
+        return purpose, case
+
     # --- pipeline ------------------------------------------------------------------------------
 
     @cached_property
@@ -192,29 +247,96 @@ class FaceSift:
 
     def add_source(
         self,
+        actor: Actor,
         name: str,
         lawful_basis: LawfulBasis | str,
         jurisdiction: str,
         retention_days: int,
+        *,
+        purpose: str,
+        controller: str,
         description: str = "",
     ) -> Source:
-        return self.catalog.add_source(
-            name, lawful_basis, jurisdiction, retention_days, description
+        actor.require(Action.SOURCE_ADD)
+        source = self.catalog.add_source(
+            name,
+            lawful_basis,
+            jurisdiction,
+            retention_days,
+            description,
+            purpose=purpose,
+            controller=controller,
         )
+        self.record(
+            AuditEvent(
+                actor,
+                Action.SOURCE_ADD,
+                purpose=purpose,
+                details={
+                    "source": source.name,
+                    "lawful_basis": source.lawful_basis.value,
+                    "jurisdiction": source.jurisdiction,
+                    "retention_days": source.retention_days,
+                    "controller": source.controller,
+                },
+            )
+        )
+        return source
 
     def sources(self) -> list[Source]:
         return self.catalog.list_sources()
 
     def ingest(
         self,
+        actor: Actor,
         paths: list[Path],
         source: str,
         *,
+        manifest: Path | None = None,
         on_total: Callable[[int], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IngestReport:
+        actor.require(Action.INGEST)
         with self.writer_lock():
-            return run_ingest(self, paths, source, on_total=on_total, on_progress=on_progress)
+            report = run_ingest(
+                self, paths, source, manifest=manifest, on_total=on_total, on_progress=on_progress
+            )
+        self.record(
+            AuditEvent(
+                actor,
+                Action.INGEST,
+                details={
+                    "source": source,
+                    "images_ingested": report.images_ingested,
+                    "faces_found": report.faces_found,
+                    "faces_opted_out": report.faces_opted_out,
+                    "skipped_erased_before": report.erased_before,
+                    "errors": len(report.errors),
+                    "interrupted": report.interrupted,
+                },
+            )
+        )
+        return report
+
+    # --- opt-outs (the do-not-index list) --------------------------------------------------------
+
+    def optout_templates(self) -> np.ndarray:
+        _, templates = self.catalog.optout_templates()
+        return templates
+
+    def matches_optout(
+        self,
+        vectors: np.ndarray,
+        templates: np.ndarray | None = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
+        """Which of ``vectors`` belong to someone on the do-not-index list."""
+        templates = self.optout_templates() if templates is None else templates
+        if len(templates) == 0 or len(vectors) == 0:
+            return np.zeros(len(vectors), dtype=bool)
+        limit = self.match_threshold if threshold is None else threshold
+        distances = np.linalg.norm(vectors[:, None, :] - templates[None, :, :], axis=2)
+        return (distances <= limit).any(axis=1)
 
     def record_images(self, batch: list[NewImage]) -> None:
         """Commit analysed images to the catalog, then add their faces to the index."""
@@ -230,15 +352,45 @@ class FaceSift:
 
     def search(
         self,
+        actor: Actor,
         probe: Path | bytes,
         *,
+        purpose: str | None = None,
+        case: str | None = None,
         top_k: int = 10,
         threshold: float | None = None,
         face: int | None = None,
         name: str | None = None,
     ) -> list[ProbeFaceResult]:
         """1:N search: for each face of the probe (or only face number ``face``), ranked leads."""
+        actor.require(Action.SEARCH)
+        purpose, case = self._require_purpose(purpose, case)
         analysed = self.analyse_probe(probe, name)
+        results, hidden = self._search_analysed(analysed, top_k, threshold, face)
+        self.record(
+            AuditEvent(
+                actor,
+                Action.SEARCH,
+                purpose=purpose,
+                case_ref=case,
+                probe_sha256=analysed.sha256,
+                details={
+                    "probe_faces": len(analysed.faces),
+                    "threshold": threshold if threshold is not None else self.match_threshold,
+                    "leads": [
+                        [r.face_number, lead.face_id, round(lead.distance, 4)]
+                        for r in results
+                        for lead in r.leads
+                    ],
+                    "hidden_by_optout": hidden,
+                },
+            )
+        )
+        return results
+
+    def _search_analysed(
+        self, analysed: AnalysedImage, top_k: int, threshold: float | None, face: int | None
+    ) -> tuple[list[ProbeFaceResult], int]:
         if not analysed.faces:
             raise NoFaceError(analysed.path)
         chosen = list(enumerate(analysed.faces, start=1))
@@ -248,7 +400,7 @@ class FaceSift:
             chosen = [chosen[face - 1]]
         limit = self.match_threshold if threshold is None else threshold
         if len(self.index) == 0:
-            return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen]
+            return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
         matrix = np.vstack([f.embedding for _, f in chosen])
         distances, ids = self.index.search(matrix, top_k)
         wanted = {
@@ -258,6 +410,11 @@ class FaceSift:
             if i >= 0 and d <= limit
         }
         stored = self.catalog.stored_faces(wanted)
+        # Opted-out people are filtered at least as widely as leads are shown, so no lead of
+        # theirs survives, whatever threshold the investigator chose.
+        hidden_ids = self._opted_out(list(stored), max(limit, self.match_threshold))
+        for face_id in hidden_ids:
+            stored.pop(face_id, None)
         results = []
         for (number, probe_face), row, dist in zip(chosen, ids, distances, strict=True):
             leads = []
@@ -281,17 +438,34 @@ class FaceSift:
                     )
                 )
             results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))
-        return results
+        return results, len(hidden_ids)
+
+    def _opted_out(self, face_ids: list[int], threshold: float) -> set[int]:
+        templates = self.optout_templates()
+        if len(templates) == 0 or not face_ids:
+            return set()
+        vectors = self.catalog.embeddings(np.asarray(face_ids, dtype=np.int64))
+        mask = self.matches_optout(vectors, templates, threshold)
+        return {face_id for face_id, out in zip(face_ids, mask, strict=True) if out}
 
     def verify(
-        self, a: Path | bytes, b: Path | bytes, threshold: float | None = None
+        self,
+        actor: Actor,
+        a: Path | bytes,
+        b: Path | bytes,
+        *,
+        purpose: str | None = None,
+        case: str | None = None,
+        threshold: float | None = None,
     ) -> Verification:
-        """1:1: is the (largest) face in ``a`` the same person as the (largest) face in ``b``?"""
-        face_a = self._largest_face(self.analyse_probe(a))
-        face_b = self._largest_face(self.analyse_probe(b))
+        """1:1: is the main face in ``a`` the same person as the main face in ``b``?"""
+        actor.require(Action.VERIFY)
+        purpose, case = self._require_purpose(purpose, case)
+        image_a, image_b = self.analyse_probe(a), self.analyse_probe(b)
+        face_a, face_b = self._main_face(image_a), self._main_face(image_b)
         limit = self.match_threshold if threshold is None else threshold
         distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
-        return Verification(
+        result = Verification(
             same_person=distance <= limit,
             distance=distance,
             threshold=limit,
@@ -299,12 +473,35 @@ class FaceSift:
             box_a=face_a.detection.box,
             box_b=face_b.detection.box,
         )
+        self.record(
+            AuditEvent(
+                actor,
+                Action.VERIFY,
+                purpose=purpose,
+                case_ref=case,
+                probe_sha256=image_a.sha256,
+                details={
+                    "other_sha256": image_b.sha256,
+                    "distance": round(distance, 4),
+                    "threshold": limit,
+                    "same_person": result.same_person,
+                },
+            )
+        )
+        return result
 
     @staticmethod
-    def _largest_face(image: AnalysedImage) -> AnalysedFace:
+    def _main_face(image: AnalysedImage) -> AnalysedFace:
+        """The subject of a portrait: large and confidently detected (area x detector score),
+        so a weak false detection of similar size never wins over the real face."""
         if not image.faces:
             raise NoFaceError(image.path)
-        return max(image.faces, key=lambda f: f.detection.box.width * f.detection.box.height)
+        return max(
+            image.faces,
+            key=lambda f: (
+                f.detection.box.width * f.detection.box.height * max(f.detection.score, 0)
+            ),
+        )
 
     # --- reporting -----------------------------------------------------------------------------
 
@@ -326,3 +523,51 @@ class FaceSift:
             match_threshold=self.match_threshold,
             match_false_match_rate=self.settings.match_false_match_rate,
         )
+
+    # --- governance: subject rights, erasure, retention, records (see govern/) ----------------
+
+    def subject_access(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
+        return subjects.subject_access(self, actor, selfie, face)
+
+    def subject_erase(self, actor: Actor, report, face_ids: list[int] | None = None):
+        return subjects.subject_erase(self, actor, report, face_ids)
+
+    def subject_optout(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
+        return subjects.subject_optout(self, actor, selfie, face)
+
+    def subject_optout_remove(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
+        return subjects.subject_optout_remove(self, actor, selfie, face)
+
+    def erase(
+        self,
+        actor: Actor,
+        *,
+        jurisdiction: str | None = None,
+        source: str | None = None,
+        dry_run: bool = False,
+    ):
+        return erasure.erase_scope(
+            self, actor, jurisdiction=jurisdiction, source=source, dry_run=dry_run
+        )
+
+    def purge(self, actor: Actor, *, dry_run: bool = False, now=None):
+        return erasure.purge_expired(self, actor, dry_run=dry_run, now=now)
+
+    def processing_record(self, actor: Actor) -> dict:
+        return records.processing_record(self, actor)
+
+    def audit_records(
+        self,
+        actor: Actor,
+        *,
+        operator: str | None = None,
+        action: str | None = None,
+        since=None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        actor.require(Action.AUDIT_SHOW)
+        return self.audit.records(actor=operator, action=action, since=since, limit=limit)
+
+    def audit_verify(self, actor: Actor):
+        actor.require(Action.AUDIT_VERIFY)
+        return self.audit.verify()

@@ -123,6 +123,8 @@ class Source:
     retention_days: int
     description: str
     created_at: datetime
+    purpose: str = ""
+    controller: str = ""  # who answers subject requests for this source
 
 
 @dataclass(frozen=True)

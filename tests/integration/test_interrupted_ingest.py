@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from facesift import FaceSift, Settings
+from tests.conftest import add_source, operators
 from tests.integration.lfw_sample import people
 
 pytestmark = pytest.mark.lfw
@@ -27,7 +28,7 @@ def committed_images(data: Path) -> int:
 
 
 def start_ingest(photos: Path, data: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, FACESIFT_DATA_DIR=str(data))
+    env = dict(os.environ, FACESIFT_DATA_DIR=str(data), FACESIFT_OPERATOR="admin")
     return subprocess.Popen(
         [*CLI, "ingest", str(photos), "--source", "lfw", "--workers", "2", *extra],
         env=env,
@@ -38,14 +39,16 @@ def start_ingest(photos: Path, data: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def interrupt_after(process: subprocess.Popen, data: Path, images: int, sig: int) -> None:
+def interrupt_after(process: subprocess.Popen, data: Path, images: int, sig: int) -> str:
+    """Signal the ingest's process group once ``images`` are committed; return its stderr."""
     deadline = time.monotonic() + 300
     while committed_images(data) < images:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "ingest made no progress"
         time.sleep(0.2)
     os.killpg(process.pid, sig)
-    process.wait(timeout=120)
+    _, err = process.communicate(timeout=120)
+    return err
 
 
 @pytest.fixture
@@ -60,7 +63,8 @@ def photos(lfw_root, tmp_path) -> Path:
 
 def setup_source(data: Path) -> None:
     with FaceSift(Settings(data_dir=data, workers=1)) as engine:
-        engine.add_source("lfw", "legitimate-interest", "US", 365)
+        admin, _ = operators(engine)
+        add_source(engine, admin, "lfw", jurisdiction="US", retention_days=365)
 
 
 def assert_consistent(data: Path, expected_images: int | None = None) -> int:
@@ -86,10 +90,11 @@ def test_interrupted_ingest_resumes_with_catalog_and_index_in_agreement(photos, 
     setup_source(data)
     total = len(list(photos.iterdir()))
     process = start_ingest(photos, data)
-    interrupt_after(process, data, images=64, sig=sig)
+    err = interrupt_after(process, data, images=64, sig=sig)
     if sig == signal.SIGINT:
-        assert process.returncode == 130
-        assert "run the same command again to resume" in process.stderr.read()
+        assert process.returncode == 130, err
+        assert "run the same command again to resume" in err
+        assert "Traceback" not in err
     partial = assert_consistent(data)
     assert 64 <= partial < total
 

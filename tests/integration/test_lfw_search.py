@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from facesift import FaceSift, Settings
+from tests.conftest import add_source, operators
 from tests.integration.lfw_sample import search_sample
 
 pytestmark = pytest.mark.lfw
@@ -22,8 +23,14 @@ def lfw_gallery(lfw_root, tmp_path_factory):
         (staging / file.name).symlink_to(file)
     settings = Settings(data_dir=tmp_path_factory.mktemp("lfw-data"), workers=2)
     with FaceSift(settings) as engine:
-        engine.add_source("lfw", "legitimate-interest", "US", 365, "LFW sample for tests")
-        report = engine.ingest([staging], "lfw")
+        admin, investigator = operators(engine)
+        add_source(engine, admin, "lfw", jurisdiction="US", retention_days=365)
+        report = engine.ingest(admin, [staging], "lfw")
+
+        def search(probe, **options):
+            return engine.search(investigator, probe, purpose="testing", case="T-1", **options)
+
+        engine.search_as_investigator = search
         yield engine, report, probes, strangers
 
 
@@ -43,7 +50,7 @@ def test_a_persons_other_photo_is_found_first(lfw_gallery):
     engine, _, probes, _ = lfw_gallery
     misses = []
     for person, probe in probes.items():
-        results = engine.search(probe, top_k=5)
+        results = engine.search_as_investigator(probe, top_k=5)
         central = min(results, key=lambda r: abs((r.box.left + r.box.right) / 2 - 125))
         if not central.leads or person_of(central.leads[0].image_path) != person:
             misses.append(person)
@@ -53,7 +60,9 @@ def test_a_persons_other_photo_is_found_first(lfw_gallery):
 
 def test_strangers_are_not_matched_above_threshold(lfw_gallery):
     engine, _, _, strangers = lfw_gallery
-    matched = [s.name for s in strangers if any(r.leads for r in engine.search(s, top_k=5))]
+    matched = [
+        s.name for s in strangers if any(r.leads for r in engine.search_as_investigator(s, top_k=5))
+    ]
     # At the calibrated FMR of 1e-3 per comparison and ~190 gallery faces, we expect ~0.2 false
     # leads per stranger probe on average; most strangers must get none.
     assert len(matched) <= 6, matched
@@ -62,7 +71,9 @@ def test_strangers_are_not_matched_above_threshold(lfw_gallery):
 def test_search_ranks_by_distance_with_fmr_rising(lfw_gallery):
     engine, _, probes, _ = lfw_gallery
     probe = next(iter(probes.values()))
-    (result,) = [r for r in engine.search(probe, top_k=50, threshold=2.0) if r.leads][:1]
+    (result,) = [
+        r for r in engine.search_as_investigator(probe, top_k=50, threshold=2.0) if r.leads
+    ][:1]
     distances = np.array([lead.distance for lead in result.leads])
     rates = np.array([lead.false_match_rate for lead in result.leads])
     assert np.all(np.diff(distances) >= 0) and np.all(np.diff(rates) >= 0)

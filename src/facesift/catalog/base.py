@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from facesift.ingest.manifests import Provenance
 from facesift.types import AnalysedImage, BoundingBox, EmbeddingSpace, LawfulBasis, Source
 
 
@@ -18,6 +19,8 @@ class NewImage:
 
     source_id: int
     analysed: AnalysedImage
+    expires_at: datetime | None = None
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class Catalog(Protocol):
         jurisdiction: str,
         retention_days: int,
         description: str,
+        *,
+        purpose: str,
+        controller: str,
     ) -> Source: ...
 
     def get_source(self, name: str) -> Source: ...

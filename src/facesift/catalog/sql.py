@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
+from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -32,7 +33,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-class SqlCatalog:
+class SqlCatalog(GovernanceQueries):
     def __init__(self, url: str):
         self.url = url
         try:
@@ -54,7 +55,16 @@ class SqlCatalog:
         jurisdiction: str,
         retention_days: int,
         description: str = "",
+        *,
+        purpose: str,
+        controller: str,
     ) -> Source:
+        if not purpose.strip():
+            raise SourceError(f"source {name!r}: state the purpose the images are processed for")
+        if not controller.strip():
+            raise SourceError(
+                f"source {name!r}: give the controller's contact (who answers requests)"
+            )
         if not SOURCE_NAME.match(name):
             raise SourceError(
                 f"source name {name!r} is invalid: use letters, digits, '.', '_' or '-' "
@@ -77,6 +87,8 @@ class SqlCatalog:
             "retention_days": retention_days,
             "description": description,
             "created_at": datetime.now(UTC),
+            "purpose": purpose.strip(),
+            "controller": controller.strip(),
         }
         try:
             with self.engine.begin() as connection:
@@ -144,6 +156,7 @@ class SqlCatalog:
             self._claim_space(connection, space)
             for item in batch:
                 image = item.analysed
+                declared = item.provenance
                 image_id = connection.execute(
                     images.insert().values(
                         source_id=item.source_id,
@@ -154,6 +167,13 @@ class SqlCatalog:
                         height=image.height,
                         face_count=len(image.faces),
                         ingested_at=now,
+                        expires_at=item.expires_at,
+                        jurisdiction=declared.jurisdiction if declared else None,
+                        subject_ref=declared.subject_ref if declared else None,
+                        consent_ref=declared.consent_ref if declared else None,
+                        captured_at=declared.captured_at if declared else None,
+                        source_url=declared.source_url if declared else None,
+                        notes=declared.notes if declared else None,
                     )
                 ).inserted_primary_key[0]
                 for face in image.faces:
@@ -308,4 +328,6 @@ def _source(row) -> Source:
         retention_days=row["retention_days"],
         description=row["description"],
         created_at=_utc(row["created_at"]),
+        purpose=row["purpose"],
+        controller=row["controller"],
     )

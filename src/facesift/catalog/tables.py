@@ -32,6 +32,8 @@ sources = Table(
     Column("retention_days", Integer, nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("purpose", Text, nullable=False, default=""),
+    Column("controller", Text, nullable=False, default=""),
     sqlite_autoincrement=True,
 )
 
@@ -54,6 +56,15 @@ images = Table(
     Column("height", Integer, nullable=False),
     Column("face_count", Integer, nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
+    # Provenance declared per image (manifests); jurisdiction falls back to the source's.
+    Column("jurisdiction", String(2), nullable=True, index=True),
+    Column("subject_ref", Text, nullable=True),
+    Column("consent_ref", Text, nullable=True),
+    Column("captured_at", DateTime(timezone=True), nullable=True),
+    Column("source_url", Text, nullable=True),
+    Column("notes", Text, nullable=True),
+    # Retention: the source's period from ingest, or the consent's end if sooner.
+    Column("expires_at", DateTime(timezone=True), nullable=True, index=True),
     sqlite_autoincrement=True,
 )
 
@@ -86,4 +97,57 @@ gallery_state = Table(
     Column("id", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
     Column("embedding_space", String(120), nullable=True),
+)
+
+# --- governance (migration 0002) ---------------------------------------------------------------
+
+optouts = Table(
+    "optouts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("embedding_space", String(120), nullable=False),
+    # The person's face template (an embedding), never their photo.
+    Column("template", LargeBinary, nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Content hashes of images erased at a data subject's request: never ingested again.
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    # API keys are 256-bit random tokens, so a plain SHA-256 is enough to store them safely.
+    Column("key_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    sqlite_autoincrement=True,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),  # ISO 8601 text: hashed exactly as stored
+    Column("actor", String(100), nullable=False, index=True),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("case_ref", Text, nullable=False),
+    Column("probe_sha256", String(64), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("gallery_version", Integer, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )

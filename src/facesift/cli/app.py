@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -22,11 +22,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from facesift.cli import eval_commands
+from facesift.cli import eval_commands, govern_commands
+from facesift.cli.common import (
+    AsJson,
+    DataDir,
+    FaceNumber,
+    acting_operator,
+    console,
+    errors,
+    open_engine,
+)
 from facesift.cli.output import print_json, search_tables, verification_text
-from facesift.config import Settings
-from facesift.engine import FaceSift
 from facesift.errors import FaceSiftError
+from facesift.govern.roles import Action
 from facesift.types import LawfulBasis
 
 app = typer.Typer(
@@ -34,38 +42,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-source_app = typer.Typer(help="Declared image sources (lawful basis, jurisdiction, retention).")
+source_app = typer.Typer(help="Declared image sources (lawful basis, purpose, retention).")
 index_app = typer.Typer(help="The vector index: check agreement with the catalog, rebuild.")
 app.add_typer(source_app, name="source")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_commands.app, name="eval")
-
-console = Console()
-errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="FACESIFT_DATA_DIR", help="Gallery data directory."),
-]
-
-
-def settings_for(data_dir: Path | None, **overrides) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)
-
-
-def open_engine(data_dir: Path | None, **overrides) -> FaceSift:
-    return FaceSift(settings_for(data_dir, **overrides))
+govern_commands.register(app)
 
 
 @app.command()
-def init(data_dir: DataDir = None) -> None:
-    """Create (or upgrade) the catalog and index in the data directory."""
+def init(
+    admin: Annotated[str, typer.Option(help="Name of the first administrator.")] = "admin",
+    data_dir: DataDir = None,
+) -> None:
+    """Create (or upgrade) the gallery; on a new one, create the first administrator."""
     with open_engine(data_dir) as engine:
         engine.save_index()
+        key = engine.create_first_admin(admin)
         console.print(f"facesift gallery ready in [bold]{engine.data_dir.resolve()}[/]")
+    if key:
+        console.print(
+            f"administrator [bold]{admin}[/] created. API key (shown once, stored only hashed):\n"
+            f"{key}\nAct as this operator with FACESIFT_OPERATOR={admin} or FACESIFT_API_KEY."
+        )
 
 
 @source_app.command("add")
@@ -74,12 +73,23 @@ def source_add(
     basis: Annotated[LawfulBasis, typer.Option("--basis", help="Lawful basis (GDPR Art. 6).")],
     jurisdiction: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 country code.")],
     retention_days: Annotated[int, typer.Option(help="Keep images this many days.")],
-    description: Annotated[str, typer.Option(help="What the collection is and why.")] = "",
+    purpose: Annotated[str, typer.Option(help="What the images are processed for.")],
+    controller: Annotated[str, typer.Option(help="Controller contact who answers requests.")],
+    description: Annotated[str, typer.Option(help="What the collection is.")] = "",
     data_dir: DataDir = None,
 ) -> None:
     """Declare a source. Every image belongs to one; ingest refuses without it."""
     with open_engine(data_dir) as engine:
-        source = engine.add_source(name, basis, jurisdiction, retention_days, description)
+        source = engine.add_source(
+            acting_operator(engine),
+            name,
+            basis,
+            jurisdiction,
+            retention_days,
+            purpose=purpose,
+            controller=controller,
+            description=description,
+        )
     console.print(
         f"source [bold]{source.name}[/] added: basis {source.lawful_basis.value}, "
         f"jurisdiction {source.jurisdiction}, retention {source.retention_days} days"
@@ -87,18 +97,23 @@ def source_add(
 
 
 @source_app.command("list")
-def source_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    data_dir: DataDir = None,
-) -> None:
+def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List declared sources with their image and face counts."""
     with open_engine(data_dir) as engine:
+        acting_operator(engine).require(Action.SOURCE_LIST)
         sources = engine.sources()
         counts = engine.catalog.source_counts()
     if as_json:
         print_json(
             console,
-            [dict(vars(s), images=counts[s.name][0], faces=counts[s.name][1]) for s in sources],
+            [
+                dict(
+                    vars(s),
+                    images=counts.get(s.name, (0, 0))[0],
+                    faces=counts.get(s.name, (0, 0))[1],
+                )
+                for s in sources
+            ],
         )
         return
     table = Table(title="Sources")
@@ -107,9 +122,10 @@ def source_list(
         "basis",
         "jurisdiction",
         "retention (days)",
+        "purpose",
+        "controller",
         "images",
         "faces",
-        "description",
     ):
         table.add_column(column)
     for s in sources:
@@ -119,9 +135,10 @@ def source_list(
             s.lawful_basis.value,
             s.jurisdiction,
             str(s.retention_days),
+            s.purpose,
+            s.controller,
             str(images),
             str(faces),
-            s.description,
         )
     console.print(table)
 
@@ -140,9 +157,15 @@ class FacesColumn(ProgressColumn):
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Image files or folders (walked recursively).")
-    ],
-    source: Annotated[str, typer.Option("--source", help="Declared source the images belong to.")],
+        list[Path] | None, typer.Argument(help="Image files or folders (walked recursively).")
+    ] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Declared source the images belong to.")
+    ] = ...,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="CSV or JSON Lines manifest: path and per-image provenance."),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: all cores).")
     ] = None,
@@ -150,7 +173,10 @@ def ingest(
     data_dir: DataDir = None,
 ) -> None:
     """Ingest images into a source: detect, align and embed every face; skip known content."""
+    if not paths and manifest is None:
+        raise FaceSiftError("name image files or folders to ingest, or a --manifest")
     with open_engine(data_dir, workers=workers) as engine:
+        actor = acting_operator(engine)
         progress = Progress(
             TextColumn("[bold]ingest"),
             BarColumn(),
@@ -172,8 +198,10 @@ def ingest(
         try:
             with progress:
                 report = engine.ingest(
-                    list(paths),
+                    actor,
+                    list(paths or []),
                     source,
+                    manifest=manifest,
                     on_total=lambda total: progress.update(task, total=total),
                     on_progress=on_progress,
                 )
@@ -202,6 +230,8 @@ def print_ingest_summary(report) -> None:
         ("images with no face", report.images_without_faces),
         ("skipped: already in catalog", report.already_in_catalog),
         ("skipped: duplicate content in this run", report.duplicates_in_run),
+        ("skipped: erased at a subject's request", report.erased_before),
+        ("faces not stored: opted out", report.faces_opted_out),
         ("errors", len(report.errors)),
         ("time", f"{report.seconds:.1f} s ({report.images_per_second:.1f} images/s)"),
     ):
@@ -219,15 +249,23 @@ def search(
             help="Maximum distance (default: calibrated to the configured false-match rate)."
         ),
     ] = None,
-    face: Annotated[
-        int | None, typer.Option(help="Search only face N of the probe (1-based).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    face: FaceNumber = None,
+    purpose: Annotated[str | None, typer.Option(help="Why this search is made.")] = None,
+    case: Annotated[str | None, typer.Option(help="Case or authorisation reference.")] = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """1:N search: ranked leads with provenance for each face in the probe photo."""
     with open_engine(data_dir, workers=1) as engine:
-        results = engine.search(probe, top_k=top_k, threshold=threshold, face=face)
+        results = engine.search(
+            acting_operator(engine),
+            probe,
+            purpose=purpose,
+            case=case,
+            top_k=top_k,
+            threshold=threshold,
+            face=face,
+        )
         limit = engine.match_threshold if threshold is None else threshold
         resolution = engine.calibration.resolution
     if as_json:
@@ -250,12 +288,16 @@ def verify(
     a: Annotated[Path, typer.Argument(help="First photo.")],
     b: Annotated[Path, typer.Argument(help="Second photo.")],
     threshold: Annotated[float | None, typer.Option(help="Maximum distance for 'same'.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    purpose: Annotated[str | None, typer.Option(help="Why this check is made.")] = None,
+    case: Annotated[str | None, typer.Option(help="Case or authorisation reference.")] = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """1:1: are the (largest) faces in two photos the same person?"""
+    """1:1: are the main faces (largest, most confident) in two photos the same person?"""
     with open_engine(data_dir, workers=1) as engine:
-        result = engine.verify(a, b, threshold=threshold)
+        result = engine.verify(
+            acting_operator(engine), a, b, purpose=purpose, case=case, threshold=threshold
+        )
         resolution = engine.calibration.resolution
     if as_json:
         print_json(console, result)
@@ -270,6 +312,7 @@ def stats(
 ) -> None:
     """Images, faces, sources, index type and size."""
     with open_engine(data_dir) as engine:
+        acting_operator(engine).require(Action.STATS)
         result = engine.stats()
     if as_json:
         print_json(console, result)
@@ -286,6 +329,7 @@ def stats(
 def index_check(data_dir: DataDir = None) -> None:
     """Compare the index with the catalog; exit 1 if they disagree."""
     with open_engine(data_dir) as engine:
+        acting_operator(engine).require(Action.STATS)
         check = engine.check_index()
     console.print(
         f"catalog faces {check.catalog_faces}, index faces {check.index_faces}, "
@@ -299,6 +343,7 @@ def index_check(data_dir: DataDir = None) -> None:
 def index_rebuild(data_dir: DataDir = None) -> None:
     """Rebuild the index from the catalog (the catalog is the source of truth)."""
     with open_engine(data_dir) as engine, engine.writer_lock():
+        acting_operator(engine).require(Action.INDEX_ADMIN)
         engine.rebuild_index()
         console.print(f"index rebuilt: {len(engine.index)} faces, {engine.index.kind}")
 
@@ -321,3 +366,14 @@ def main() -> None:
     except FaceSiftError as error:
         errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(error.exit_code)
+    except Exception as error:  # a bug of ours: say so plainly; details only on request
+        if os.environ.get("FACESIFT_DEBUG"):
+            raise
+        errors.print(
+            f"[red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}\n"
+            "This is a facesift bug; catalog writes are transactional, so nothing half-written "
+            "remains. Run again with "
+            "FACESIFT_DEBUG=1 for details and report it.",
+            highlight=False,
+        )
+        sys.exit(70)

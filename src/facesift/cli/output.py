@@ -15,7 +15,8 @@ from rich.table import Table
 from facesift.types import ProbeFaceResult, Verification
 
 LEADS_NOTICE = (
-    "Leads, not identifications: each must be reviewed by a person before any action is taken."
+    "Leads, not identifications: each must be reviewed by a person before any action is taken.\n"
+    "FMR: share of different-person pairs this close (calibrated on LFW)."
 )
 
 
@@ -45,6 +46,18 @@ def format_rate(rate: float) -> str:
     return f"{rate:.1e}" if rate < 0.01 else f"{rate:.3f}"
 
 
+def short_path(path: str) -> str:
+    """Paths under the working directory are shown relative to it; others in full."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def shown_rate(rate: float, resolution: float) -> str:
+    return f"<{format_rate(resolution)}" if rate <= resolution else format_rate(rate)
+
+
 def search_tables(
     results: list[ProbeFaceResult], threshold: float, resolution: float
 ) -> list[Table]:
@@ -59,20 +72,21 @@ def search_tables(
             ),
             caption=LEADS_NOTICE,
         )
-        for column in ("#", "distance", "false-match rate", "source", "basis", "image", "face box"):
-            table.add_column(column, overflow="fold")
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("distance", justify="right", no_wrap=True)
+        table.add_column("FMR", justify="right", no_wrap=True)
+        table.add_column("source", no_wrap=True)
+        table.add_column("image", overflow="fold", min_width=24)
+        table.add_column("face box", no_wrap=True)
         for rank, lead in enumerate(result.leads, start=1):
-            fmr = lead.false_match_rate
-            shown = f"<{format_rate(resolution)}" if fmr <= resolution else format_rate(fmr)
             b = lead.box
             table.add_row(
                 str(rank),
                 f"{lead.distance:.3f}",
-                shown,
+                shown_rate(lead.false_match_rate, resolution),
                 lead.source,
-                lead.lawful_basis,
-                lead.image_path,
-                f"{b.left},{b.top},{b.right},{b.bottom}",
+                short_path(lead.image_path),
+                f"{b.left},{b.top} {b.width}x{b.height}",
             )
         tables.append(table)
     return tables
@@ -80,8 +94,7 @@ def search_tables(
 
 def verification_text(result: Verification, resolution: float) -> str:
     verdict = "[green]same person[/]" if result.same_person else "[red]different people[/]"
-    fmr = result.false_match_rate
-    shown = f"<{format_rate(resolution)}" if fmr <= resolution else format_rate(fmr)
+    shown = shown_rate(result.false_match_rate, resolution)
     return (
         f"{verdict}: distance {result.distance:.3f} (threshold {result.threshold:.3f}); "
         f"false-match rate at this distance: {shown}"

@@ -16,15 +16,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from facesift.catalog.base import NewImage
 from facesift.config import Settings
-from facesift.errors import FaceSiftError, ImageError
+from facesift.errors import FaceSiftError, ImageError, SourceError
+from facesift.govern.retention import expiry
+from facesift.ingest.manifests import Provenance, read_manifest
 from facesift.ingest.readers import display_path, iter_image_files
-from facesift.types import AnalysedImage
+from facesift.types import AnalysedImage, LawfulBasis, Source
 
 if TYPE_CHECKING:
     from facesift.engine import FaceSift
@@ -43,6 +48,8 @@ class IngestReport:
     images_without_faces: int = 0
     already_in_catalog: int = 0
     duplicates_in_run: int = 0
+    erased_before: int = 0  # content erased at a data subject's request: never re-ingested
+    faces_opted_out: int = 0  # faces matching the do-not-index list, not stored
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
@@ -66,18 +73,32 @@ def run_ingest(
     paths: list[Path],
     source_name: str,
     *,
+    manifest: Path | None = None,
     on_total: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
     source = engine.catalog.get_source(source_name)  # no source, no ingest
+    consent_required = source.lawful_basis == LawfulBasis.CONSENT
+    if consent_required and manifest is None:
+        raise SourceError(
+            f"source {source.name!r} has lawful basis 'consent': ingest it from a manifest that "
+            "gives a consent_ref for every image (facesift ingest --manifest FILE)"
+        )
     report = IngestReport(source=source.name)
     started = time.monotonic()
+    declared: dict[str, Provenance] = {}
     files = list(iter_image_files(paths))
+    if manifest is not None:
+        entries, bad_rows = read_manifest(manifest, consent_required)
+        report.errors.extend(bad_rows)
+        for entry in entries:
+            files.append(entry.path)
+            declared[display_path(entry.path.absolute())] = entry.provenance
     report.files_seen = len(files)
     if on_total:
         on_total(len(files))
     advance = on_progress or (lambda images, faces: None)
-    writer = _BatchWriter(engine, source.id, report)
+    writer = _BatchWriter(engine, source, report, declared)
     try:
         todo = _new_files(engine, files, report, advance)
         for outcome in _analyse_all(engine, todo):
@@ -117,8 +138,12 @@ def _new_files(
                 continue
             hashed.append((path, name, digest))
         known = engine.catalog.known_hashes(digest for _, _, digest in hashed)
+        erased = engine.catalog.tombstoned(digest for _, _, digest in hashed)
         for path, name, digest in hashed:
-            if digest in known:
+            if digest in erased:
+                report.erased_before += 1
+                advance(1, 0)
+            elif digest in known:
                 report.already_in_catalog += 1
                 advance(1, 0)
             elif digest in seen_in_run:
@@ -213,10 +238,18 @@ def _analyse_one(analyser, item: FileToAnalyse) -> AnalysedImage | tuple[str, st
 class _BatchWriter:
     """The single writer: commits analysed images to the catalog, then to the index."""
 
-    def __init__(self, engine: FaceSift, source_id: int, report: IngestReport):
+    def __init__(
+        self,
+        engine: FaceSift,
+        source: Source,
+        report: IngestReport,
+        declared: dict[str, Provenance],
+    ):
         self.engine = engine
-        self.source_id = source_id
+        self.source = source
         self.report = report
+        self.declared = declared
+        self.optouts = engine.optout_templates()
         self.pending: list[AnalysedImage] = []
         self.last_commit = time.monotonic()
         self.last_save = time.monotonic()
@@ -247,9 +280,29 @@ class _BatchWriter:
         self.last_commit = time.monotonic()
         if not batch:
             return
-        self.engine.record_images([NewImage(self.source_id, image) for image in batch])
+        batch = [self._without_opted_out_faces(image) for image in batch]
+        now = datetime.now(UTC)
+        records = []
+        for image in batch:
+            provenance = self.declared.get(image.path)
+            expires = expiry(
+                now, self.source.retention_days, provenance.consent_until if provenance else None
+            )
+            records.append(NewImage(self.source.id, image, expires, provenance))
+        self.engine.record_images(records)
         for image in batch:
             self.report.images_ingested += 1
             self.report.faces_found += len(image.faces)
             if not image.faces:
                 self.report.images_without_faces += 1
+
+    def _without_opted_out_faces(self, image: AnalysedImage) -> AnalysedImage:
+        if not image.faces or len(self.optouts) == 0:
+            return image
+        vectors = np.vstack([face.embedding for face in image.faces])
+        opted_out = self.engine.matches_optout(vectors, self.optouts)
+        if not opted_out.any():
+            return image
+        self.report.faces_opted_out += int(opted_out.sum())
+        kept = tuple(face for face, out in zip(image.faces, opted_out, strict=True) if not out)
+        return replace(image, faces=kept)

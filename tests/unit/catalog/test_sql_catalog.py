@@ -16,6 +16,7 @@ from facesift.types import (
 )
 
 SPACE = EmbeddingSpace("test", "v1", 4, "euclidean")
+TERMS = {"purpose": "testing", "controller": "dpo@example.org"}
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_migrations_create_exactly_the_declared_schema(catalog):
 def test_reopening_an_existing_catalog_keeps_its_data(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     first = SqlCatalog(url)
-    first.add_source("s", "consent", "GB", 30)
+    first.add_source("s", "consent", "GB", 30, **TERMS)
     first.close()
     again = SqlCatalog(url)
     assert [s.name for s in again.list_sources()] == ["s"]
@@ -75,20 +76,27 @@ def test_reopening_an_existing_catalog_keeps_its_data(tmp_path):
 )
 def test_source_validation(catalog, args, message):
     with pytest.raises(SourceError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        catalog.add_source(*args)
+        catalog.add_source(*args, **TERMS)
+
+
+def test_purpose_and_controller_are_required(catalog):
+    with pytest.raises(SourceError, match="state the purpose"):
+        catalog.add_source("s", "consent", "GB", 30, purpose=" ", controller="dpo@example.org")
+    with pytest.raises(SourceError, match="controller's contact"):
+        catalog.add_source("s", "consent", "GB", 30, purpose="x", controller="")
 
 
 def test_duplicate_and_unknown_sources(catalog):
-    catalog.add_source("custody", "public-task", "gb", 365, "custody images")
+    catalog.add_source("custody", "public-task", "gb", 365, "custody images", **TERMS)
     with pytest.raises(SourceError, match="source 'custody' already exists"):
-        catalog.add_source("custody", "public-task", "GB", 365)
+        catalog.add_source("custody", "public-task", "GB", 365, **TERMS)
     with pytest.raises(SourceError, match="unknown source 'kyc'; known: custody"):
         catalog.get_source("kyc")
     assert catalog.get_source("custody").jurisdiction == "GB"
 
 
 def test_add_images_round_trip_and_version(catalog):
-    source = catalog.add_source("s", "consent", "FR", 30)
+    source = catalog.add_source("s", "consent", "FR", 30, **TERMS)
     assert catalog.version() == 0
     ids, vectors = catalog.add_images(
         [NewImage(source.id, image("a", 2)), NewImage(source.id, image("b", 0))], SPACE
@@ -107,7 +115,7 @@ def test_add_images_round_trip_and_version(catalog):
 
 
 def test_a_second_embedding_space_is_refused(catalog):
-    source = catalog.add_source("s", "consent", "FR", 30)
+    source = catalog.add_source("s", "consent", "FR", 30, **TERMS)
     catalog.add_images([NewImage(source.id, image("a", 1))], SPACE)
     other = EmbeddingSpace("other", "v2", 4, "euclidean")
     with pytest.raises(SpaceMismatchError):

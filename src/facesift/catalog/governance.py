@@ -1,0 +1,252 @@
+"""Catalog queries that governance needs: expiry, erasure, opt-outs, tombstones, provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+
+from facesift.catalog.tables import faces, gallery_state, images, optouts, sources, tombstones
+
+_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class ImageProvenance:
+    image_id: int
+    path: str
+    sha256: str
+    source: str
+    lawful_basis: str
+    purpose: str
+    controller: str
+    jurisdiction: str
+    ingested_at: datetime
+    expires_at: datetime | None
+    subject_ref: str | None
+    consent_ref: str | None
+    captured_at: datetime | None
+    source_url: str | None
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What an erasure removed (counts and ids, never the data itself)."""
+
+    image_ids: tuple[int, ...]
+    face_ids: tuple[int, ...]
+    image_sha256s: tuple[str, ...]
+
+
+def _utc(value):
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class GovernanceQueries:
+    """Mixed into SqlCatalog (``self.engine`` is its SQLAlchemy engine)."""
+
+    engine: object
+
+    # --- provenance ----------------------------------------------------------------------------
+
+    def provenance(self, image_ids: Iterable[int]) -> dict[int, ImageProvenance]:
+        wanted = sorted({int(i) for i in image_ids})
+        query = select(
+            images.c.id,
+            images.c.path,
+            images.c.sha256,
+            images.c.ingested_at,
+            images.c.expires_at,
+            images.c.subject_ref,
+            images.c.consent_ref,
+            images.c.captured_at,
+            images.c.source_url,
+            func.coalesce(images.c.jurisdiction, sources.c.jurisdiction).label("jurisdiction"),
+            sources.c.name,
+            sources.c.lawful_basis,
+            sources.c.purpose,
+            sources.c.controller,
+        ).select_from(images.join(sources))
+        found = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _CHUNK):
+                rows = connection.execute(
+                    query.where(images.c.id.in_(wanted[start : start + _CHUNK]))
+                )
+                for r in rows.mappings():
+                    found[r["id"]] = ImageProvenance(
+                        image_id=r["id"],
+                        path=r["path"],
+                        sha256=r["sha256"],
+                        source=r["name"],
+                        lawful_basis=r["lawful_basis"],
+                        purpose=r["purpose"],
+                        controller=r["controller"],
+                        jurisdiction=r["jurisdiction"],
+                        ingested_at=_utc(r["ingested_at"]),
+                        expires_at=_utc(r["expires_at"]),
+                        subject_ref=r["subject_ref"],
+                        consent_ref=r["consent_ref"],
+                        captured_at=_utc(r["captured_at"]),
+                        source_url=r["source_url"],
+                    )
+        return found
+
+    # --- selecting what to erase ---------------------------------------------------------------
+
+    def expired_image_ids(self, now: datetime) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(images.c.id).where(images.c.expires_at <= now).order_by(images.c.id)
+                ).scalars()
+            )
+
+    def image_ids_in_jurisdiction(self, code: str) -> list[int]:
+        effective = func.coalesce(images.c.jurisdiction, sources.c.jurisdiction)
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(images.c.id)
+                    .select_from(images.join(sources))
+                    .where(effective == code.upper())
+                    .order_by(images.c.id)
+                ).scalars()
+            )
+
+    def image_ids_of_source(self, source_id: int) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(images.c.id).where(images.c.source_id == source_id).order_by(images.c.id)
+                ).scalars()
+            )
+
+    # --- deleting ------------------------------------------------------------------------------
+
+    def delete_images(self, image_ids: Iterable[int]) -> Deletion:
+        wanted = sorted({int(i) for i in image_ids})
+        face_ids, hashes = [], []
+        with self.engine.begin() as connection:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                face_ids += (
+                    connection.execute(select(faces.c.id).where(faces.c.image_id.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+                hashes += (
+                    connection.execute(select(images.c.sha256).where(images.c.id.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+                connection.execute(delete(faces).where(faces.c.image_id.in_(chunk)))
+                connection.execute(delete(images).where(images.c.id.in_(chunk)))
+            if wanted:
+                connection.execute(
+                    update(gallery_state).values(version=gallery_state.c.version + 1)
+                )
+        return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes))
+
+    def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
+        """Delete faces; an image left with no faces is deleted too (nothing of anyone remains)."""
+        wanted = sorted({int(i) for i in face_ids})
+        emptied, hashes = [], []
+        with self.engine.begin() as connection:
+            touched: set[int] = set()
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                touched.update(
+                    connection.execute(
+                        select(faces.c.image_id).where(faces.c.id.in_(chunk))
+                    ).scalars()
+                )
+                connection.execute(delete(faces).where(faces.c.id.in_(chunk)))
+            for image_id in sorted(touched):
+                left = connection.execute(
+                    select(func.count()).select_from(faces).where(faces.c.image_id == image_id)
+                ).scalar_one()
+                if left == 0:
+                    hashes.append(
+                        connection.execute(
+                            select(images.c.sha256).where(images.c.id == image_id)
+                        ).scalar_one()
+                    )
+                    connection.execute(delete(images).where(images.c.id == image_id))
+                    emptied.append(image_id)
+                else:
+                    connection.execute(
+                        update(images).where(images.c.id == image_id).values(face_count=left)
+                    )
+            if wanted:
+                connection.execute(
+                    update(gallery_state).values(version=gallery_state.c.version + 1)
+                )
+        return Deletion(tuple(emptied), tuple(wanted), tuple(hashes))
+
+    # --- tombstones: content erased at a subject's request is never ingested again -----------
+
+    def add_tombstones(self, hashes: Iterable[str], reason: str) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            existing = set(connection.execute(select(tombstones.c.sha256)).scalars())
+            rows = [{"sha256": h, "reason": reason, "at": now} for h in set(hashes) - existing]
+            if rows:
+                connection.execute(tombstones.insert(), rows)
+
+    def tombstoned(self, hashes: Iterable[str]) -> set[str]:
+        wanted = list(hashes)
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _CHUNK):
+                found.update(
+                    connection.execute(
+                        select(tombstones.c.sha256).where(
+                            tombstones.c.sha256.in_(wanted[start : start + _CHUNK])
+                        )
+                    ).scalars()
+                )
+        return found
+
+    # --- opt-outs ------------------------------------------------------------------------------
+
+    def add_optout(self, template: np.ndarray, space: str, reference: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                optouts.insert().values(
+                    embedding_space=space,
+                    template=np.asarray(template, "<f4").tobytes(),
+                    reference=reference,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    def optout_templates(self) -> tuple[list[str], np.ndarray]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(optouts.c.reference, optouts.c.template)).all()
+        if not rows:
+            return [], np.zeros((0, 0), np.float32)
+        return [r.reference for r in rows], np.vstack(
+            [np.frombuffer(r.template, "<f4") for r in rows]
+        ).astype(np.float32)
+
+    def remove_optouts(self, references: Iterable[str]) -> int:
+        refs = list(references)
+        if not refs:
+            return 0
+        with self.engine.begin() as connection:
+            return connection.execute(delete(optouts).where(optouts.c.reference.in_(refs))).rowcount
+
+    def optout_count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(optouts)).scalar_one()
+
+    def tombstone_count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(tombstones)).scalar_one()
+
+
+__all__ = ["Deletion", "GovernanceQueries", "ImageProvenance"]

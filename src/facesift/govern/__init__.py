@@ -1,0 +1,1 @@
+"""Governance: roles, audit trail, retention, subject rights, erasure, records of processing."""

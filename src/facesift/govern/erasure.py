@@ -1,0 +1,65 @@
+"""Bulk erasure: by jurisdiction or source (as the ICO ordered for UK residents), and retention
+purge. Catalog rows go first (the truth), then index entries; a receipt goes in the audit trail,
+never the erased data. facesift keeps no thumbnails or crops on disk, so there are none to remove.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facesift.errors import InputError
+from facesift.govern.roles import Action, Actor
+from facesift.govern.subjects import Receipt, _receipt
+
+if TYPE_CHECKING:
+    from facesift.engine import FaceSift
+
+
+def erase_images(
+    engine: FaceSift, actor: Actor, action: Action, image_ids: list[int], details: dict
+) -> Receipt:
+    with engine.writer_lock():
+        deletion = engine.catalog.delete_images(image_ids)
+        engine.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
+        engine.save_index()
+    return _receipt(engine, actor, action, "", deletion.image_ids, deletion.face_ids, details)
+
+
+def erase_scope(
+    engine: FaceSift,
+    actor: Actor,
+    *,
+    jurisdiction: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+) -> tuple[list[int], Receipt | None]:
+    """Everything of one jurisdiction (image's own, else its source's) or one source."""
+    actor.require(Action.ERASE)
+    if bool(jurisdiction) == bool(source):
+        raise InputError("erase needs exactly one of --jurisdiction CC or --source NAME")
+    if jurisdiction:
+        image_ids = engine.catalog.image_ids_in_jurisdiction(jurisdiction)
+        details = {"scope": "jurisdiction", "jurisdiction": jurisdiction.upper()}
+    else:
+        found = engine.catalog.get_source(source)
+        image_ids = engine.catalog.image_ids_of_source(found.id)
+        details = {"scope": "source", "source": found.name}
+    if dry_run:
+        return image_ids, None
+    return image_ids, erase_images(engine, actor, Action.ERASE, image_ids, details)
+
+
+def purge_expired(
+    engine: FaceSift, actor: Actor, *, dry_run: bool = False, now: datetime | None = None
+) -> tuple[list[int], Receipt | None]:
+    """Delete every image whose retention (or consent) has run out."""
+    actor.require(Action.PURGE)
+    now = now or datetime.now(UTC)
+    image_ids = engine.catalog.expired_image_ids(now)
+    if dry_run:
+        return image_ids, None
+    details = {"reason": "retention period or consent ended", "as_of": now.isoformat()}
+    return image_ids, erase_images(engine, actor, Action.PURGE, image_ids, details)

@@ -1,0 +1,100 @@
+"""Operators, roles and what each role may do.
+
+Separation of duties: administrators run the gallery and answer data subjects but do not search;
+investigators search but cannot change or erase data; reviewers confirm leads; auditors read the
+audit trail and records but cannot search. No role may export embeddings in bulk.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from facesift.errors import FaceSiftError
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+class Action(enum.StrEnum):
+    SOURCE_ADD = "source-add"
+    SOURCE_LIST = "source-list"
+    INGEST = "ingest"
+    SEARCH = "search"
+    VERIFY = "verify"
+    REVIEW = "review"
+    STATS = "stats"
+    SUBJECT_ACCESS = "subject-access"
+    SUBJECT_ERASE = "subject-erase"
+    SUBJECT_OPTOUT = "subject-optout"
+    ERASE = "erase"
+    PURGE = "purge"
+    AUDIT_SHOW = "audit-show"
+    AUDIT_VERIFY = "audit-verify"
+    USER_ADD = "user-add"
+    USER_LIST = "user-list"
+    REPORT = "report"
+    INDEX_ADMIN = "index-admin"
+    EXPORT_EMBEDDINGS = "export-embeddings"
+
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(
+        {
+            Action.SOURCE_ADD,
+            Action.SOURCE_LIST,
+            Action.INGEST,
+            Action.STATS,
+            Action.SUBJECT_ACCESS,
+            Action.SUBJECT_ERASE,
+            Action.SUBJECT_OPTOUT,
+            Action.ERASE,
+            Action.PURGE,
+            Action.USER_ADD,
+            Action.USER_LIST,
+            Action.REPORT,
+            Action.INDEX_ADMIN,
+            Action.AUDIT_VERIFY,
+        }
+    ),
+    Role.INVESTIGATOR: frozenset({Action.SEARCH, Action.VERIFY, Action.SOURCE_LIST, Action.STATS}),
+    Role.REVIEWER: frozenset({Action.REVIEW, Action.VERIFY, Action.SOURCE_LIST, Action.STATS}),
+    Role.AUDITOR: frozenset(
+        {Action.AUDIT_SHOW, Action.AUDIT_VERIFY, Action.REPORT, Action.SOURCE_LIST, Action.STATS}
+    ),
+}
+# Deliberately granted to nobody: a face search engine must not become an embedding exporter.
+assert all(Action.EXPORT_EMBEDDINGS not in allowed for allowed in PERMISSIONS.values())
+
+
+class PermissionDenied(FaceSiftError):
+    exit_code = 7
+
+    def __init__(self, actor: str, role: Role, action: Action):
+        allowed = sorted(r.value for r, actions in PERMISSIONS.items() if action in actions)
+        who = ", ".join(allowed) if allowed else "no role (not permitted to anyone)"
+        super().__init__(
+            f"operator {actor!r} ({role.value}) may not {action.value}; allowed for: {who}"
+        )
+        self.actor, self.role, self.action = actor, role, action
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: an operator's name and role. Every audit record names one."""
+
+    name: str
+    role: Role
+
+    def require(self, action: Action) -> None:
+        if action not in PERMISSIONS[self.role]:
+            raise PermissionDenied(self.name, self.role, action)
+
+
+# The one actor that is not an operator: the first `facesift init`, which creates the first
+# administrator. It can do nothing else.
+BOOTSTRAP = Actor("bootstrap", Role.ADMIN)

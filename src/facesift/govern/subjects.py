@@ -1,0 +1,305 @@
+"""Data subjects' rights, by face: access (GDPR Art. 15), erasure (Art. 17), objection / opt-out
+(Art. 21; BIPA; the ACLU v. Clearview settlement's opt-out).
+
+A person proves nothing but their face: a selfie. It is analysed in memory and never stored; only
+its SHA-256 goes into the audit trail. Matching uses the subject threshold, never stricter than
+search's, so everything a search could return about a person is also shown to them and erased
+for them. Some candidates may be other people (the report states how many to expect), so an
+operator reviews candidates before releasing a report or confirming an erasure.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from facesift.catalog.governance import ImageProvenance
+from facesift.errors import AmbiguousFaceError, NoFaceError
+from facesift.govern.audit import AuditEvent
+from facesift.govern.roles import Action, Actor
+from facesift.types import AnalysedFace, AnalysedImage, BoundingBox
+
+if TYPE_CHECKING:
+    from facesift.engine import FaceSift
+
+
+@dataclass(frozen=True)
+class HeldFace:
+    """One face the gallery holds that matches the subject, with everything known about it."""
+
+    face_id: int
+    distance: float
+    false_match_rate: float
+    box: BoundingBox
+    image: ImageProvenance
+
+
+@dataclass(frozen=True)
+class SubjectReport:
+    selfie_sha256: str
+    threshold: float
+    generated_at: datetime
+    faces: tuple[HeldFace, ...]
+    # FMR at the threshold x gallery size: how many candidates may be someone else.
+    expected_false_matches: float = 0.0
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof that something was done, without the data it was done to."""
+
+    action: str
+    reference: str
+    at: datetime
+    images: int
+    faces: int
+    audit_seq: int
+    details: dict
+
+
+def selfie_face(image: AnalysedImage, face: int | None) -> AnalysedFace:
+    if not image.faces:
+        raise NoFaceError(image.path)
+    if face is not None:
+        if not 1 <= face <= len(image.faces):
+            raise AmbiguousFaceError(image.path, len(image.faces))
+        return image.faces[face - 1]
+    if len(image.faces) > 1:
+        raise AmbiguousFaceError(image.path, len(image.faces))
+    return image.faces[0]
+
+
+def read_selfie(
+    engine: FaceSift, selfie: Path | bytes, face: int | None
+) -> tuple[AnalysedImage, np.ndarray]:
+    """Analyse a selfie in memory (it is never stored) and pick its one face."""
+    image = engine.analyse_probe(selfie)
+    return image, selfie_face(image, face).embedding
+
+
+def held_faces(engine: FaceSift, vector: np.ndarray, threshold: float) -> tuple[HeldFace, ...]:
+    ids, distances = engine.index.range_search(vector, threshold)
+    stored = engine.catalog.stored_faces(ids.tolist())
+    provenance = engine.catalog.provenance(f.image_id for f in stored.values())
+    return tuple(
+        HeldFace(
+            face_id=int(face_id),
+            distance=float(distance),
+            false_match_rate=engine.calibration.false_match_rate(float(distance)),
+            box=stored[int(face_id)].box,
+            image=provenance[stored[int(face_id)].image_id],
+        )
+        for face_id, distance in zip(ids, distances, strict=True)
+        if int(face_id) in stored
+    )
+
+
+def subject_access(
+    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
+) -> SubjectReport:
+    actor.require(Action.SUBJECT_ACCESS)
+    image, vector = read_selfie(engine, selfie, face)
+    report = SubjectReport(
+        selfie_sha256=image.sha256,
+        threshold=engine.subject_threshold,
+        generated_at=datetime.now(UTC),
+        faces=held_faces(engine, vector, engine.subject_threshold),
+        expected_false_matches=engine.calibration.false_match_rate(engine.subject_threshold)
+        * len(engine.index),
+    )
+    engine.record(
+        AuditEvent(
+            actor,
+            Action.SUBJECT_ACCESS,
+            purpose="subject access request",
+            probe_sha256=image.sha256,
+            details={"faces_disclosed": [f.face_id for f in report.faces]},
+        )
+    )
+    return report
+
+
+def subject_erase(
+    engine: FaceSift, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
+) -> Receipt:
+    """Erase the faces of ``report`` (or the chosen subset), their emptied images, and bar the
+    erased photos from being ingested again."""
+    actor.require(Action.SUBJECT_ERASE)
+    chosen = {f.face_id for f in report.faces}
+    if face_ids is not None:
+        chosen &= set(face_ids)
+    with engine.writer_lock():
+        deletion = engine.catalog.delete_faces(sorted(chosen))
+        engine.catalog.add_tombstones(
+            deletion.image_sha256s, "erased at the data subject's request"
+        )
+        engine.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
+        engine.save_index()
+    return _receipt(
+        engine,
+        actor,
+        Action.SUBJECT_ERASE,
+        report.selfie_sha256,
+        deletion.image_ids,
+        deletion.face_ids,
+        {"reason": "data subject's request (GDPR Art. 17)"},
+    )
+
+
+@dataclass(frozen=True)
+class OptOutReceipt:
+    reference: str
+    existing_faces_hidden: int
+    audit_seq: int
+
+
+def subject_optout(
+    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
+) -> OptOutReceipt:
+    """Add the person's face template (not their photo) to the do-not-index list."""
+    actor.require(Action.SUBJECT_OPTOUT)
+    image, vector = read_selfie(engine, selfie, face)
+    reference = "optout-" + secrets.token_hex(8)
+    engine.catalog.add_optout(vector, engine.space.key, reference)
+    hidden = len(held_faces(engine, vector, engine.match_threshold))
+    record = engine.record(
+        AuditEvent(
+            actor,
+            Action.SUBJECT_OPTOUT,
+            probe_sha256=image.sha256,
+            purpose="objection / opt-out",
+            details={"reference": reference, "existing_faces_hidden": hidden},
+        )
+    )
+    return OptOutReceipt(reference, hidden, record.seq)
+
+
+def subject_optout_remove(
+    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
+) -> int:
+    """Withdraw an opt-out: remove the templates that match this selfie."""
+    actor.require(Action.SUBJECT_OPTOUT)
+    image, vector = read_selfie(engine, selfie, face)
+    references, templates = engine.catalog.optout_templates()
+    if not references:
+        return 0
+    distances = np.linalg.norm(templates - vector[None, :], axis=1)
+    matching = [
+        ref for ref, d in zip(references, distances, strict=True) if d <= engine.match_threshold
+    ]
+    removed = engine.catalog.remove_optouts(matching)
+    engine.record(
+        AuditEvent(
+            actor,
+            Action.SUBJECT_OPTOUT,
+            probe_sha256=image.sha256,
+            purpose="opt-out withdrawn",
+            details={"removed_references": matching},
+        )
+    )
+    return removed
+
+
+def _receipt(engine, actor, action, probe_sha256, image_ids, face_ids, details) -> Receipt:
+    reference = f"{action.value}-" + secrets.token_hex(8)
+    record = engine.record(
+        AuditEvent(
+            actor,
+            action,
+            probe_sha256=probe_sha256,
+            details=dict(
+                details,
+                reference=reference,
+                images_erased=len(image_ids),
+                faces_erased=len(face_ids),
+                image_ids=list(image_ids),
+                face_ids=list(face_ids),
+            ),
+        )
+    )
+    return Receipt(
+        action.value,
+        reference,
+        datetime.now(UTC),
+        len(image_ids),
+        len(face_ids),
+        record.seq,
+        details,
+    )
+
+
+# --- the self-contained HTML report -----------------------------------------------------------
+
+
+def thumbnail_data_uri(path: str, box: BoundingBox, size: int = 160) -> str | None:
+    """The face cropped from its image, as an inline JPEG; None if the file is gone."""
+    try:
+        with Image.open(path) as image:
+            margin = max(box.width, box.height) // 3
+            crop = image.convert("RGB").crop(
+                (
+                    max(0, box.left - margin),
+                    max(0, box.top - margin),
+                    box.right + margin,
+                    box.bottom + margin,
+                )
+            )
+            crop.thumbnail((size, size))
+            buffer = io.BytesIO()
+            crop.save(buffer, "JPEG", quality=85)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def access_report_html(report: SubjectReport) -> str:
+    def cell(value) -> str:
+        return html.escape("" if value is None else str(value))
+
+    rows = []
+    for held in report.faces:
+        uri = thumbnail_data_uri(held.image.path, held.box)
+        picture = (
+            f'<img src="{uri}" alt="face {held.face_id}">'
+            if uri
+            else "<em>image file not available</em>"
+        )
+        p = held.image
+        rows.append(
+            "<tr>"
+            f"<td>{picture}</td><td>{cell(p.path)}<br><small>sha256 {cell(p.sha256)}</small></td>"
+            f"<td>{cell(p.source)}<br><small>basis: {cell(p.lawful_basis)}; purpose: "
+            f"{cell(p.purpose)}; controller: {cell(p.controller)}</small></td>"
+            f"<td>{cell(p.jurisdiction)}</td><td>{cell(p.ingested_at.date())}</td>"
+            f"<td>{cell(p.expires_at.date() if p.expires_at else 'not set')}</td>"
+            f"<td>{held.distance:.3f}<br><small>FMR {held.false_match_rate:.1e}</small></td>"
+            "</tr>"
+        )
+    body = "\n".join(rows) or '<tr><td colspan="7">No face matching yours is held.</td></tr>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>What facesift holds about you</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}img{{max-width:160px}}</style>
+</head><body>
+<h1>Subject access report</h1>
+<p>Generated {cell(report.generated_at.isoformat(timespec="seconds"))}. {len(report.faces)} face(s)
+matched your selfie at distance &le; {report.threshold:.3f} (at this distance about
+{report.expected_false_matches:.1f} match(es) in this gallery may be someone else; each was
+reviewed before this report was released). Your selfie was not kept; only its
+fingerprint (SHA-256 {cell(report.selfie_sha256)}) is recorded in the audit trail. You may ask
+for erasure or object to processing (opt out) at any time; there is no limit on how often you
+may ask for this report.</p>
+<table><tr><th>face</th><th>image</th><th>source and lawful basis</th><th>jurisdiction</th>
+<th>held since</th><th>deleted by</th><th>distance</th></tr>
+{body}
+</table></body></html>
+"""

@@ -1,0 +1,82 @@
+"""The audit trail detects edited, deleted, reordered and truncated records."""
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from facesift.catalog.sql import migrate
+from facesift.govern.audit import AuditEvent, AuditTrail
+from facesift.govern.roles import Action, Actor, Role
+
+ALICE = Actor("alice", Role.INVESTIGATOR)
+
+
+@pytest.fixture
+def trail(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    migrate(engine)
+    trail = AuditTrail(engine, head_file=tmp_path / "audit.head")
+    for n in range(1, 6):
+        trail.append(
+            AuditEvent(
+                ALICE,
+                Action.SEARCH,
+                purpose="p",
+                case_ref=f"C-{n}",
+                probe_sha256="ab" * 32,
+                details={"leads": [[1, n, 0.3]]},
+            ),
+            gallery_version=n,
+        )
+    yield trail
+    engine.dispose()
+
+
+def sql(trail, statement: str) -> None:
+    with trail.engine.begin() as connection:
+        connection.execute(text(statement))
+
+
+def test_an_untouched_chain_verifies(trail):
+    check = trail.verify()
+    assert check.intact and check.records == 5 and len(check.head) == 64
+    records = trail.records()
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+    assert records[1].prev_hash == records[0].hash
+    assert trail.records(action="search", actor="alice")[2].case_ref == "C-3"
+
+
+def test_an_edited_record_is_named(trail):
+    sql(trail, "UPDATE audit_log SET case_ref = 'C-99' WHERE seq = 3")
+    check = trail.verify()
+    assert check.first_broken == 3 and "altered" in check.problem
+
+
+def test_an_edit_that_also_rehashes_breaks_the_next_link(trail):
+    from facesift.govern.audit import _hashed_fields, seal
+
+    row = dict(trail.records()[2].__dict__)
+    row["purpose"] = "covered up"
+    new_hash = seal(_hashed_fields(row))
+    sql(trail, f"UPDATE audit_log SET purpose = 'covered up', hash = '{new_hash}' WHERE seq = 3")
+    check = trail.verify()
+    assert check.first_broken == 4 and "does not follow" in check.problem
+
+
+def test_a_deleted_record_is_named(trail):
+    sql(trail, "DELETE FROM audit_log WHERE seq = 2")
+    check = trail.verify()
+    assert check.first_broken == 2 and "missing" in check.problem
+
+
+def test_reordered_records_are_detected(trail):
+    sql(trail, "UPDATE audit_log SET seq = 100 WHERE seq = 2")
+    sql(trail, "UPDATE audit_log SET seq = 2 WHERE seq = 3")
+    sql(trail, "UPDATE audit_log SET seq = 3 WHERE seq = 100")
+    check = trail.verify()
+    assert not check.intact and check.first_broken == 2
+
+
+def test_records_removed_from_the_end_are_detected_by_the_head(trail):
+    sql(trail, "DELETE FROM audit_log WHERE seq = 5")
+    check = trail.verify()
+    assert not check.intact and "removed from the end" in check.problem

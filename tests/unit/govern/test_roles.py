@@ -1,0 +1,50 @@
+"""The role matrix: each role x each action is allowed or refused with a clear message."""
+
+import pytest
+
+from facesift.govern.roles import PERMISSIONS, Action, Actor, PermissionDenied, Role
+
+EXPECTED_ALLOWED = {
+    Role.ADMIN: {
+        "source-add",
+        "source-list",
+        "ingest",
+        "stats",
+        "subject-access",
+        "subject-erase",
+        "subject-optout",
+        "erase",
+        "purge",
+        "user-add",
+        "user-list",
+        "report",
+        "index-admin",
+        "audit-verify",
+    },
+    Role.INVESTIGATOR: {"search", "verify", "source-list", "stats"},
+    Role.REVIEWER: {"review", "verify", "source-list", "stats"},
+    Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats"},
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("action", list(Action))
+def test_role_matrix(role, action):
+    actor = Actor(f"someone-{role.value}", role)
+    if action.value in EXPECTED_ALLOWED[role]:
+        actor.require(action)
+    else:
+        with pytest.raises(PermissionDenied, match=f"\\({role.value}\\) may not {action.value}"):
+            actor.require(action)
+
+
+def test_nobody_may_export_embeddings():
+    assert all(Action.EXPORT_EMBEDDINGS not in allowed for allowed in PERMISSIONS.values())
+    with pytest.raises(PermissionDenied, match="not permitted to anyone"):
+        Actor("root", Role.ADMIN).require(Action.EXPORT_EMBEDDINGS)
+
+
+def test_separation_of_duties():
+    assert Action.SEARCH not in PERMISSIONS[Role.ADMIN]  # those who erase do not search
+    assert Action.ERASE not in PERMISSIONS[Role.INVESTIGATOR]
+    assert Action.SEARCH not in PERMISSIONS[Role.AUDITOR]
