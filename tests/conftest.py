@@ -13,7 +13,7 @@ from facesift import FaceSift, Settings
 from facesift.demo import astronaut, grace_hopper, group_photo
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FACESIFT_SHARED", REPO.parent / "shared"))
+SHARED = Path(os.environ.get("FACESIFT_SHARED", REPO.parent / "shared")).resolve()
 LFW = SHARED / "datasets" / "lfw"
 
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_detect_side: int = Field(default=1600, ge=320)
     # Decompression-bomb guard: refuse images with more pixels than this.
     max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)
+    # Files larger than this are refused before being read (no photo needs more).
+    max_file_bytes: int = Field(default=200 * 2**20, ge=2**20)
     workers: int = Field(default_factory=_default_workers, ge=1)
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)

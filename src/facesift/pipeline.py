@@ -17,10 +17,17 @@ from facesift.types import AnalysedFace, AnalysedImage, Quality
 class FaceAnalyser:
     """Finds and embeds every face in an image. Heavy models are injected or built once here."""
 
-    def __init__(self, detector: Detector, embedder: Embedder, max_image_pixels: int):
+    def __init__(
+        self,
+        detector: Detector,
+        embedder: Embedder,
+        max_image_pixels: int,
+        max_file_bytes: int = 200 * 2**20,
+    ):
         self.detector = detector
         self.embedder = embedder
         self.max_image_pixels = max_image_pixels
+        self.max_file_bytes = max_file_bytes
 
     @classmethod
     def from_settings(cls, settings) -> FaceAnalyser:
@@ -32,6 +39,7 @@ class FaceAnalyser:
             ),
             embedder=create_embedder(settings.embedder),
             max_image_pixels=settings.max_image_pixels,
+            max_file_bytes=settings.max_file_bytes,
         )
 
     def analyse_pixels(self, rgb: np.ndarray) -> tuple[AnalysedFace, ...]:
@@ -57,7 +65,7 @@ class FaceAnalyser:
         return self._analysed(name, data, rgb)
 
     def analyse_file(self, path: Path) -> AnalysedImage:
-        data, rgb = read_and_decode(path, self.max_image_pixels)
+        data, rgb = read_and_decode(path, self.max_image_pixels, self.max_file_bytes)
         return self._analysed(str(path), data, rgb)
 
     def _analysed(self, name: str, data: bytes, rgb: np.ndarray) -> AnalysedImage:

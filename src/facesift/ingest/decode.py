@@ -67,8 +67,16 @@ def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
         raise ImageError(name, f"corrupt or truncated image ({error})") from None
 
 
-def read_and_decode(path: Path, max_pixels: int) -> tuple[bytes, np.ndarray]:
+def read_and_decode(
+    path: Path, max_pixels: int, max_bytes: int = 200 * 2**20
+) -> tuple[bytes, np.ndarray]:
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageError(
+                str(path),
+                f"file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
+            )
         data = path.read_bytes()
     except OSError as error:
         raise ImageError(str(path), f"cannot read file ({error.strerror or error})") from None

@@ -89,3 +89,13 @@ def test_formats_that_are_not_photographs_are_refused():
     data = encoded(Image.new("RGB", (32, 32)), "ICO")
     with pytest.raises(ImageError, match="unsupported image format ICO"):
         decode_image(data, "favicon.ico", LIMIT)
+
+
+def test_oversized_files_are_refused_before_reading(tmp_path):
+    from facesift.ingest.decode import read_and_decode
+
+    big = tmp_path / "huge.jpg"
+    with open(big, "wb") as handle:
+        handle.truncate(3 * 2**20)  # sparse: 3 MiB of zeros, nothing written
+    with pytest.raises(ImageError, match=r"huge.jpg: file is 3 MiB, over the 2 MiB limit"):
+        read_and_decode(big, LIMIT, max_bytes=2 * 2**20)
