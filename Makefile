@@ -45,7 +45,7 @@ demo: $(VENV)/.installed
 	$(AS_ADMIN) $(FS) stats
 
 test: $(VENV)/.installed
-	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest
+	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
