@@ -55,6 +55,7 @@ lint: $(VENV)/.installed
 eval: $(VENV)/.installed
 	$(BIN)/facesift eval lfw --root $(LFW) --pairs $(LFW)/pairs.txt
 	$(BIN)/facesift eval identify --root $(LFW)
+	$(BIN)/facesift eval cluster --root $(LFW)
 
 calibrate: $(VENV)/.installed
 	$(BIN)/facesift eval calibrate --root $(LFW) \
@@ -65,6 +66,7 @@ bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
+	$(BIN)/python bench/duplicates.py --lfw $(LFW)
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache

@@ -23,6 +23,7 @@ from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 from facesift.index import FaissDiskIndex
 from facesift.ingest.jobs import IngestReport, run_ingest
 from facesift.pipeline import FaceAnalyser
+from facesift.search import grouping
 from facesift.search.calibration import Calibration, shipped_calibration
 from facesift.types import (
     AnalysedFace,
@@ -415,6 +416,7 @@ class FaceSift:
         hidden_ids = self._opted_out(list(stored), max(limit, self.match_threshold))
         for face_id in hidden_ids:
             stored.pop(face_id, None)
+        identity_of = self.catalog.identities_of(stored)
         results = []
         for (number, probe_face), row, dist in zip(chosen, ids, distances, strict=True):
             leads = []
@@ -435,6 +437,7 @@ class FaceSift:
                         lawful_basis=hit.lawful_basis,
                         jurisdiction=hit.jurisdiction,
                         ingested_at=hit.ingested_at,
+                        **_identity_fields(identity_of.get(hit.face_id)),
                     )
                 )
             results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))
@@ -571,3 +574,78 @@ class FaceSift:
     def audit_verify(self, actor: Actor):
         actor.require(Action.AUDIT_VERIFY)
         return self.audit.verify()
+
+    # --- identities and duplicates (see search/grouping.py) ------------------------------------
+
+    def cluster(self, actor: Actor, *, threshold: float | None = None, rebuild: bool = False):
+        return grouping.run_clustering(self, actor, threshold=threshold, rebuild=rebuild)
+
+    def duplicates(
+        self,
+        actor: Actor,
+        source: str,
+        *,
+        against: str | None = None,
+        threshold: float | None = None,
+    ):
+        return grouping.find_duplicates(self, actor, source, against=against, threshold=threshold)
+
+    def identities(self, actor: Actor, min_faces: int = 1):
+        actor.require(Action.IDENTITY_VIEW)
+        return self.catalog.identity_summaries(min_faces)
+
+    def identity_faces(self, actor: Actor, identity_id: int):
+        actor.require(Action.IDENTITY_VIEW)
+        return self._identity_edit(lambda: self.catalog.identity_faces(identity_id))
+
+    def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
+        actor.require(Action.IDENTITY_EDIT)
+        self._identity_edit(lambda: self.catalog.name_identity(identity_id, name))
+        self.record(
+            AuditEvent(
+                actor, Action.IDENTITY_EDIT, details={"edit": "name", "identity": identity_id}
+            )
+        )
+
+    def merge_identities(self, actor: Actor, keep: int, other: int) -> int:
+        actor.require(Action.IDENTITY_EDIT)
+        moved = self._identity_edit(lambda: self.catalog.merge_identities(keep, other))
+        self.record(
+            AuditEvent(
+                actor,
+                Action.IDENTITY_EDIT,
+                details={"edit": "merge", "keep": keep, "merged": other},
+            )
+        )
+        return moved
+
+    def move_faces(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
+        """Move faces to an identity (None: split them into a new one); returns its id."""
+        actor.require(Action.IDENTITY_EDIT)
+        target = self._identity_edit(lambda: self.catalog.move_faces(face_ids, identity_id))
+        self.record(
+            AuditEvent(
+                actor,
+                Action.IDENTITY_EDIT,
+                details={"edit": "move", "faces": face_ids, "to": target},
+            )
+        )
+        return target
+
+    @staticmethod
+    def _identity_edit(operation):
+        try:
+            return operation()
+        except LookupError as error:
+            raise InputError(str(error).strip("'\"")) from None
+
+
+def _identity_fields(summary) -> dict:
+    if summary is None:
+        return {}
+    return {
+        "identity_id": summary.id,
+        "identity_name": summary.name,
+        "identity_faces": summary.faces,
+        "identity_face_ids": summary.face_ids,
+    }

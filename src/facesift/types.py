@@ -142,6 +142,11 @@ class Lead:
     lawful_basis: str
     jurisdiction: str
     ingested_at: datetime
+    # The identity (group of faces of one person) this face belongs to, if clustered.
+    identity_id: int | None = None
+    identity_name: str | None = None
+    identity_faces: int = 0
+    identity_face_ids: tuple[int, ...] = ()  # a few of the identity's faces, for display
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from facesift.catalog.tables import faces, gallery_state, images, optouts, sources, tombstones
+from facesift.catalog.tables import (
+    face_identities,
+    faces,
+    gallery_state,
+    identities,
+    images,
+    optouts,
+    sources,
+    tombstones,
+)
 
 _CHUNK = 900
 
@@ -149,6 +158,12 @@ class GovernanceQueries:
                 connection.execute(
                     update(gallery_state).values(version=gallery_state.c.version + 1)
                 )
+                # An identity whose last face was erased goes with it.
+                connection.execute(
+                    delete(identities).where(
+                        ~identities.c.id.in_(select(face_identities.c.identity_id))
+                    )
+                )
         return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes))
 
     def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
@@ -184,6 +199,12 @@ class GovernanceQueries:
             if wanted:
                 connection.execute(
                     update(gallery_state).values(version=gallery_state.c.version + 1)
+                )
+                # An identity whose last face was erased goes with it.
+                connection.execute(
+                    delete(identities).where(
+                        ~identities.c.id.in_(select(face_identities.c.identity_id))
+                    )
                 )
         return Deletion(tuple(emptied), tuple(wanted), tuple(hashes))
 

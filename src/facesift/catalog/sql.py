@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
+from facesift.catalog.identities import IdentityQueries
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -33,7 +34,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-class SqlCatalog(GovernanceQueries):
+class SqlCatalog(GovernanceQueries, IdentityQueries):
     def __init__(self, url: str):
         self.url = url
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -150,4 +151,33 @@ audit_log = Table(
     Column("gallery_version", Integer, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# --- identities (migration 0003) -----------------------------------------------------------------
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=True),
+    # Locked: a person named it or edited its faces; clustering never merges two locked ones.
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+face_identities = Table(
+    "face_identities",
+    metadata,
+    Column("face_id", Integer, ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "identity_id",
+        Integer,
+        ForeignKey("identities.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # "auto" (clustering) or "human" (named, merged, split or moved by a person): human
+    # assignments are never changed by clustering.
+    Column("assigned_by", String(10), nullable=False),
 )

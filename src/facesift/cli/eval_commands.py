@@ -49,6 +49,13 @@ def _embeddings(root: Path, photos: list[str], settings: Settings, cache: Path |
         )
 
 
+def _all_of_lfw(root: Path, workers: int | None, cache: Path | None):
+    settings = _settings(workers)
+    people = lfw.lfw_images(root)
+    photos = [p for group in people.values() for p in group]
+    return settings, people, _embeddings(root, photos, settings, cache)
+
+
 @app.command("lfw")
 def eval_lfw(
     root: Root,
@@ -91,10 +98,7 @@ def eval_identify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Open-set identification on LFW: rank-1 hit rate and FNIR at FPIR = 1%."""
-    settings = _settings(workers)
-    people = lfw.lfw_images(root)
-    photos = [p for group in people.values() for p in group]
-    embeddings = _embeddings(root, photos, settings, cache)
+    settings, people, embeddings = _all_of_lfw(root, workers, cache)
     result = lfw.evaluate_identification(people, embeddings)
     if as_json:
         print_json(console, result)
@@ -123,10 +127,7 @@ def eval_calibrate(
     cache: Cache = None,
 ) -> None:
     """Measure FMR/FNMR over all genuine and impostor pairs of LFW; write a calibration file."""
-    settings = _settings(workers)
-    people = lfw.lfw_images(root)
-    photos = [p for group in people.values() for p in group]
-    embeddings = _embeddings(root, photos, settings, cache)
+    settings, people, embeddings = _all_of_lfw(root, workers, cache)
     calibration = lfw.calibrate(
         people,
         embeddings,
@@ -141,3 +142,35 @@ def eval_calibrate(
         f"{calibration.impostor_pairs:,} impostor pairs; distance at FMR 1e-3: "
         f"{calibration.threshold_for(1e-3):.3f}, at 1e-4: {calibration.threshold_for(1e-4):.3f}"
     )
+
+
+@app.command("cluster")
+def eval_cluster(
+    root: Root,
+    thresholds: Annotated[
+        str, typer.Option(help="Comma-separated link distances to evaluate.")
+    ] = "0.36,0.38,0.40,0.42,0.44,0.46,0.48",
+    workers: Workers = None,
+    cache: Cache = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Cluster all of LFW with the product's algorithm: pairwise and BCubed precision/recall."""
+    settings, people, embeddings = _all_of_lfw(root, workers, cache)
+    grid = [float(t) for t in thresholds.split(",")]
+    results = lfw.evaluate_clustering(people, embeddings, grid)
+    if as_json:
+        print_json(
+            console,
+            [
+                dict(vars(q), threshold=t, pairwise_f=q.pairwise_f, bcubed_f=q.bcubed_f)
+                for t, q in results
+            ],
+        )
+        return
+    console.print("threshold | pairwise P / R / F | BCubed P / R / F | clusters (singletons)")
+    for threshold, q in results:
+        console.print(
+            f"{threshold:.2f} | {q.pairwise_precision:.3f} / {q.pairwise_recall:.3f} / "
+            f"{q.pairwise_f:.3f} | {q.bcubed_precision:.3f} / {q.bcubed_recall:.3f} / "
+            f"{q.bcubed_f:.3f} | {q.clusters} ({q.singletons})"
+        )

@@ -78,6 +78,8 @@ def search_tables(
         table.add_column("source", no_wrap=True)
         table.add_column("image", overflow="fold", min_width=24)
         table.add_column("face box", no_wrap=True)
+        if any(lead.identity_id for lead in result.leads):
+            table.add_column("identity (faces)", no_wrap=True)
         for rank, lead in enumerate(result.leads, start=1):
             b = lead.box
             table.add_row(
@@ -87,6 +89,7 @@ def search_tables(
                 lead.source,
                 short_path(lead.image_path),
                 f"{b.left},{b.top} {b.width}x{b.height}",
+                *([identity_label(lead)] if any(x.identity_id for x in result.leads) else []),
             )
         tables.append(table)
     return tables
@@ -99,3 +102,10 @@ def verification_text(result: Verification, resolution: float) -> str:
         f"{verdict}: distance {result.distance:.3f} (threshold {result.threshold:.3f}); "
         f"false-match rate at this distance: {shown}"
     )
+
+
+def identity_label(lead) -> str:
+    if lead.identity_id is None:
+        return "-"
+    name = f" {lead.identity_name}" if lead.identity_name else ""
+    return f"#{lead.identity_id}{name} ({lead.identity_faces})"

@@ -325,18 +325,25 @@ def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # --- calibration over all pairs --------------------------------------------------------------
 
 
-def calibrate(
-    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None], space, dataset: str
-) -> Calibration:
-    """FMR/FNMR over every genuine and every impostor pair among photos with a face."""
+def labelled_faces(
+    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None]
+) -> tuple[list[str], np.ndarray]:
+    """Every photo with a face: its person, and its embedding as a row of a matrix."""
     labels, vectors = [], []
     for person, photos in people.items():
         for photo in photos:
             if embeddings[photo] is not None:
                 labels.append(person)
                 vectors.append(embeddings[photo])
+    return labels, np.vstack(vectors).astype(np.float32)
+
+
+def calibrate(
+    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None], space, dataset: str
+) -> Calibration:
+    """FMR/FNMR over every genuine and every impostor pair among photos with a face."""
+    labels, matrix = labelled_faces(people, embeddings)
     label_ids = np.unique(np.asarray(labels), return_inverse=True)[1]
-    matrix = np.vstack(vectors).astype(np.float32)
     edges = np.arange(0.0, 2.0 + 1e-9, 0.0025)
     genuine_hist = np.zeros(len(edges) - 1, np.int64)
     impostor_hist = np.zeros(len(edges) - 1, np.int64)
@@ -351,3 +358,39 @@ def calibrate(
         genuine_hist += np.histogram(distances[upper & same], bins=edges)[0]
         impostor_hist += np.histogram(distances[upper & ~same], bins=edges)[0]
     return measure_calibration(genuine_hist, impostor_hist, edges, space, dataset)
+
+
+# --- clustering quality ------------------------------------------------------------------------
+
+
+def evaluate_clustering(
+    people: dict[str, list[str]],
+    embeddings: dict[str, np.ndarray | None],
+    thresholds: list[float],
+    k: int = 10,
+    mutual: bool = False,
+    min_support: int = 2,
+    strict_joins: bool = True,
+):
+    """Cluster every LFW face with the product's algorithm; score it against the labels."""
+    import faiss
+
+    from facesift.search.cluster import cluster_faces, cluster_quality
+
+    labels, matrix = labelled_faces(people, embeddings)
+    index = faiss.IndexFlatL2(matrix.shape[1])
+    index.add(matrix)
+
+    def knn(queries: np.ndarray, count: int):
+        squared, positions = index.search(np.ascontiguousarray(queries), count)
+        return np.sqrt(np.maximum(squared, 0)), positions
+
+    truth = np.unique(np.asarray(labels), return_inverse=True)[1]
+    images = np.arange(len(matrix))  # one face per LFW photo
+    results = []
+    for threshold in thresholds:
+        clustering = cluster_faces(
+            matrix, images, knn, threshold, k=k, mutual=mutual, min_support=min_support
+        )
+        results.append((threshold, cluster_quality(clustering.labels, truth)))
+    return results

@@ -39,6 +39,10 @@ class Action(enum.StrEnum):
     USER_LIST = "user-list"
     REPORT = "report"
     INDEX_ADMIN = "index-admin"
+    CLUSTER = "cluster"
+    IDENTITY_VIEW = "identity-view"
+    IDENTITY_EDIT = "identity-edit"
+    DUPLICATES = "duplicates"
     EXPORT_EMBEDDINGS = "export-embeddings"
 
 
@@ -59,10 +63,31 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.REPORT,
             Action.INDEX_ADMIN,
             Action.AUDIT_VERIFY,
+            Action.CLUSTER,
         }
     ),
-    Role.INVESTIGATOR: frozenset({Action.SEARCH, Action.VERIFY, Action.SOURCE_LIST, Action.STATS}),
-    Role.REVIEWER: frozenset({Action.REVIEW, Action.VERIFY, Action.SOURCE_LIST, Action.STATS}),
+    Role.INVESTIGATOR: frozenset(
+        {
+            Action.SEARCH,
+            Action.VERIFY,
+            Action.SOURCE_LIST,
+            Action.STATS,
+            Action.CLUSTER,
+            Action.IDENTITY_VIEW,
+            Action.IDENTITY_EDIT,
+            Action.DUPLICATES,
+        }
+    ),
+    Role.REVIEWER: frozenset(
+        {
+            Action.REVIEW,
+            Action.VERIFY,
+            Action.SOURCE_LIST,
+            Action.STATS,
+            Action.IDENTITY_VIEW,
+            Action.IDENTITY_EDIT,
+        }
+    ),
     Role.AUDITOR: frozenset(
         {Action.AUDIT_SHOW, Action.AUDIT_VERIFY, Action.REPORT, Action.SOURCE_LIST, Action.STATS}
     ),

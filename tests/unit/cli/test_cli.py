@@ -225,3 +225,38 @@ def test_ingest_into_unknown_source(gallery):
     data, probe, _, _ = gallery
     result = run("ingest", str(probe), "--source", "web-scrape", data_dir=data, check=False)
     assert result.returncode == 4 and "unknown source 'web-scrape'; known: demo" in result.stderr
+
+
+def test_cluster_identities_and_duplicates(gallery, tmp_path):
+    data, probe, _, _ = gallery
+    out = json.loads(run("cluster", "--json", data_dir=data, operator="ina").stdout)
+    assert out["report"]["faces_assigned"] >= 12
+    identities = out["identities"]
+    assert len(identities) >= 2 and identities[0]["faces"] >= 5  # Collins and Hopper, 5-6 each
+    biggest = identities[0]["id"]
+    run("identity", "name", str(biggest), "Subject A", data_dir=data, operator="ina")
+    listed = json.loads(run("identity", "list", "--json", data_dir=data, operator="ina").stdout)
+    assert any(i["name"] == "Subject A" and i["locked"] for i in listed)
+    refused = run("identity", "name", "999999", "x", data_dir=data, operator="ina", check=False)
+    assert refused.returncode == 3 and "no identity with id 999999" in refused.stderr
+    search = json.loads(
+        run("search", str(probe), *CASE, "--json", data_dir=data, operator="ina").stdout
+    )
+    assert all(lead["identity_id"] for lead in search["faces"][0]["leads"])
+    pairs_csv = tmp_path / "pairs.csv"
+    pairs = json.loads(
+        run(
+            "duplicates",
+            "--source",
+            "demo",
+            "--csv",
+            str(pairs_csv),
+            "--json",
+            data_dir=data,
+            operator="ina",
+        ).stdout
+    )
+    assert pairs["threshold"] > 0 and pairs["expected_false_pairs"] < 1
+    pairs = pairs["pairs"]
+    assert pairs and pairs_csv.read_text().count("\n") == len(pairs) + 1
+    assert all(p["record_a"] != p["record_b"] for p in pairs)

@@ -20,9 +20,19 @@ EXPECTED_ALLOWED = {
         "report",
         "index-admin",
         "audit-verify",
+        "cluster",
     },
-    Role.INVESTIGATOR: {"search", "verify", "source-list", "stats"},
-    Role.REVIEWER: {"review", "verify", "source-list", "stats"},
+    Role.INVESTIGATOR: {
+        "search",
+        "verify",
+        "source-list",
+        "stats",
+        "cluster",
+        "identity-view",
+        "identity-edit",
+        "duplicates",
+    },
+    Role.REVIEWER: {"review", "verify", "source-list", "stats", "identity-view", "identity-edit"},
     Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats"},
 }
 
