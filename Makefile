@@ -39,6 +39,7 @@ demo: $(VENV)/.installed
 	    --purpose "demo: find other photos of the probe" --case DEMO-1
 	$(AS_INVESTIGATOR) $(FS) verify $(DEMO_DIR)/photos/probe-collins.jpg \
 	    $(DEMO_DIR)/photos/gallery/hopper-original.jpg --purpose "demo: 1:1 check" --case DEMO-1
+	$(AS_INVESTIGATOR) $(FS) cluster
 	$(AS_ADMIN) $(FS) subject access $(DEMO_DIR)/photos/probe-collins.jpg \
 	    --html $(DEMO_DIR)/subject-access.html
 	$(AS_ADMIN) $(FS) audit verify

@@ -105,7 +105,7 @@ def main() -> None:
     text = "\n".join(
         [
             f"Machine: {machine()}; commit {git_revision()}; {args.subjects:,} accounts, one face "
-            f"each; default threshold {limit:.3f}, set so that about "
+            f"each; default threshold {limit:.3f}, at which about "
             f"{report.expected_false_pairs:.0f} false pairs are expected in {report.comparisons:,} "
             f"comparisons; catalog load {load:.0f} s (not timed below).",
             "",
