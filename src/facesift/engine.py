@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +19,7 @@ from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
 from facesift.govern.operators import OperatorRegistry
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 from facesift.index import FaissDiskIndex
+from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.ingest.jobs import IngestReport, run_ingest
 from facesift.pipeline import FaceAnalyser
 from facesift.search import grouping
@@ -55,18 +54,6 @@ class Stats:
     match_false_match_rate: float
 
 
-@dataclass(frozen=True)
-class IndexCheck:
-    catalog_faces: int
-    index_faces: int
-    missing_from_index: int
-    extra_in_index: int
-
-    @property
-    def in_agreement(self) -> bool:
-        return self.missing_from_index == 0 and self.extra_in_index == 0
-
-
 class FaceSift:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings()
@@ -85,8 +72,8 @@ class FaceSift:
         )
         self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
         self.operators = OperatorRegistry(self.catalog.engine)
-        self._lock_handle = None
-        self._bring_index_up_to_date()
+        self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
+        self.keeper.bring_up_to_date()
 
     def close(self) -> None:
         self.catalog.close()
@@ -97,101 +84,23 @@ class FaceSift:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # --- consistency between catalog (truth) and index (derived) -------------------------------
-
-    def _bring_index_up_to_date(self) -> None:
-        if self.index.damaged:
-            log.warning(
-                "index file unreadable (%s); rebuilding from the catalog", self.index.damaged
-            )
-            self.rebuild_index()
-            return
-        if self.index.catalog_version == self.catalog.version():
-            return
-        # The index lags the catalog (e.g. an ingest was killed between commit and index save):
-        # add what the catalog has and the index lacks, drop what the catalog no longer has.
-        check = self.reconcile_index()
-        log.info("index reconciled with catalog: %s", check)
-        self._save_if_writer()
-
-    def reconcile_index(self) -> IndexCheck:
-        catalog_ids = self.catalog.face_ids()
-        index_ids = self.index.ids()
-        missing = np.setdiff1d(catalog_ids, index_ids, assume_unique=True)
-        extra = np.setdiff1d(index_ids, catalog_ids, assume_unique=True)
-        if len(extra):
-            self.index.remove(extra)
-        for start in range(0, len(missing), 50_000):
-            chunk = missing[start : start + 50_000]
-            self.index.add(chunk, self.catalog.embeddings(chunk))
-        return IndexCheck(len(catalog_ids), len(index_ids), len(missing), len(extra))
+    # --- consistency between catalog (truth) and index (derived): see index/keeper.py ------
 
     def check_index(self) -> IndexCheck:
-        catalog_ids = self.catalog.face_ids()
-        index_ids = self.index.ids()
-        return IndexCheck(
-            catalog_faces=len(catalog_ids),
-            index_faces=len(index_ids),
-            missing_from_index=len(np.setdiff1d(catalog_ids, index_ids)),
-            extra_in_index=len(np.setdiff1d(index_ids, catalog_ids)),
-        )
+        return self.keeper.check()
+
+    def reconcile_index(self) -> IndexCheck:
+        return self.keeper.reconcile()
 
     def rebuild_index(self) -> None:
-        ids, vectors = [], []
-        for batch_ids, batch_vectors in self.catalog.iter_embeddings():
-            ids.append(batch_ids)
-            vectors.append(batch_vectors)
-        all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        all_vectors = (
-            np.vstack(vectors) if vectors else np.zeros((0, self.space.dimension), np.float32)
-        )
-        self.index.rebuild(all_ids, all_vectors)
-        self._save_if_writer()
+        self.keeper.rebuild()
 
     def save_index(self) -> None:
-        self.index.save(self.catalog.version())
+        self.keeper.save()
 
-    def _save_if_writer(self) -> None:
-        # Only the process holding the writer lock persists the index; a reader that found the
-        # index behind (an ingest is running) works on its reconciled in-memory copy.
-        with self._try_writer_lock() as is_writer:
-            if is_writer:
-                self.save_index()
-
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock for writes to this data directory (one ingest at a time)."""
-        handle = open(self.data_dir / ".writer.lock", "w")
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise FaceSiftError(
-                    f"{self.data_dir}: another facesift process is writing to this gallery; "
-                    "wait for it to finish"
-                ) from None
-            self._lock_handle = handle
-            yield
-        finally:
-            self._lock_handle = None
-            handle.close()
-
-    @contextmanager
-    def _try_writer_lock(self) -> Iterator[bool]:
-        if self._lock_handle is not None:
-            yield True
-            return
-        handle = open(self.data_dir / ".writer.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            handle.close()
+    def writer_lock(self):
+        """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
+        return self.keeper.writer_lock()
 
     # --- operators and audit -------------------------------------------------------------------
 

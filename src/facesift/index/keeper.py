@@ -1,0 +1,137 @@
+"""Keeping the derived index in agreement with the catalog (the truth), and one writer at a time.
+
+The catalog commits first, then the index is updated in memory and saved now and then; the saved
+index records the catalog version it reflects. On open, a version mismatch (a crash between
+commit and save) is repaired by comparing ids: what the catalog has and the index lacks is
+added, what the catalog no longer has is removed. Only the process holding the writer lock saves.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facesift.catalog import SqlCatalog
+from facesift.errors import FaceSiftError
+from facesift.index.base import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    catalog_faces: int
+    index_faces: int
+    missing_from_index: int
+    extra_in_index: int
+
+    @property
+    def in_agreement(self) -> bool:
+        return self.missing_from_index == 0 and self.extra_in_index == 0
+
+
+class IndexKeeper:
+    def __init__(
+        self, catalog: SqlCatalog, index: VectorIndex, data_dir: Path, damaged: str | None
+    ):
+        self.catalog = catalog
+        self.index = index
+        self.lock_path = data_dir / ".writer.lock"
+        self._damaged = damaged
+        self._lock_handle = None
+
+    def bring_up_to_date(self) -> None:
+        if self._damaged:
+            log.warning("index file unreadable (%s); rebuilding from the catalog", self._damaged)
+            self.rebuild()
+            return
+        if self.index.catalog_version == self.catalog.version():
+            return
+        check = self.reconcile()
+        log.info("index reconciled with catalog: %s", check)
+        self._save_if_writer()
+
+    def _compare(self) -> tuple[IndexCheck, np.ndarray, np.ndarray]:
+        catalog_ids = self.catalog.face_ids()
+        index_ids = self.index.ids()
+        missing = np.setdiff1d(catalog_ids, index_ids)
+        extra = np.setdiff1d(index_ids, catalog_ids)
+        return (
+            IndexCheck(len(catalog_ids), len(index_ids), len(missing), len(extra)),
+            missing,
+            extra,
+        )
+
+    def check(self) -> IndexCheck:
+        return self._compare()[0]
+
+    def reconcile(self) -> IndexCheck:
+        check, missing, extra = self._compare()
+        if len(extra):
+            self.index.remove(extra)
+        for start in range(0, len(missing), 50_000):
+            chunk = missing[start : start + 50_000]
+            self.index.add(chunk, self.catalog.embeddings(chunk))
+        return check
+
+    def rebuild(self) -> None:
+        batches = list(self.catalog.iter_embeddings())
+        ids = np.concatenate([i for i, _ in batches]) if batches else np.zeros(0, np.int64)
+        vectors = (
+            np.vstack([v for _, v in batches])
+            if batches
+            else np.zeros((0, self.index.space.dimension), np.float32)
+        )
+        self.index.rebuild(ids, vectors)
+        self._save_if_writer()
+
+    def save(self) -> None:
+        self.index.save(self.catalog.version())
+
+    def _save_if_writer(self) -> None:
+        # A reader that found the index behind (an ingest is running) works on its reconciled
+        # in-memory copy and leaves the file to the writer.
+        with self._try_writer_lock() as is_writer:
+            if is_writer:
+                self.save()
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive lock for writes to this data directory (one writer at a time)."""
+        handle = open(self.lock_path, "w")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise FaceSiftError(
+                    f"{self.lock_path.parent}: another facesift process is writing to this "
+                    "gallery; wait for it to finish"
+                ) from None
+            self._lock_handle = handle
+            yield
+        finally:
+            self._lock_handle = None
+            handle.close()
+
+    @contextmanager
+    def _try_writer_lock(self) -> Iterator[bool]:
+        if self._lock_handle is not None:
+            yield True
+            return
+        handle = open(self.lock_path, "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            handle.close()
