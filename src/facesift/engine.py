@@ -505,44 +505,41 @@ class FaceSift:
 
     def identity_faces(self, actor: Actor, identity_id: int):
         actor.require(Action.IDENTITY_VIEW)
-        return self._identity_edit(lambda: self.catalog.identity_faces(identity_id))
+        return self._identity_lookup(lambda: self.catalog.identity_faces(identity_id))
 
     def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
-        actor.require(Action.IDENTITY_EDIT)
-        self._identity_edit(lambda: self.catalog.name_identity(identity_id, name))
-        self.record(
-            AuditEvent(
-                actor, Action.IDENTITY_EDIT, details={"edit": "name", "identity": identity_id}
-            )
+        self._edit_identities(
+            actor,
+            lambda: self.catalog.name_identity(identity_id, name),
+            lambda _: {"edit": "name", "identity": identity_id},
         )
 
     def merge_identities(self, actor: Actor, keep: int, other: int) -> int:
-        actor.require(Action.IDENTITY_EDIT)
-        moved = self._identity_edit(lambda: self.catalog.merge_identities(keep, other))
-        self.record(
-            AuditEvent(
-                actor,
-                Action.IDENTITY_EDIT,
-                details={"edit": "merge", "keep": keep, "merged": other},
-            )
+        return self._edit_identities(
+            actor,
+            lambda: self.catalog.merge_identities(keep, other),
+            lambda _: {"edit": "merge", "keep": keep, "merged": other},
         )
-        return moved
 
     def move_faces(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
         """Move faces to an identity (None: split them into a new one); returns its id."""
-        actor.require(Action.IDENTITY_EDIT)
-        target = self._identity_edit(lambda: self.catalog.move_faces(face_ids, identity_id))
-        self.record(
-            AuditEvent(
-                actor,
-                Action.IDENTITY_EDIT,
-                details={"edit": "move", "faces": face_ids, "to": target},
-            )
+        target = self._edit_identities(
+            actor,
+            lambda: self.catalog.move_faces(face_ids, identity_id),
+            lambda target: {"edit": "move", "faces": face_ids, "to": target},
         )
         return target
 
+    def _edit_identities(self, actor: Actor, operation, describe):
+        """A human edit: permitted, applied (unknown ids are the user's error), then audited
+        with ``describe(result)``."""
+        actor.require(Action.IDENTITY_EDIT)
+        result = self._identity_lookup(operation)
+        self.record(AuditEvent(actor, Action.IDENTITY_EDIT, details=describe(result)))
+        return result
+
     @staticmethod
-    def _identity_edit(operation):
+    def _identity_lookup(operation):
         try:
             return operation()
         except LookupError as error:

@@ -9,18 +9,8 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from facesift.catalog.tables import (
-    face_identities,
-    faces,
-    gallery_state,
-    identities,
-    images,
-    optouts,
-    sources,
-    tombstones,
-)
-
-_CHUNK = 900
+from facesift.catalog.statements import bump_gallery_version, drop_empty_identities, in_chunks
+from facesift.catalog.tables import faces, images, optouts, sources, tombstones
 
 
 @dataclass(frozen=True)
@@ -81,10 +71,8 @@ class GovernanceQueries:
         ).select_from(images.join(sources))
         found = {}
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                rows = connection.execute(
-                    query.where(images.c.id.in_(wanted[start : start + _CHUNK]))
-                )
+            for chunk in in_chunks(wanted):
+                rows = connection.execute(query.where(images.c.id.in_(chunk)))
                 for r in rows.mappings():
                     found[r["id"]] = ImageProvenance(
                         image_id=r["id"],
@@ -140,8 +128,7 @@ class GovernanceQueries:
         wanted = sorted({int(i) for i in image_ids})
         face_ids, hashes = [], []
         with self.engine.begin() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in in_chunks(wanted):
                 face_ids += (
                     connection.execute(select(faces.c.id).where(faces.c.image_id.in_(chunk)))
                     .scalars()
@@ -155,15 +142,8 @@ class GovernanceQueries:
                 connection.execute(delete(faces).where(faces.c.image_id.in_(chunk)))
                 connection.execute(delete(images).where(images.c.id.in_(chunk)))
             if wanted:
-                connection.execute(
-                    update(gallery_state).values(version=gallery_state.c.version + 1)
-                )
-                # An identity whose last face was erased goes with it.
-                connection.execute(
-                    delete(identities).where(
-                        ~identities.c.id.in_(select(face_identities.c.identity_id))
-                    )
-                )
+                bump_gallery_version(connection)
+                drop_empty_identities(connection)
         return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes))
 
     def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
@@ -172,8 +152,7 @@ class GovernanceQueries:
         emptied, hashes = [], []
         with self.engine.begin() as connection:
             touched: set[int] = set()
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in in_chunks(wanted):
                 touched.update(
                     connection.execute(
                         select(faces.c.image_id).where(faces.c.id.in_(chunk))
@@ -197,15 +176,8 @@ class GovernanceQueries:
                         update(images).where(images.c.id == image_id).values(face_count=left)
                     )
             if wanted:
-                connection.execute(
-                    update(gallery_state).values(version=gallery_state.c.version + 1)
-                )
-                # An identity whose last face was erased goes with it.
-                connection.execute(
-                    delete(identities).where(
-                        ~identities.c.id.in_(select(face_identities.c.identity_id))
-                    )
-                )
+                bump_gallery_version(connection)
+                drop_empty_identities(connection)
         return Deletion(tuple(emptied), tuple(wanted), tuple(hashes))
 
     # --- tombstones: content erased at a subject's request is never ingested again -----------
@@ -222,12 +194,10 @@ class GovernanceQueries:
         wanted = list(hashes)
         found: set[str] = set()
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in in_chunks(wanted):
                 found.update(
                     connection.execute(
-                        select(tombstones.c.sha256).where(
-                            tombstones.c.sha256.in_(wanted[start : start + _CHUNK])
-                        )
+                        select(tombstones.c.sha256).where(tombstones.c.sha256.in_(chunk))
                     ).scalars()
                 )
         return found

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
+from facesift.catalog.statements import drop_empty_identities, in_chunks
 from facesift.catalog.tables import face_identities, faces, identities
 
-_CHUNK = 900
 AUTO, HUMAN = "auto", "human"
 
 
@@ -24,6 +24,20 @@ class IdentitySummary:
     face_ids: tuple[int, ...]  # up to a few, for display
 
 
+def _counted_identities():
+    """Identities with their face counts (as "faces")."""
+    return (
+        select(
+            identities.c.id,
+            identities.c.name,
+            identities.c.locked,
+            func.count(face_identities.c.face_id).label("faces"),
+        )
+        .select_from(identities.join(face_identities))
+        .group_by(identities.c.id, identities.c.name, identities.c.locked)
+    )
+
+
 class IdentityQueries:
     """Mixed into SqlCatalog (``self.engine`` is its SQLAlchemy engine)."""
 
@@ -33,11 +47,9 @@ class IdentityQueries:
         wanted = [int(i) for i in face_ids]
         by_face: dict[int, int] = {}
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in in_chunks(wanted):
                 rows = connection.execute(
-                    select(faces.c.id, faces.c.image_id).where(
-                        faces.c.id.in_(wanted[start : start + _CHUNK])
-                    )
+                    select(faces.c.id, faces.c.image_id).where(faces.c.id.in_(chunk))
                 )
                 by_face.update({row.id: row.image_id for row in rows})
         return np.asarray([by_face[i] for i in wanted], dtype=np.int64)
@@ -88,32 +100,20 @@ class IdentityQueries:
                         )
                     )
                     assigned += 1
-            self._drop_empty_identities(connection)
+            drop_empty_identities(connection)
         return created, assigned
 
     def unassign(self, face_ids: Iterable[int], *, automatic_only: bool = True) -> int:
         wanted = [int(i) for i in face_ids]
         removed = 0
         with self.engine.begin() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                statement = delete(face_identities).where(
-                    face_identities.c.face_id.in_(wanted[start : start + _CHUNK])
-                )
+            for chunk in in_chunks(wanted):
+                statement = delete(face_identities).where(face_identities.c.face_id.in_(chunk))
                 if automatic_only:
                     statement = statement.where(face_identities.c.assigned_by == AUTO)
                 removed += connection.execute(statement).rowcount
-            self._drop_empty_identities(connection)
+            drop_empty_identities(connection)
         return removed
-
-    def drop_empty_identities(self) -> None:
-        with self.engine.begin() as connection:
-            self._drop_empty_identities(connection)
-
-    @staticmethod
-    def _drop_empty_identities(connection) -> None:
-        connection.execute(
-            delete(identities).where(~identities.c.id.in_(select(face_identities.c.identity_id)))
-        )
 
     # --- human edits -----------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class IdentityQueries:
                 connection.execute(
                     update(identities).where(identities.c.id.in_(sources)).values(locked=True)
                 )
-            self._drop_empty_identities(connection)
+            drop_empty_identities(connection)
         return identity_id
 
     def merge_identities(self, keep: int, other: int) -> int:
@@ -205,14 +205,7 @@ class IdentityQueries:
 
     def identity_summaries(self, min_faces: int = 1, sample: int = 6) -> list[IdentitySummary]:
         query = (
-            select(
-                identities.c.id,
-                identities.c.name,
-                identities.c.locked,
-                func.count(face_identities.c.face_id).label("faces"),
-            )
-            .select_from(identities.join(face_identities))
-            .group_by(identities.c.id, identities.c.name, identities.c.locked)
+            _counted_identities()
             .having(func.count(face_identities.c.face_id) >= min_faces)
             .order_by(func.count(face_identities.c.face_id).desc(), identities.c.id)
         )
@@ -248,17 +241,7 @@ class IdentityQueries:
             ids = sorted({r.identity_id for r in rows})
             info = {
                 r.id: r
-                for r in connection.execute(
-                    select(
-                        identities.c.id,
-                        identities.c.name,
-                        identities.c.locked,
-                        func.count(face_identities.c.face_id).label("faces"),
-                    )
-                    .select_from(identities.join(face_identities))
-                    .where(identities.c.id.in_(ids))
-                    .group_by(identities.c.id, identities.c.name, identities.c.locked)
-                )
+                for r in connection.execute(_counted_identities().where(identities.c.id.in_(ids)))
             }
             members = self._members(connection, ids, 6)
         return {
@@ -275,10 +258,10 @@ class IdentityQueries:
     @staticmethod
     def _members(connection, identity_ids: list[int], sample: int) -> dict[int, tuple[int, ...]]:
         members: dict[int, list[int]] = {}
-        for start in range(0, len(identity_ids), _CHUNK):
+        for chunk in in_chunks(identity_ids):
             for row in connection.execute(
                 select(face_identities.c.identity_id, face_identities.c.face_id)
-                .where(face_identities.c.identity_id.in_(identity_ids[start : start + _CHUNK]))
+                .where(face_identities.c.identity_id.in_(chunk))
                 .order_by(face_identities.c.face_id)
             ):
                 bucket = members.setdefault(row.identity_id, [])

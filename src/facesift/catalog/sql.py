@@ -17,13 +17,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
+from facesift.catalog.statements import bump_gallery_version, in_chunks
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_ID_CHUNK = 900  # stay under SQLite's bound-parameter limit
 
 
 def migrate(engine: Engine) -> None:
@@ -138,8 +138,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         wanted = list(hashes)
         found: set[str] = set()
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _ID_CHUNK):
-                chunk = wanted[start : start + _ID_CHUNK]
+            for chunk in in_chunks(wanted):
                 found.update(
                     connection.execute(
                         select(images.c.sha256).where(images.c.sha256.in_(chunk))
@@ -198,7 +197,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
                     face_ids.append(int(face_id))
                     vectors.append(vector)
             if face_ids:
-                self._bump_version(connection)
+                bump_gallery_version(connection)
         matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)
         return face_ids, matrix
 
@@ -208,9 +207,6 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
             connection.execute(update(gallery_state).values(embedding_space=space.key))
         elif current != space.key:
             raise SpaceMismatchError(current, space.key)
-
-    def _bump_version(self, connection) -> None:
-        connection.execute(update(gallery_state).values(version=gallery_state.c.version + 1))
 
     def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
         wanted = [int(i) for i in face_ids]
@@ -230,8 +226,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         ).select_from(faces.join(images).join(sources))
         found: dict[int, StoredFace] = {}
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _ID_CHUNK):
-                chunk = wanted[start : start + _ID_CHUNK]
+            for chunk in in_chunks(wanted):
                 for row in connection.execute(query.where(faces.c.id.in_(chunk))).mappings():
                     found[row["id"]] = StoredFace(
                         face_id=row["id"],
@@ -257,8 +252,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         wanted = [int(i) for i in face_ids]
         by_id: dict[int, bytes] = {}
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _ID_CHUNK):
-                chunk = wanted[start : start + _ID_CHUNK]
+            for chunk in in_chunks(wanted):
                 rows = connection.execute(
                     select(faces.c.id, faces.c.embedding).where(faces.c.id.in_(chunk))
                 )
