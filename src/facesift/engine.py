@@ -422,7 +422,7 @@ class FaceSift:
         index_file = self.data_dir / "faces.faiss"
         return Stats(
             data_dir=str(self.data_dir.resolve()),
-            catalog_url=self.settings.resolved_catalog_url,
+            catalog_url=self.catalog.display_url,
             sources=counts.sources,
             images=counts.images,
             images_without_faces=counts.images_without_faces,

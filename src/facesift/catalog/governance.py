@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from facesift.catalog.statements import bump_gallery_version, drop_empty_identities, in_chunks
+from facesift.catalog.statements import (
+    bump_gallery_version,
+    drop_empty_identities,
+    in_chunks,
+    present,
+)
 from facesift.catalog.tables import faces, images, optouts, sources, tombstones
 
 
@@ -38,10 +43,6 @@ class Deletion:
     image_ids: tuple[int, ...]
     face_ids: tuple[int, ...]
     image_sha256s: tuple[str, ...]
-
-
-def _utc(value):
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class GovernanceQueries:
@@ -83,11 +84,11 @@ class GovernanceQueries:
                         purpose=r["purpose"],
                         controller=r["controller"],
                         jurisdiction=r["jurisdiction"],
-                        ingested_at=_utc(r["ingested_at"]),
-                        expires_at=_utc(r["expires_at"]),
+                        ingested_at=r["ingested_at"],
+                        expires_at=r["expires_at"],
                         subject_ref=r["subject_ref"],
                         consent_ref=r["consent_ref"],
-                        captured_at=_utc(r["captured_at"]),
+                        captured_at=r["captured_at"],
                         source_url=r["source_url"],
                     )
         return found
@@ -184,23 +185,18 @@ class GovernanceQueries:
 
     def add_tombstones(self, hashes: Iterable[str], reason: str) -> None:
         now = datetime.now(UTC)
+        wanted = set(hashes)
         with self.engine.begin() as connection:
-            existing = set(connection.execute(select(tombstones.c.sha256)).scalars())
-            rows = [{"sha256": h, "reason": reason, "at": now} for h in set(hashes) - existing]
+            # Writes happen under the writer lock (index/keeper.py), so nothing can add one of
+            # these between this check and the insert.
+            existing = present(connection, tombstones.c.sha256, wanted)
+            rows = [{"sha256": h, "reason": reason, "at": now} for h in sorted(wanted - existing)]
             if rows:
                 connection.execute(tombstones.insert(), rows)
 
     def tombstoned(self, hashes: Iterable[str]) -> set[str]:
-        wanted = list(hashes)
-        found: set[str] = set()
         with self.engine.connect() as connection:
-            for chunk in in_chunks(wanted):
-                found.update(
-                    connection.execute(
-                        select(tombstones.c.sha256).where(tombstones.c.sha256.in_(chunk))
-                    ).scalars()
-                )
-        return found
+            return present(connection, tombstones.c.sha256, hashes)
 
     # --- opt-outs ------------------------------------------------------------------------------
 

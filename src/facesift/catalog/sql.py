@@ -1,9 +1,17 @@
-"""The catalog on SQLAlchemy: a SQLite file by default, any SQLAlchemy URL, Alembic migrations."""
+"""The catalog on SQLAlchemy: a SQLite file by default or PostgreSQL, one set of Alembic migrations.
+
+Everything is written with portable SQLAlchemy constructs. The one place the backends differ is
+locking: a SQLite catalog lives beside its data directory, whose file lock (index/keeper.py)
+already serialises writers, while a PostgreSQL catalog can be shared by several hosts, so writers
+and migrations also take a PostgreSQL advisory lock (docs/scaling-postgres.md).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +19,13 @@ import numpy as np
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
-from facesift.catalog.statements import bump_gallery_version, in_chunks
+from facesift.catalog.statements import bump_gallery_version, in_chunks, present
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -26,26 +34,85 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
+def _advisory_key(purpose: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` (locks are per database already)."""
+    return int.from_bytes(hashlib.sha256(purpose.encode()).digest()[:8], "big", signed=True)
+
+
+MIGRATION_LOCK = _advisory_key("facesift catalog migrations")
+WRITER_LOCK = _advisory_key("facesift catalog writer")
+
+
 def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        _one_migration_at_a_time(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _one_migration_at_a_time(connection: Connection) -> None:
+    """Processes opening a new catalog together would otherwise race to create the same tables.
+    Both backends have transactional DDL: the first takes the lock and migrates, the others wait
+    for its commit and then find the schema at head."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+    elif connection.dialect.name == "sqlite":
+        # The sqlite3 module opens transactions lazily (before the first INSERT or UPDATE, never
+        # before DDL); take the write lock now, so the version check and the DDL are one unit.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class SqlCatalog(GovernanceQueries, IdentityQueries):
     def __init__(self, url: str):
         self.url = url
         try:
+            self.display_url = make_url(url).render_as_string(hide_password=True)
+        except SQLAlchemyError as error:
+            raise CatalogError(f"catalog URL {url!r} is not a database URL: {error}") from None
+        try:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(url, future=True)
+            # pre_ping: a pooled connection the server closed (restart, idle timeout, failover)
+            # is replaced instead of failing the next query.
+            self.engine = create_engine(url, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             migrate(self.engine)
+        except ImportError as error:
+            raise CatalogError(
+                f"catalog {self.display_url} needs a database driver that is not installed "
+                f"({error.name}); for PostgreSQL: pip install 'facesift[postgres]'"
+            ) from None
         except (SQLAlchemyError, OSError) as error:
-            raise CatalogError(f"cannot open catalog {url}: {error}") from None
+            raise CatalogError(f"cannot open catalog {self.display_url}: {error}") from None
+
+    @contextmanager
+    def exclusive_writer(self) -> Iterator[None]:
+        """Be the only writer to this catalog, from any host, until the block ends.
+
+        PostgreSQL: a session advisory lock held on a connection of its own (released by the
+        server if this process dies). SQLite: nothing to do, the data directory's lock covers it.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            if not connection.execute(select(func.pg_try_advisory_lock(WRITER_LOCK))).scalar():
+                raise CatalogError(
+                    f"catalog {self.display_url}: another facesift process (maybe on another "
+                    "host) is writing to it; wait for it to finish"
+                )
+            connection.commit()  # end the implicit transaction; the session lock stays held
+            try:
+                yield
+            finally:
+                try:
+                    connection.execute(select(func.pg_advisory_unlock(WRITER_LOCK)))
+                    connection.commit()
+                except SQLAlchemyError:
+                    pass  # the connection is gone, and the server released the lock with it
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -135,16 +202,8 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
     # --- images and faces ----------------------------------------------------------------------
 
     def known_hashes(self, hashes: Iterable[str]) -> set[str]:
-        wanted = list(hashes)
-        found: set[str] = set()
         with self.engine.connect() as connection:
-            for chunk in in_chunks(wanted):
-                found.update(
-                    connection.execute(
-                        select(images.c.sha256).where(images.c.sha256.in_(chunk))
-                    ).scalars()
-                )
-        return found
+            return present(connection, images.c.sha256, hashes)
 
     def add_images(
         self, batch: list[NewImage], space: EmbeddingSpace
@@ -201,11 +260,16 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)
         return face_ids, matrix
 
-    def _claim_space(self, connection, space: EmbeddingSpace) -> None:
+    def _claim_space(self, connection: Connection, space: EmbeddingSpace) -> None:
+        # One conditional UPDATE, not read-then-write: of two first ingests racing in different
+        # spaces, exactly one claims the gallery and the other sees its claim.
+        connection.execute(
+            update(gallery_state)
+            .where(gallery_state.c.embedding_space.is_(None))
+            .values(embedding_space=space.key)
+        )
         current = connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
-        if current is None:
-            connection.execute(update(gallery_state).values(embedding_space=space.key))
-        elif current != space.key:
+        if current != space.key:
             raise SpaceMismatchError(current, space.key)
 
     def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
@@ -236,7 +300,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
                         image_id=row["image_id"],
                         image_path=row["path"],
                         image_sha256=row["sha256"],
-                        ingested_at=_utc(row["ingested_at"]),
+                        ingested_at=row["ingested_at"],
                         source=row["name"],
                         lawful_basis=row["lawful_basis"],
                         jurisdiction=row["jurisdiction"],
@@ -310,10 +374,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _source(row) -> Source:
     return Source(
         id=row["id"],
@@ -322,7 +382,7 @@ def _source(row) -> Source:
         jurisdiction=row["jurisdiction"],
         retention_days=row["retention_days"],
         description=row["description"],
-        created_at=_utc(row["created_at"]),
+        created_at=row["created_at"],
         purpose=row["purpose"],
         controller=row["controller"],
     )

@@ -19,8 +19,8 @@ def drop_empty_identities(connection) -> None:
     )
 
 
-# SQLite allows at most 999 bound parameters in one statement (older builds): id lists are sent
-# in slices of this size.
+# Bound parameters per statement are limited: 999 in older SQLite builds, 65,535 in PostgreSQL's
+# protocol. Id lists are sent in slices of this size, which every backend accepts.
 IN_CHUNK = 900
 
 
@@ -28,3 +28,11 @@ def in_chunks(values: list):
     """``values`` in slices small enough for one ``IN (...)`` clause."""
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
+
+
+def present(connection, column, values) -> set:
+    """Those of ``values`` that ``column`` holds (any number of them)."""
+    found: set = set()
+    for chunk in in_chunks(list(values)):
+        found.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
+    return found

@@ -6,8 +6,11 @@ migrated schema and this metadata agree.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -19,7 +22,35 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+
+
+class UtcDateTime(TypeDecorator):
+    """A point in time, written and read back in UTC on every backend.
+
+    SQLite has no time-zone type (SQLAlchemy stores the wall-clock digits and drops the offset,
+    so 12:00+02:00 would read back as 12:00 UTC) and PostgreSQL returns ``timestamptz`` in the
+    session's time zone; converting on the way in and out makes both give the same instant, in
+    UTC. A value without a time zone is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return self.process_bind_param(value, dialect)
+
+
+# Image and face ids are 64-bit where the database distinguishes (PostgreSQL BIGSERIAL: ids are
+# never reused, so erasures use them up too). SQLite's INTEGER PRIMARY KEY is already 64-bit and
+# must be spelt INTEGER to be the rowid, hence the variant.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
@@ -32,7 +63,7 @@ sources = Table(
     Column("jurisdiction", String(2), nullable=False),
     Column("retention_days", Integer, nullable=False),
     Column("description", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Column("purpose", Text, nullable=False, default=""),
     Column("controller", Text, nullable=False, default=""),
     sqlite_autoincrement=True,
@@ -41,7 +72,7 @@ sources = Table(
 images = Table(
     "images",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column(
         "source_id",
         Integer,
@@ -56,16 +87,16 @@ images = Table(
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("face_count", Integer, nullable=False),
-    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
     # Provenance declared per image (manifests); jurisdiction falls back to the source's.
     Column("jurisdiction", String(2), nullable=True, index=True),
     Column("subject_ref", Text, nullable=True),
     Column("consent_ref", Text, nullable=True),
-    Column("captured_at", DateTime(timezone=True), nullable=True),
+    Column("captured_at", UtcDateTime, nullable=True),
     Column("source_url", Text, nullable=True),
     Column("notes", Text, nullable=True),
     # Retention: the source's period from ingest, or the consent's end if sooner.
-    Column("expires_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("expires_at", UtcDateTime, nullable=True, index=True),
     sqlite_autoincrement=True,
 )
 
@@ -73,9 +104,9 @@ faces = Table(
     "faces",
     metadata,
     # AUTOINCREMENT: ids are never reused, so a stale index entry can never alias a new face.
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column(
-        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+        "image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
     ),
     Column("box_left", Integer, nullable=False),
     Column("box_top", Integer, nullable=False),
@@ -110,7 +141,7 @@ optouts = Table(
     # The person's face template (an embedding), never their photo.
     Column("template", LargeBinary, nullable=False),
     Column("reference", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
 )
 
@@ -120,7 +151,7 @@ tombstones = Table(
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("reason", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 operators = Table(
@@ -131,8 +162,8 @@ operators = Table(
     Column("role", String(20), nullable=False),
     # API keys are 256-bit random tokens, so a plain SHA-256 is enough to store them safely.
     Column("key_sha256", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -162,14 +193,14 @@ identities = Table(
     Column("name", Text, nullable=True),
     # Locked: a person named it or edited its faces; clustering never merges two locked ones.
     Column("locked", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
 )
 
 face_identities = Table(
     "face_identities",
     metadata,
-    Column("face_id", Integer, ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True),
+    Column("face_id", RowId, ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True),
     Column(
         "identity_id",
         Integer,

@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -56,7 +56,7 @@ class OperatorRegistry:
 
     def count(self) -> int:
         with self.engine.connect() as connection:
-            return len(connection.execute(select(operators.c.id)).all())
+            return connection.execute(select(func.count()).select_from(operators)).scalar_one()
 
     def list(self) -> list[tuple[Actor, datetime]]:
         with self.engine.connect() as connection:

@@ -4,6 +4,10 @@ The catalog commits first, then the index is updated in memory and saved now and
 index records the catalog version it reflects. On open, a version mismatch (a crash between
 commit and save) is repaired by comparing ids: what the catalog has and the index lacks is
 added, what the catalog no longer has is removed. Only the process holding the writer lock saves.
+
+The writer lock is a file lock in the data directory (the index lives there) plus, for a catalog
+that several hosts can share (PostgreSQL), the catalog's own lock: one writer per catalog, however
+many data directories point at it.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ class IndexKeeper:
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock for writes to this data directory (one writer at a time)."""
+        """Exclusive lock for writes to this data directory and its catalog (one writer)."""
         handle = open(self.lock_path, "w")
         try:
             try:
@@ -113,8 +117,9 @@ class IndexKeeper:
                     f"{self.lock_path.parent}: another facesift process is writing to this "
                     "gallery; wait for it to finish"
                 ) from None
-            self._lock_handle = handle
-            yield
+            with self.catalog.exclusive_writer():
+                self._lock_handle = handle
+                yield
         finally:
             self._lock_handle = None
             handle.close()

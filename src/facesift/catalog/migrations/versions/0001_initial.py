@@ -13,6 +13,10 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# Image and face ids: BIGSERIAL on PostgreSQL; on SQLite only INTEGER makes the rowid key (already
+# 64-bit), so existing SQLite catalogs are unchanged.
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -28,7 +32,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "images",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
         sa.Column(
             "source_id",
             sa.Integer,
@@ -47,9 +51,9 @@ def upgrade() -> None:
     op.create_index("ix_images_source_id", "images", ["source_id"])
     op.create_table(
         "faces",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
         sa.Column(
-            "image_id", sa.Integer, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False
+            "image_id", ROW_ID, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False
         ),
         sa.Column("box_left", sa.Integer, nullable=False),
         sa.Column("box_top", sa.Integer, nullable=False),

@@ -13,6 +13,8 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # as faces.id (see 0001)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -26,7 +28,7 @@ def upgrade() -> None:
     op.create_table(
         "face_identities",
         sa.Column(
-            "face_id", sa.Integer, sa.ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True
+            "face_id", ROW_ID, sa.ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True
         ),
         sa.Column(
             "identity_id",
