@@ -4,7 +4,8 @@ Each record holds the SHA-256 of the previous one, so editing, deleting or reord
 breaks the chain at that point, and ``verify`` names the first broken record. Deleting records at
 the end leaves a valid shorter chain: the head hash is also written to ``audit.head`` beside the
 catalog and printed by ``facesift audit verify``, for operators to anchor elsewhere (a ticket, a
-notary, another system's log) and compare.
+notary, another system's log) and compare. Several hosts sharing one catalog (PostgreSQL) each
+keep their own ``audit.head``: the chain may have grown past it, but must still hold that record.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ class AuditTrail:
             return [AuditRecord(**dict(row)) for row in connection.execute(query).mappings()]
 
     def verify(self) -> ChainCheck:
+        anchor = self._anchor()
+        anchored_hash = None
         expected_prev, expected_seq, count = GENESIS, 1, 0
         with self.engine.connect() as connection:
             for row in connection.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
@@ -179,15 +182,27 @@ class AuditTrail:
                         record["seq"],
                         f"record {record['seq']} was altered after it was written",
                     )
+                if anchor is not None and record["seq"] == anchor[0]:
+                    anchored_hash = record["hash"]
                 expected_prev, expected_seq = record["hash"], expected_seq + 1
-        if self.head_file is not None and self.head_file.exists():
-            seq, head = self.head_file.read_text().split()
-            if int(seq) != expected_seq - 1 or head != expected_prev:
-                return ChainCheck(
-                    count,
-                    expected_prev,
-                    int(seq),
-                    f"chain ends at record {expected_seq - 1} but {self.head_file.name} "
-                    f"records head {seq}: records were removed from the end",
+        if anchor is not None and anchored_hash != anchor[1]:
+            seq = anchor[0]
+            if seq > count:
+                problem = (
+                    f"chain ends at record {count} but {self.head_file.name} records head "
+                    f"{seq}: records were removed from the end"
                 )
+            else:
+                problem = (
+                    f"record {seq} is not the one {self.head_file.name} recorded: the end of "
+                    "the chain was removed and rewritten"
+                )
+            return ChainCheck(count, expected_prev, seq, problem)
         return ChainCheck(count, expected_prev, None, "")
+
+    def _anchor(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last record this data directory appended, if it keeps one."""
+        if self.head_file is None or not self.head_file.exists():
+            return None
+        seq, head = self.head_file.read_text().split()
+        return int(seq), head

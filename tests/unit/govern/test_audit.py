@@ -80,3 +80,22 @@ def test_records_removed_from_the_end_are_detected_by_the_head(trail):
     sql(trail, "DELETE FROM audit_log WHERE seq = 5")
     check = trail.verify()
     assert not check.intact and "removed from the end" in check.problem
+
+
+def test_a_rewritten_end_is_detected_by_the_head(trail):
+    # Someone with access to the database, not to audit.head, replaces the last records with a
+    # longer, validly chained story.
+    sql(trail, "DELETE FROM audit_log WHERE seq >= 4")
+    forger = AuditTrail(trail.engine)
+    for n in (4, 5, 6):
+        forger.append(AuditEvent(ALICE, Action.SEARCH, case_ref=f"R-{n}"), gallery_version=n)
+    check = trail.verify()
+    assert check.first_broken == 5 and "removed and rewritten" in check.problem
+
+
+def test_a_chain_grown_by_another_host_still_verifies(trail, tmp_path):
+    # Another host (its own data directory and audit.head) appends to the shared catalog.
+    elsewhere = AuditTrail(trail.engine, head_file=tmp_path / "elsewhere.head")
+    elsewhere.append(AuditEvent(ALICE, Action.SEARCH, case_ref="C-6"), gallery_version=6)
+    assert trail.verify().intact and elsewhere.verify().intact
+    assert trail.verify().records == 6
