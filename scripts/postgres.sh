@@ -9,7 +9,7 @@
 #
 # The cluster listens only on a unix socket inside its directory (no TCP port to collide with
 # other servers), trusts local connections, and runs with fsync off: fast, and never for data
-# anyone wants to keep.
+# anyone wants to keep. FACESIFT_PG_DURABLE=1 keeps PostgreSQL's durable defaults (benchmarks).
 set -euo pipefail
 
 die() {
@@ -62,9 +62,10 @@ start_cluster() {
   "${as_owner[@]}" "$bindir/initdb" --pgdata="$dir/data" --username=facesift --auth=trust \
     --encoding=UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; die "initdb failed"; }
+  local speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [[ ${FACESIFT_PG_DURABLE:-} == 1 ]] && speed=""
   "${as_owner[@]}" "$bindir/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait \
-    --timeout=60 --options="-c listen_addresses='' -k $dir -c fsync=off \
-      -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" \
+    --timeout=60 --options="-c listen_addresses='' -k $dir $speed -c max_connections=100" \
     start >/dev/null \
     || { cat "$dir/server.log" >&2; rm -rf "$dir"; die "the server did not start"; }
   "$bindir/createdb" --host="$dir" --username=facesift facesift \

@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         default=Path("facesift-data"), description="Where catalog and index live."
     )
     catalog_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir."
+        default=None,
+        description="SQLAlchemy URL: a SQLite file in data_dir by default, or PostgreSQL "
+        "(postgresql+psycopg://..., see docs/scaling-postgres.md).",
     )
     detector: str = "dlib-hog"
     embedder: str = "dlib-resnet"

@@ -309,6 +309,11 @@ def test_tombstones_are_added_once_and_found_in_bulk(catalog):
     catalog.add_tombstones(hashes, "subject erasure")  # the first ten again: no error
     assert catalog.tombstone_count() == len(hashes)
     assert catalog.tombstoned(hashes[5:] + ["f" * 64]) == set(hashes[5:])
+    # Values are written into the IN list (statements.among): quoting must hold.
+    hostile = ["x' OR '1'='1", "a\\'); DROP TABLE tombstones; --"]
+    assert catalog.tombstoned(hostile) == set() and catalog.known_hashes(hostile) == set()
+    catalog.add_tombstones(hostile, "quoting")
+    assert catalog.tombstoned(hostile + hashes[:1]) == set(hostile + hashes[:1])
 
 
 def test_optouts_round_trip(catalog):

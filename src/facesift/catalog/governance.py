@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from facesift.catalog.statements import (
+    among,
     bump_gallery_version,
     drop_empty_identities,
     in_chunks,
@@ -73,7 +74,7 @@ class GovernanceQueries:
         found = {}
         with self.engine.connect() as connection:
             for chunk in in_chunks(wanted):
-                rows = connection.execute(query.where(images.c.id.in_(chunk)))
+                rows = connection.execute(query.where(among(images.c.id, chunk)))
                 for r in rows.mappings():
                     found[r["id"]] = ImageProvenance(
                         image_id=r["id"],
@@ -131,17 +132,17 @@ class GovernanceQueries:
         with self.engine.begin() as connection:
             for chunk in in_chunks(wanted):
                 face_ids += (
-                    connection.execute(select(faces.c.id).where(faces.c.image_id.in_(chunk)))
+                    connection.execute(select(faces.c.id).where(among(faces.c.image_id, chunk)))
                     .scalars()
                     .all()
                 )
                 hashes += (
-                    connection.execute(select(images.c.sha256).where(images.c.id.in_(chunk)))
+                    connection.execute(select(images.c.sha256).where(among(images.c.id, chunk)))
                     .scalars()
                     .all()
                 )
-                connection.execute(delete(faces).where(faces.c.image_id.in_(chunk)))
-                connection.execute(delete(images).where(images.c.id.in_(chunk)))
+                connection.execute(delete(faces).where(among(faces.c.image_id, chunk)))
+                connection.execute(delete(images).where(among(images.c.id, chunk)))
             if wanted:
                 bump_gallery_version(connection)
                 drop_empty_identities(connection)
@@ -156,10 +157,10 @@ class GovernanceQueries:
             for chunk in in_chunks(wanted):
                 touched.update(
                     connection.execute(
-                        select(faces.c.image_id).where(faces.c.id.in_(chunk))
+                        select(faces.c.image_id).where(among(faces.c.id, chunk))
                     ).scalars()
                 )
-                connection.execute(delete(faces).where(faces.c.id.in_(chunk)))
+                connection.execute(delete(faces).where(among(faces.c.id, chunk)))
             for image_id in sorted(touched):
                 left = connection.execute(
                     select(func.count()).select_from(faces).where(faces.c.image_id == image_id)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from facesift.catalog.statements import drop_empty_identities, in_chunks
+from facesift.catalog.statements import among, drop_empty_identities, in_chunks
 from facesift.catalog.tables import face_identities, faces, identities
 
 AUTO, HUMAN = "auto", "human"
@@ -49,7 +49,7 @@ class IdentityQueries:
         with self.engine.connect() as connection:
             for chunk in in_chunks(wanted):
                 rows = connection.execute(
-                    select(faces.c.id, faces.c.image_id).where(faces.c.id.in_(chunk))
+                    select(faces.c.id, faces.c.image_id).where(among(faces.c.id, chunk))
                 )
                 by_face.update({row.id: row.image_id for row in rows})
         return np.asarray([by_face[i] for i in wanted], dtype=np.int64)
@@ -108,7 +108,7 @@ class IdentityQueries:
         removed = 0
         with self.engine.begin() as connection:
             for chunk in in_chunks(wanted):
-                statement = delete(face_identities).where(face_identities.c.face_id.in_(chunk))
+                statement = delete(face_identities).where(among(face_identities.c.face_id, chunk))
                 if automatic_only:
                     statement = statement.where(face_identities.c.assigned_by == AUTO)
                 removed += connection.execute(statement).rowcount
@@ -261,7 +261,7 @@ class IdentityQueries:
         for chunk in in_chunks(identity_ids):
             for row in connection.execute(
                 select(face_identities.c.identity_id, face_identities.c.face_id)
-                .where(face_identities.c.identity_id.in_(chunk))
+                .where(among(face_identities.c.identity_id, chunk))
                 .order_by(face_identities.c.face_id)
             ):
                 bucket = members.setdefault(row.identity_id, [])

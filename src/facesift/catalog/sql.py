@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
-from facesift.catalog.statements import bump_gallery_version, in_chunks, present
+from facesift.catalog.statements import among, bump_gallery_version, in_chunks, present
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -291,7 +291,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         found: dict[int, StoredFace] = {}
         with self.engine.connect() as connection:
             for chunk in in_chunks(wanted):
-                for row in connection.execute(query.where(faces.c.id.in_(chunk))).mappings():
+                for row in connection.execute(query.where(among(faces.c.id, chunk))).mappings():
                     found[row["id"]] = StoredFace(
                         face_id=row["id"],
                         box=BoundingBox(
@@ -318,7 +318,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries):
         with self.engine.connect() as connection:
             for chunk in in_chunks(wanted):
                 rows = connection.execute(
-                    select(faces.c.id, faces.c.embedding).where(faces.c.id.in_(chunk))
+                    select(faces.c.id, faces.c.embedding).where(among(faces.c.id, chunk))
                 )
                 by_id.update({row.id: row.embedding for row in rows})
         return np.vstack([np.frombuffer(by_id[i], dtype="<f4") for i in wanted]).astype(np.float32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from facesift.catalog.tables import face_identities, gallery_state, identities
 
@@ -30,9 +30,16 @@ def in_chunks(values: list):
         yield values[start : start + IN_CHUNK]
 
 
+def among(column, chunk: list):
+    """``column IN (chunk)`` for a slice of ids or hashes, the values written into the SQL by
+    SQLAlchemy's literal rendering (typed and quoted per dialect) rather than bound one by one:
+    with psycopg, binding 900 parameters took three times as long as the query itself."""
+    return column.in_(bindparam(None, chunk, expanding=True, literal_execute=True))
+
+
 def present(connection, column, values) -> set:
     """Those of ``values`` that ``column`` holds (any number of them)."""
     found: set = set()
     for chunk in in_chunks(list(values)):
-        found.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
+        found.update(connection.execute(select(column).where(among(column, chunk))).scalars())
     return found

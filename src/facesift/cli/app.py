@@ -358,7 +358,10 @@ def backends() -> None:
     console.print(f"detectors: {', '.join(available_detectors())}")
     console.print(f"embedders: {', '.join(available_embedders())}")
     console.print("indexes: faiss-disk")
-    console.print("catalogs: sqlite (default), any SQLAlchemy URL via FACESIFT_CATALOG_URL")
+    console.print(
+        "catalogs: sqlite (default), postgresql (FACESIFT_CATALOG_URL=postgresql+psycopg://..., "
+        "extra 'postgres')"
+    )
 
 
 def main() -> None:
