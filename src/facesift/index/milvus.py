@@ -16,8 +16,12 @@ catalog version, so a crash before it leaves an older version and the keeper rec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from pymilvus import DataType, MilvusClient
@@ -35,9 +39,36 @@ WRITE_BATCH = 5_000  # rows per upsert: well under Milvus's 64 MB message limit 
 ID_BATCH = 10_000  # ids per "id in [...]" filter
 CONNECT_TIMEOUT_S = 30.0
 
+# Every Milvus failure reaches the user as an IndexError_ naming the server and collection;
+# pymilvus and Milvus Lite would also log it with a traceback, so their logs show only the
+# critical.
+for _library in ("pymilvus", "milvus_lite"):
+    logging.getLogger(_library).setLevel(logging.CRITICAL)
+
 
 def is_milvus_lite(uri: str) -> bool:
     return uri.endswith(".db")
+
+
+def displayed(uri: str) -> str:
+    """``uri`` without any user:password part, for messages."""
+    if is_milvus_lite(uri):
+        return uri
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else uri
+
+
+def _translated(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as error:
+            raise IndexError_(
+                f"Milvus at {displayed(self.uri)}, collection {self.collection}: {error.message}"
+            ) from None
+
+    return wrapper
 
 
 class MilvusIndex:
@@ -68,15 +99,23 @@ class MilvusIndex:
                 if is_milvus_lite(uri)
                 else ""
             )
-            raise IndexError_(f"cannot open Milvus at {uri}: {error.message}{hint}") from None
+            raise IndexError_(
+                f"cannot open Milvus at {displayed(uri)}: {error.message}{hint}"
+            ) from None
         try:
-            if self.client.has_collection(collection):
-                self._check_space()
-            else:
-                self._create()
+            self._open_collection()
         except BaseException:
-            self.client.close()
+            self.close()
             raise
+
+    @_translated
+    def _open_collection(self) -> None:
+        if self.client.has_collection(self.collection):
+            self._check_space()
+            # A server keeps collections released until asked (Milvus Lite after each start).
+            self.client.load_collection(self.collection)
+        else:
+            self._create()
 
     # --- collection and its properties --------------------------------------------------------
 
@@ -121,10 +160,12 @@ class MilvusIndex:
             raise SpaceMismatchError(stored, f"a {dimension}-d vector field")
 
     @property
+    @_translated
     def catalog_version(self) -> int | None:
         value = self._properties().get(VERSION_PROPERTY)
         return None if value is None else int(value)
 
+    @_translated
     def save(self, catalog_version: int) -> None:
         # Data first, then the version that vouches for it (see the module docstring).
         self.client.flush(self.collection)
@@ -134,14 +175,21 @@ class MilvusIndex:
 
     @property
     def kind(self) -> str:
-        where = "Milvus Lite file" if is_milvus_lite(self.uri) else self.uri
+        where = "Milvus Lite file" if is_milvus_lite(self.uri) else displayed(self.uri)
         return f"Milvus {self.index_type} L2 ({where}, collection {self.collection})"
 
     def close(self) -> None:
         self.client.close()
+        if is_milvus_lite(self.uri):
+            # pymilvus runs one Milvus Lite server per file per process and keeps it until exit;
+            # stopping it on close frees the file's lock for the next process at once.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
 
     # --- contents ------------------------------------------------------------------------------
 
+    @_translated
     def __len__(self) -> int:
         return self._count("")
 
@@ -149,6 +197,7 @@ class MilvusIndex:
         rows = self.client.query(self.collection, filter=where, output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
+    @_translated
     def add(self, ids: np.ndarray, vectors: np.ndarray, tags: FaceTags | None = None) -> None:
         if len(ids) == 0:
             return
@@ -169,6 +218,7 @@ class MilvusIndex:
             # a crash may add a face the server already has.
             self.client.upsert(self.collection, rows)
 
+    @_translated
     def remove(self, ids: np.ndarray) -> int:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         removed = 0
@@ -181,6 +231,7 @@ class MilvusIndex:
             removed += present
         return removed
 
+    @_translated
     def remove_where(
         self, *, source_ids: Iterable[int] = (), jurisdiction: str | None = None
     ) -> int:
@@ -196,6 +247,7 @@ class MilvusIndex:
             self.client.delete(self.collection, filter=where)
         return present
 
+    @_translated
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         vectors = checked_vectors(self.space, vectors)
         k = max(1, min(int(k), MAX_TOP_K))
@@ -212,6 +264,7 @@ class MilvusIndex:
                 distances[row, column] = np.sqrt(max(float(hit["distance"]), 0.0))
         return distances, ids
 
+    @_translated
     def range_search(self, vector: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
         query = checked_vectors(self.space, np.asarray(vector).reshape(1, -1))
         squared = float(radius) ** 2
@@ -233,11 +286,13 @@ class MilvusIndex:
         order = np.argsort(distances, kind="stable")
         return ids[order], np.asarray(distances, dtype=np.float64)[order]
 
+    @_translated
     def ids(self) -> np.ndarray:
-        iterator = self.client.query_iterator(
-            self.collection, batch_size=ID_BATCH, filter="", output_fields=["id"]
-        )
         parts = []
+        with _quiet_lite_iterator_setup(is_milvus_lite(self.uri)):
+            iterator = self.client.query_iterator(
+                self.collection, batch_size=ID_BATCH, filter="", output_fields=["id"]
+            )
         try:
             while batch := iterator.next():
                 parts.append(np.asarray([row["id"] for row in batch], dtype=np.int64))
@@ -245,6 +300,7 @@ class MilvusIndex:
             iterator.close()
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    @_translated
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray, tags: FaceTags | None = None) -> None:
         # Validate before dropping anything: a bad batch must not cost the stored index.
         if len(ids):
@@ -252,3 +308,20 @@ class MilvusIndex:
         self.client.drop_collection(self.collection)
         self._create()
         self.add(ids, vectors, tags)
+
+
+@contextmanager
+def _quiet_lite_iterator_setup(lite: bool) -> Iterator[None]:
+    """Milvus Lite lacks the RPC that gives an iterator its snapshot timestamp; pymilvus then
+    uses the client's clock, which is right for a local file, after the in-process server logs the
+    missing RPC as an error. Silence that log while the iterator is set up, for Milvus Lite only."""
+    if not lite:
+        yield
+        return
+    server_log = logging.getLogger("grpc._server")
+    level = server_log.level
+    server_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        server_log.setLevel(level)
