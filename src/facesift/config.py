@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_default_workers, ge=1)
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)
+    # Vector index backend: "faiss" (a file beside the catalog) or "milvus" (extra `milvus`).
+    vector_index: str = "faiss"
+    # Milvus: a server URL (http://host:19530) or a Milvus Lite file ending in .db; default is a
+    # Milvus Lite file in data_dir. The token is "user:password" or an API key.
+    milvus_uri: str | None = None
+    milvus_token: str = ""
+    milvus_collection: str = Field(default="facesift_faces", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # Operating point for "match": the distance whose false-match rate on the shipped
     # calibration (LFW impostor pairs) is this value.
     match_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
@@ -55,6 +62,10 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        return self.milvus_uri or str((self.data_dir / "milvus.db").resolve())
 
     @property
     def resolved_catalog_url(self) -> str:

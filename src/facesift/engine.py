@@ -18,7 +18,7 @@ from facesift.govern import erasure, records, subjects
 from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
 from facesift.govern.operators import OperatorRegistry
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
-from facesift.index import FaissDiskIndex
+from facesift.index import open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.ingest.jobs import IngestReport, run_ingest
 from facesift.pipeline import FaceAnalyser
@@ -63,9 +63,7 @@ class FaceSift:
         self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
         self.calibration: Calibration = shipped_calibration(self.space)
         self.match_threshold = self.calibration.threshold_for(self.settings.match_false_match_rate)
-        self.index = FaissDiskIndex(
-            self.data_dir, self.space, exact_max=self.settings.exact_search_max_faces
-        )
+        self.index = open_index(self.settings, self.space)
         self.subject_threshold = max(
             self.match_threshold,
             self.calibration.threshold_for(self.settings.subject_false_match_rate),
@@ -76,6 +74,7 @@ class FaceSift:
         self.keeper.bring_up_to_date()
 
     def close(self) -> None:
+        self.index.close()
         self.catalog.close()
 
     def __enter__(self) -> FaceSift:
@@ -251,7 +250,8 @@ class FaceSift:
     def record_images(self, batch: list[NewImage]) -> None:
         """Commit analysed images to the catalog, then add their faces to the index."""
         face_ids, vectors = self.catalog.add_images(batch, self.space)
-        self.index.add(np.asarray(face_ids, dtype=np.int64), vectors)
+        face_ids = np.asarray(face_ids, dtype=np.int64)
+        self.index.add(face_ids, vectors, self.catalog.face_tags(face_ids))
 
     # --- search --------------------------------------------------------------------------------
 

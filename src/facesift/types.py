@@ -64,6 +64,27 @@ class EmbeddingSpace:
         return f"{self.model}/{self.version}/{self.dimension}/{self.metric}"
 
 
+@dataclass(frozen=True, eq=False)
+class FaceTags:
+    """Where each of a run of faces came from, kept beside its vector in the index so that
+    erasing a whole source or jurisdiction is one filtered delete, not a list of face ids."""
+
+    source_ids: np.ndarray  # int64, one per face
+    jurisdictions: np.ndarray  # str, one per face: the image's own jurisdiction, else its source's
+
+    def __post_init__(self) -> None:
+        if len(self.source_ids) != len(self.jurisdictions):
+            raise ValueError("FaceTags needs one source id and one jurisdiction per face")
+
+    def __len__(self) -> int:
+        return len(self.source_ids)
+
+    @classmethod
+    def untagged(cls, count: int) -> FaceTags:
+        """Tags for faces of no known source: removable by id only, never by a filter."""
+        return cls(np.full(count, -1, dtype=np.int64), np.full(count, "", dtype="<U2"))
+
+
 @dataclass(frozen=True)
 class ChipSpec:
     """The aligned face chip an embedder needs; alignment produces exactly this."""

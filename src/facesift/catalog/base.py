@@ -10,7 +10,14 @@ from typing import Protocol
 import numpy as np
 
 from facesift.ingest.manifests import Provenance
-from facesift.types import AnalysedImage, BoundingBox, EmbeddingSpace, LawfulBasis, Source
+from facesift.types import (
+    AnalysedImage,
+    BoundingBox,
+    EmbeddingSpace,
+    FaceTags,
+    LawfulBasis,
+    Source,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +83,10 @@ class Catalog(Protocol):
     def face_ids(self) -> np.ndarray: ...
 
     def embeddings(self, face_ids: np.ndarray) -> np.ndarray: ...
+
+    def face_tags(self, face_ids: np.ndarray) -> FaceTags:
+        """Source id and effective jurisdiction of each face, in the order given."""
+        ...
 
     def iter_embeddings(
         self, batch_size: int = 50_000

@@ -17,6 +17,7 @@ from facesift.catalog.statements import (
     present,
 )
 from facesift.catalog.tables import faces, images, optouts, sources, tombstones
+from facesift.types import FaceTags
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,27 @@ class GovernanceQueries:
                         source_url=r["source_url"],
                     )
         return found
+
+    def face_tags(self, face_ids: np.ndarray) -> FaceTags:
+        """Source id and effective jurisdiction (the image's own, else its source's) of each face,
+        in the order given: what the index stores to erase a source or jurisdiction by filter."""
+        wanted = [int(i) for i in face_ids]
+        effective = func.coalesce(images.c.jurisdiction, sources.c.jurisdiction)
+        query = select(faces.c.id, images.c.source_id, effective.label("jurisdiction")).select_from(
+            faces.join(images).join(sources)
+        )
+        found: dict[int, tuple[int, str]] = {}
+        with self.engine.connect() as connection:
+            for chunk in in_chunks(wanted):
+                for row in connection.execute(query.where(faces.c.id.in_(chunk))):
+                    found[row.id] = (row.source_id, row.jurisdiction)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise KeyError(f"faces not in the catalog: {missing[:10]}")
+        return FaceTags(
+            np.asarray([found[i][0] for i in wanted], dtype=np.int64),
+            np.asarray([found[i][1] for i in wanted], dtype="<U2"),
+        )
 
     # --- selecting what to erase ---------------------------------------------------------------
 

@@ -357,7 +357,9 @@ def backends() -> None:
 
     console.print(f"detectors: {', '.join(available_detectors())}")
     console.print(f"embedders: {', '.join(available_embedders())}")
-    console.print("indexes: faiss-disk")
+    from facesift.index import INDEX_BACKENDS
+
+    console.print(f"indexes: {', '.join(INDEX_BACKENDS)} (FACESIFT_VECTOR_INDEX)")
     console.print(
         "catalogs: sqlite (default), postgresql (FACESIFT_CATALOG_URL=postgresql+psycopg://..., "
         "extra 'postgres')"

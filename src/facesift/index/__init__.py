@@ -1,6 +1,52 @@
-"""Vector index: nearest-neighbour search over gallery embeddings, derived from the catalog."""
+"""Vector index: nearest-neighbour search over gallery embeddings, derived from the catalog.
 
+``open_index`` builds the backend named by ``Settings.vector_index``: ``faiss`` (a file beside
+the catalog, the default) or ``milvus`` (a Milvus server, or a Milvus Lite file; extra ``milvus``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from facesift.errors import BackendNotFound, ConfigError
 from facesift.index.base import VectorIndex
 from facesift.index.faiss_disk import FaissDiskIndex
+from facesift.index.tagged import TaggedIndex
+from facesift.types import EmbeddingSpace
 
-__all__ = ["FaissDiskIndex", "VectorIndex"]
+if TYPE_CHECKING:
+    from facesift.config import Settings
+
+__all__ = ["FaissDiskIndex", "TaggedIndex", "VectorIndex", "open_index", "INDEX_BACKENDS"]
+
+
+def _faiss(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
+    inner = FaissDiskIndex(settings.data_dir, space, exact_max=settings.exact_search_max_faces)
+    return TaggedIndex(inner, settings.data_dir)
+
+
+def _milvus(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
+    try:
+        from facesift.index.milvus import MilvusIndex
+    except ImportError as error:
+        raise ConfigError(
+            f"vector_index 'milvus' needs pymilvus and milvus-lite ({error}); "
+            "install them with: pip install 'facesift[milvus]'"
+        ) from None
+    return MilvusIndex(
+        settings.resolved_milvus_uri,
+        space,
+        collection=settings.milvus_collection,
+        token=settings.milvus_token,
+    )
+
+
+INDEX_BACKENDS = {"faiss": _faiss, "milvus": _milvus}
+
+
+def open_index(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
+    try:
+        build = INDEX_BACKENDS[settings.vector_index]
+    except KeyError:
+        raise BackendNotFound("vector index", settings.vector_index, list(INDEX_BACKENDS)) from None
+    return build(settings, space)

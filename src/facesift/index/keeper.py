@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +57,14 @@ class IndexKeeper:
             return
         if self.index.catalog_version == self.catalog.version():
             return
+        if self.index.writes_through:
+            # A server-side index is shared: only the writer may change it. A reader that finds
+            # it behind leaves it to the running writer (search ignores faces the catalog lacks).
+            with self._try_writer_lock() as is_writer:
+                if is_writer:
+                    log.info("index reconciled with catalog: %s", self.reconcile())
+                    self.save()
+            return
         check = self.reconcile()
         log.info("index reconciled with catalog: %s", check)
         self._save_if_writer()
@@ -81,8 +89,27 @@ class IndexKeeper:
             self.index.remove(extra)
         for start in range(0, len(missing), 50_000):
             chunk = missing[start : start + 50_000]
-            self.index.add(chunk, self.catalog.embeddings(chunk))
+            self.index.add(chunk, self.catalog.embeddings(chunk), self.catalog.face_tags(chunk))
         return check
+
+    def remove_scope(
+        self,
+        face_ids: np.ndarray,
+        *,
+        source_ids: Iterable[int] = (),
+        jurisdiction: str | None = None,
+    ) -> None:
+        """After the catalog erased a whole source or jurisdiction (``face_ids``), remove its
+        faces from the index by filter; if the count differs (faces indexed untagged, or an index
+        behind the catalog), fall back to comparing ids so nothing erased stays searchable."""
+        removed = self.index.remove_where(source_ids=source_ids, jurisdiction=jurisdiction)
+        if removed != len(face_ids):
+            log.warning(
+                "index removed %d faces by tag where the catalog erased %d; reconciling by id",
+                removed,
+                len(face_ids),
+            )
+            self.reconcile()
 
     def rebuild(self) -> None:
         batches = list(self.catalog.iter_embeddings())
@@ -92,7 +119,8 @@ class IndexKeeper:
             if batches
             else np.zeros((0, self.index.space.dimension), np.float32)
         )
-        self.index.rebuild(ids, vectors)
+        self.index.rebuild(ids, vectors, self.catalog.face_tags(ids))
+        self._damaged = None
         self._save_if_writer()
 
     def save(self) -> None:

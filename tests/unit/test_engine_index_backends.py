@@ -1,0 +1,99 @@
+"""The engine end to end on each vector index backend, chosen as a deployment would: by
+FACESIFT_VECTOR_INDEX. Real photos, real models; erasure of a source goes through remove_where."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facesift import FaceSift, Settings
+from facesift.errors import BackendNotFound
+from facesift.index.tagged import TAGS_FILE
+from tests.conftest import add_source, operators
+
+CASE = {"purpose": "testing", "case": "T-1"}
+
+
+@pytest.fixture(params=["faiss", "milvus"])
+def backend(request, monkeypatch):
+    if request.param == "milvus":
+        pytest.importorskip("pymilvus", reason="extra 'milvus' not installed (make test does)")
+    monkeypatch.setenv("FACESIFT_VECTOR_INDEX", request.param)
+    return request.param
+
+
+def ingest_two_sources(engine, photos):
+    admin, investigator = operators(engine)
+    add_source(engine, admin, "nasa", jurisdiction="GB")
+    add_source(engine, admin, "navy", jurisdiction="US")
+    engine.ingest(admin, [photos["collins_mirrored"], photos["group"]], "nasa")
+    engine.ingest(admin, [photos["hopper"]], "navy")
+    return admin, investigator
+
+
+def face_ids_of(engine, source: str) -> list[int]:
+    stored = engine.catalog.stored_faces(engine.catalog.face_ids().tolist()).values()
+    return sorted(face.face_id for face in stored if face.source == source)
+
+
+def lead_names(engine, investigator, probe: Path) -> list[tuple[str, str, str]]:
+    results = engine.search(investigator, probe, top_k=10, **CASE)
+    return [
+        (Path(lead.image_path).name, lead.source, lead.jurisdiction)
+        for result in results
+        for lead in result.leads
+    ]
+
+
+def test_search_and_source_erasure_through_the_configured_index(backend, photos, tmp_path, caplog):
+    settings = Settings(data_dir=tmp_path / "data", workers=1)
+    assert settings.vector_index == backend
+    with FaceSift(settings) as engine:
+        assert engine.index.kind.startswith("Milvus" if backend == "milvus" else "exact")
+        admin, investigator = ingest_two_sources(engine, photos)
+        assert engine.check_index().in_agreement
+        # Collins's probe (not itself in the gallery) finds her mirrored photo and her face in
+        # the group photo, with their provenance; never Hopper.
+        leads = lead_names(engine, investigator, photos["collins"])
+        assert ("collins-mirrored.jpg", "nasa", "GB") in leads
+        assert ("group.jpg", "nasa", "GB") in leads
+        assert all(source == "nasa" for _, source, _ in leads)
+        nasa_faces = face_ids_of(engine, "nasa")
+        with caplog.at_level(logging.WARNING, logger="facesift.index.keeper"):
+            _, receipt = engine.erase(admin, source="nasa")
+        assert "reconciling by id" not in caplog.text  # the filtered delete removed them all
+        assert receipt is not None and receipt.faces == len(nasa_faces) >= 3
+        assert not np.isin(engine.index.ids(), nasa_faces).any()
+        assert lead_names(engine, investigator, photos["collins"]) == []
+        assert len(engine.index) == engine.catalog.counts().faces
+        assert engine.check_index().in_agreement
+    with FaceSift(settings) as engine:
+        # The saved index says which catalog version it reflects: no reconcile needed on open.
+        assert engine.index.catalog_version == engine.catalog.version()
+        _, investigator = operators(engine)
+        assert lead_names(engine, investigator, photos["hopper"]) == [("hopper.jpg", "navy", "US")]
+        _, receipt = engine.erase(operators(engine)[0], jurisdiction="us")
+        assert len(engine.index) == 0 and engine.catalog.counts().faces == 0
+
+
+def test_a_faiss_gallery_indexed_before_tags_is_rebuilt_with_them(photos, tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", workers=1)
+    with FaceSift(settings) as engine:
+        ingest_two_sources(engine, photos)
+        engine.save_index()
+    (settings.data_dir / TAGS_FILE).unlink()
+    with FaceSift(settings) as engine:
+        assert engine.check_index().in_agreement
+        # Rebuilt with tags from the catalog: the US source's faces are removable by filter.
+        navy = face_ids_of(engine, "navy")
+        assert engine.index.remove_where(jurisdiction="US") == len(navy) >= 1
+        np.testing.assert_array_equal(
+            np.sort(engine.index.ids()), np.setdiff1d(engine.catalog.face_ids(), navy)
+        )
+
+
+def test_an_unknown_index_backend_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESIFT_VECTOR_INDEX", "annoy")
+    with pytest.raises(BackendNotFound, match="unknown vector index backend 'annoy'"):
+        FaceSift(Settings(data_dir=tmp_path))
