@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
+from facesift.catalog.reembedding import ReembedQueries
 from facesift.catalog.statements import bump_gallery_version, in_chunks
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
@@ -34,7 +35,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-class SqlCatalog(GovernanceQueries, IdentityQueries):
+class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries):
     def __init__(self, url: str):
         self.url = url
         try:
