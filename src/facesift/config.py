@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     )
     detector: str = "dlib-hog"
     embedder: str = "dlib-resnet"
+    # Operator-supplied ONNX models (docs/models.md): FACESIFT_EMBEDDER=onnx-arcface and
+    # FACESIFT_DETECTOR=onnx-scrfd read these files; facesift ships and downloads none.
+    onnx_embedder_model: Path | None = None
+    onnx_detector_model: Path | None = None
+    # SCRFD exports with a dynamic input size are run at this square size (insightface's 640).
+    onnx_detector_input_size: int = Field(default=640, ge=64, le=4096)
+    onnx_detector_score_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Faces smaller than this (box side, in pixels of the original image) are not searched for:
     # below ~40 px the dlib embedding degrades sharply and detection becomes unreliable.
     min_face_size: int = Field(default=40, ge=20)

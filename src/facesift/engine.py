@@ -13,7 +13,14 @@ import numpy as np
 from facesift.catalog import NewImage, SqlCatalog
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.errors import AmbiguousFaceError, FaceSiftError, InputError, NoFaceError
+from facesift.errors import (
+    AmbiguousFaceError,
+    ConfigError,
+    FaceSiftError,
+    InputError,
+    NoFaceError,
+    SpaceMismatchError,
+)
 from facesift.govern import erasure, records, subjects
 from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
 from facesift.govern.operators import OperatorRegistry
@@ -21,12 +28,14 @@ from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 from facesift.index import open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.ingest.jobs import IngestReport, run_ingest
+from facesift.ingest.reembed import ReembedReport, run_reembed
 from facesift.pipeline import FaceAnalyser
 from facesift.search import grouping
-from facesift.search.calibration import Calibration, shipped_calibration
+from facesift.search.calibration import Calibration, calibration_filename, find_calibration
 from facesift.types import (
     AnalysedFace,
     AnalysedImage,
+    EmbeddingSpace,
     LawfulBasis,
     Lead,
     ProbeFaceResult,
@@ -50,7 +59,7 @@ class Stats:
     index_bytes: int
     embedding_space: str
     detector: str
-    match_threshold: float
+    match_threshold: float | None  # None: no calibration for the space, no match decisions
     match_false_match_rate: float
 
 
@@ -59,19 +68,55 @@ class FaceSift:
         self.settings = settings or Settings()
         self.data_dir = self.settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.space = embedding_space_of(self.settings.embedder)
+        # What the configured embedder produces; the gallery's own space is the catalog's.
+        self.configured_space = embedding_space_of(self.settings.embedder, self.settings)
         self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
-        self.calibration: Calibration = shipped_calibration(self.space)
-        self.match_threshold = self.calibration.threshold_for(self.settings.match_false_match_rate)
-        self.index = open_index(self.settings, self.space)
-        self.subject_threshold = max(
+        self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
+        self.operators = OperatorRegistry(self.catalog.engine)
+        self._open_space()
+
+    def _open_space(self) -> None:
+        """The space the catalog records (else the configured one), its calibration and index."""
+        recorded = self.catalog.embedding_space()
+        self.space = EmbeddingSpace.from_key(recorded) if recorded else self.configured_space
+        self._calibration = find_calibration(self.space, self.data_dir)
+        if getattr(self, "index", None) is not None:
+            self.index.close()  # reopening after a re-embed switched spaces
+        self.index = open_index(self.settings, self.space, replace_other_space=True)
+        self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
+        self.keeper.bring_up_to_date()
+
+    def require_configured_space(self) -> None:
+        """Refuse to analyse images for this gallery with models of another space."""
+        if self.configured_space.key != self.space.key:
+            raise SpaceMismatchError(
+                self.space.key, self.configured_space.key, holder="this gallery"
+            )
+
+    @property
+    def calibration(self) -> Calibration:
+        """What a distance means in this space. Without one, no match decision is made: a
+        threshold carried over from another model would be a guess."""
+        if self._calibration is None:
+            raise ConfigError(
+                f"no calibration for embedding space {self.space.key}, so facesift cannot tell "
+                "what false-match rate a distance means and makes no match decisions; measure "
+                "one with `facesift eval calibrate --root LFW_DIR --out "
+                f"{self.data_dir / 'calibration' / calibration_filename(self.space)}` "
+                "(docs/models.md)"
+            )
+        return self._calibration
+
+    @property
+    def match_threshold(self) -> float:
+        return self.calibration.threshold_for(self.settings.match_false_match_rate)
+
+    @property
+    def subject_threshold(self) -> float:
+        return max(
             self.match_threshold,
             self.calibration.threshold_for(self.settings.subject_false_match_rate),
         )
-        self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
-        self.operators = OperatorRegistry(self.catalog.engine)
-        self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
-        self.keeper.bring_up_to_date()
 
     def close(self) -> None:
         self.index.close()
@@ -206,6 +251,7 @@ class FaceSift:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IngestReport:
         actor.require(Action.INGEST)
+        self.require_configured_space()
         with self.writer_lock():
             report = run_ingest(
                 self, paths, source, manifest=manifest, on_total=on_total, on_progress=on_progress
@@ -253,9 +299,53 @@ class FaceSift:
         face_ids = np.asarray(face_ids, dtype=np.int64)
         self.index.add(face_ids, vectors, self.catalog.face_tags(face_ids))
 
+    # --- switching models ---------------------------------------------------------------------
+
+    def reembed(
+        self,
+        actor: Actor,
+        *,
+        drop_uncarried_optouts: bool = False,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ReembedReport:
+        """Re-analyse every stored image with the configured models into their space, then
+        switch catalog and index to it at once (see ingest/reembed.py). Resumable."""
+        actor.require(Action.REEMBED)
+        with self.writer_lock():
+            report = run_reembed(
+                self,
+                drop_uncarried_optouts=drop_uncarried_optouts,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+        if report.switch is not None:
+            self._open_space()  # the index file is of the old space: rebuilt and saved here
+        self.record(
+            AuditEvent(
+                actor,
+                Action.REEMBED,
+                details={
+                    "from_space": report.previous_space,
+                    "to_space": report.target_space,
+                    "detector": self.settings.detector,
+                    "images_analysed": report.images_analysed,
+                    "images_resumed": report.images_already_done,
+                    "unreadable": len(report.unreadable),
+                    "switched": report.switch is not None,
+                    "faces_after": report.switch.faces_after if report.switch else None,
+                    "faces_held_back": report.switch.faces_held_back if report.switch else 0,
+                    "optouts_carried": report.optouts_carried,
+                    "optouts_dropped": report.optouts_dropped,
+                },
+            )
+        )
+        return report
+
     # --- search --------------------------------------------------------------------------------
 
     def analyse_probe(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
+        self.require_configured_space()
         if isinstance(probe, bytes):
             return self.analyser.analyse_bytes(probe, name or "<upload>")
         return self.analyser.analyse_file(Path(probe))
@@ -432,7 +522,7 @@ class FaceSift:
             index_bytes=index_file.stat().st_size if index_file.exists() else 0,
             embedding_space=self.space.key,
             detector=self.settings.detector,
-            match_threshold=self.match_threshold,
+            match_threshold=self.match_threshold if self._calibration else None,
             match_false_match_rate=self.settings.match_false_match_rate,
         )
 

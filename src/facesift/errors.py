@@ -72,9 +72,12 @@ class IndexError_(FaceSiftError):  # trailing underscore: do not shadow the buil
 
 
 class SpaceMismatchError(IndexError_):
-    def __init__(self, expected: str, got: str):
+    """Vectors of two embedding spaces (models) would be mixed: their distances mean nothing."""
+
+    def __init__(self, expected: str, got: str, holder: str = "index"):
         super().__init__(
-            f"embedding space mismatch: index holds {expected}, got {got}; "
-            "re-embed the gallery to switch models"
+            f"embedding space mismatch: {holder} holds {expected}, got {got}; to switch models, "
+            "run `facesift reembed` as an administrator (re-analyses every image into the new "
+            "space, then switches), or configure the models the gallery was built with"
         )
         self.expected, self.got = expected, got

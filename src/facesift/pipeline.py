@@ -36,8 +36,9 @@ class FaceAnalyser:
                 settings.detector,
                 min_face_size=settings.min_face_size,
                 max_detect_side=settings.max_detect_side,
+                settings=settings,
             ),
-            embedder=create_embedder(settings.embedder),
+            embedder=create_embedder(settings.embedder, settings),
             max_image_pixels=settings.max_image_pixels,
             max_file_bytes=settings.max_file_bytes,
         )

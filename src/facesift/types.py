@@ -63,6 +63,12 @@ class EmbeddingSpace:
     def key(self) -> str:
         return f"{self.model}/{self.version}/{self.dimension}/{self.metric}"
 
+    @classmethod
+    def from_key(cls, key: str) -> EmbeddingSpace:
+        """The space a catalog or index recorded by its ``key``."""
+        model, version, dimension, metric = key.split("/")
+        return cls(model=model, version=version, dimension=int(dimension), metric=metric)
+
 
 @dataclass(frozen=True, eq=False)
 class FaceTags:
@@ -87,10 +93,15 @@ class FaceTags:
 
 @dataclass(frozen=True)
 class ChipSpec:
-    """The aligned face chip an embedder needs; alignment produces exactly this."""
+    """The aligned face chip an embedder needs; alignment produces exactly this.
+
+    ``template`` names where the landmarks go: "dlib" (dlib's mean face, ``dlib.get_face_chip``
+    with ``padding``) or "arcface-112" (insightface's 5-point template, scaled to ``size``).
+    """
 
     size: int
     padding: float
+    template: str = "dlib"
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,109 @@
 
 The dlib ResNet was trained on chips made by ``dlib.get_face_chip`` (a similarity transform that
 puts the landmarks where dlib's mean face has them); using the same function keeps our embeddings
-identical to the model's published evaluation setting.
+identical to the model's published evaluation setting. ArcFace-style models were trained on
+112x112 chips made by a similarity transform onto insightface's 5-point template
+(``insightface.utils.face_align.norm_crop``); ``template="arcface-112"`` reproduces that.
 """
 
 from __future__ import annotations
 
 import dlib
 import numpy as np
+from PIL import Image
 
+from facesift.errors import ConfigError
 from facesift.types import BoundingBox, ChipSpec, Landmarks
+
+# insightface's ``arcface_dst``: left eye, right eye, nose tip, left and right mouth corners (as
+# seen in the image) on a 112x112 chip.
+ARCFACE_TEMPLATE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
 
 
 def aligned_chip(
     rgb: np.ndarray, box: BoundingBox, landmarks: Landmarks, spec: ChipSpec
 ) -> np.ndarray:
     """Return a ``spec.size`` square RGB chip with the face aligned as the embedder expects."""
+    if spec.template == "arcface-112":
+        return arcface_chip(rgb, landmarks, spec.size)
+    if spec.template != "dlib":
+        raise ConfigError(f"unknown chip template {spec.template!r}; known: dlib, arcface-112")
+    if not landmarks.scheme.startswith("dlib-"):
+        raise ConfigError(
+            f"dlib chips need dlib's landmarks, not {landmarks.scheme!r}: use a dlib detector "
+            "with this embedder, or an embedder whose chip is aligned on 5 points (onnx-arcface)"
+        )
     rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
     points = dlib.points([dlib.point(round(x), round(y)) for x, y in landmarks.points])
     shape = dlib.full_object_detection(rect, points)
     return np.asarray(dlib.get_face_chip(rgb, shape, size=spec.size, padding=spec.padding))
+
+
+def arcface_chip(rgb: np.ndarray, landmarks: Landmarks, size: int = 112) -> np.ndarray:
+    """The chip ``norm_crop`` makes: the landmarks mapped onto the ArcFace template by the
+    least-squares similarity transform (rotation, uniform scale, translation)."""
+    source, target = arcface_points(landmarks)
+    target = target * (size / 112.0)
+    matrix = similarity_transform(source, target)
+    # PIL wants the inverse map: for each chip pixel, where to sample in the image.
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    chip = Image.fromarray(np.ascontiguousarray(rgb)).transform(
+        (size, size),
+        Image.Transform.AFFINE,
+        data=tuple(inverse.ravel()),
+        resample=Image.Resampling.BILINEAR,
+    )
+    return np.asarray(chip)
+
+
+def arcface_points(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
+    """Corresponding (image points, template points) for the ArcFace template.
+
+    SCRFD gives the template's 5 points directly. dlib's 68-point layout contains them (eye
+    centres, nose tip, mouth corners). dlib's 5-point layout has eye corners and the base of the
+    nose, not the tip, and no mouth: the eye centres alone fix a similarity transform, which is
+    more faithful than pairing the nose base with the template's nose tip.
+    """
+    points = np.asarray(landmarks.points, dtype=np.float64)
+    if landmarks.scheme == "arcface-5" and len(points) == 5:
+        return points, ARCFACE_TEMPLATE_112
+    if landmarks.scheme == "dlib-68" and len(points) == 68:
+        eyes = sorted([points[36:42].mean(axis=0), points[42:48].mean(axis=0)], key=lambda p: p[0])
+        mouth = sorted([points[48], points[54]], key=lambda p: p[0])
+        return np.array([*eyes, points[30], *mouth]), ARCFACE_TEMPLATE_112
+    if landmarks.scheme == "dlib-5" and len(points) == 5:
+        eyes = sorted([points[0:2].mean(axis=0), points[2:4].mean(axis=0)], key=lambda p: p[0])
+        return np.array(eyes), ARCFACE_TEMPLATE_112[:2]
+    raise ConfigError(
+        f"cannot align {landmarks.scheme!r} landmarks ({len(points)} points) to the ArcFace "
+        "template; known: arcface-5, dlib-5, dlib-68"
+    )
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity matrix best mapping ``source`` points onto ``target`` (Umeyama 1991,
+    as ``skimage.transform.SimilarityTransform.estimate`` computes it)."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    covariance = target_centred.T @ source_centred / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    reflection = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        reflection[1, 1] = -1.0
+    rotation = u @ reflection @ vt
+    variance = source_centred.var(axis=0).sum()
+    scale = float((singular * np.diag(reflection)).sum() / variance) if variance > 0 else 1.0
+    translation = target_mean - scale * rotation @ source_mean
+    return np.hstack([scale * rotation, translation[:, None]])
 
 
 def sharpness(chip: np.ndarray) -> float:

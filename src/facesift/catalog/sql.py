@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
+from facesift.catalog.reembedding import ReembedQueries
 from facesift.catalog.statements import among, bump_gallery_version, in_chunks, present
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
@@ -64,7 +65,7 @@ def _one_migration_at_a_time(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class SqlCatalog(GovernanceQueries, IdentityQueries):
+class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries):
     def __init__(self, url: str):
         self.url = url
         try:

@@ -212,3 +212,60 @@ face_identities = Table(
     # assignments are never changed by clustering.
     Column("assigned_by", String(10), nullable=False),
 )
+
+# --- re-embedding (migration 0004) ----------------------------------------------------------------
+# A re-embed job re-analyses every image into a new embedding space beside the live one; ``job``
+# names the target space. Nothing here is searched: the switch moves it into ``faces`` at once.
+
+reembed_images = Table(
+    "reembed_images",
+    metadata,
+    Column("job", String(200), primary_key=True),
+    Column("image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("outcome", String(20), nullable=False),  # "done" or "unreadable"
+    Column("detail", Text, nullable=False, default=""),
+)
+
+reembed_faces = Table(
+    "reembed_faces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(200), nullable=False, index=True),
+    Column(
+        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    # The live face this one re-finds (same image, overlapping box): identities and opt-outs
+    # follow it into the new space.
+    Column("old_face_id", Integer, nullable=True),
+    Column("box_left", Integer, nullable=False),
+    Column("box_top", Integer, nullable=False),
+    Column("box_right", Integer, nullable=False),
+    Column("box_bottom", Integer, nullable=False),
+    Column("landmarks", JSON, nullable=False),
+    Column("detection_score", Float, nullable=False),
+    Column("face_size", Integer, nullable=False),
+    Column("sharpness", Float, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Faces of images a re-embed could not read again: kept (not silently lost) but out of the
+# searchable space, until a later ``facesift reembed`` reads the image or it is erased.
+faces_held_back = Table(
+    "faces_held_back",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # its id when it was live
+    Column(
+        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("box_left", Integer, nullable=False),
+    Column("box_top", Integer, nullable=False),
+    Column("box_right", Integer, nullable=False),
+    Column("box_bottom", Integer, nullable=False),
+    Column("landmarks", JSON, nullable=False),
+    Column("detection_score", Float, nullable=False),
+    Column("face_size", Integer, nullable=False),
+    Column("sharpness", Float, nullable=False),
+    Column("embedding_space", String(120), nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+)

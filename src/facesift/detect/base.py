@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from facesift.errors import BackendNotFound
 from facesift.types import Detection
+
+if TYPE_CHECKING:
+    from facesift.config import Settings
 
 
 class Detector(Protocol):
@@ -32,13 +35,26 @@ def available_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_detector(name: str, *, min_face_size: int, max_detect_side: int) -> Detector:
+def create_detector(
+    name: str, *, min_face_size: int, max_detect_side: int, settings: Settings | None = None
+) -> Detector:
+    """Build detector ``name``. A factory with ``from_settings`` (one whose model file the
+    operator names) also gets the settings."""
     _load_builtins()
     if name not in _REGISTRY:
         raise BackendNotFound("detector", name, list(_REGISTRY))
-    return _REGISTRY[name](min_face_size=min_face_size, max_detect_side=max_detect_side)
+    factory = _REGISTRY[name]
+    if hasattr(factory, "from_settings"):
+        if settings is None:
+            from facesift.config import Settings
+
+            settings = Settings()
+        return factory.from_settings(
+            settings, min_face_size=min_face_size, max_detect_side=max_detect_side
+        )
+    return factory(min_face_size=min_face_size, max_detect_side=max_detect_side)
 
 
 def _load_builtins() -> None:
     # Built-ins register themselves exactly as a third-party backend would.
-    from facesift.detect import dlib_cnn, dlib_hog  # noqa: F401
+    from facesift.detect import dlib_cnn, dlib_hog, onnx_scrfd  # noqa: F401

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from facesift.errors import BackendNotFound
 from facesift.types import ChipSpec, EmbeddingSpace
+
+if TYPE_CHECKING:
+    from facesift.config import Settings
 
 
 class Embedder(Protocol):
@@ -23,7 +26,9 @@ class Embedder(Protocol):
         ...
 
 
-# A factory is a class (or object) with a ``space`` attribute, callable with no arguments.
+# A factory is a class (or object) callable with no arguments with a ``space`` attribute, or,
+# when what it builds depends on the settings (a model file the operator names), one with
+# ``from_settings(settings)`` and ``space_for(settings)``.
 EmbedderFactory = Callable[[], Embedder]
 _REGISTRY: dict[str, EmbedderFactory] = {}
 
@@ -37,20 +42,34 @@ def available_embedders() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def embedding_space_of(name: str) -> EmbeddingSpace:
+def embedding_space_of(name: str, settings: Settings | None = None) -> EmbeddingSpace:
     """The space an embedder produces, known without loading its model."""
+    factory = _factory(name)
+    if hasattr(factory, "space_for"):
+        return factory.space_for(settings or _default_settings())
+    return factory.space  # type: ignore[attr-defined]
+
+
+def create_embedder(name: str, settings: Settings | None = None) -> Embedder:
+    factory = _factory(name)
+    if hasattr(factory, "from_settings"):
+        return factory.from_settings(settings or _default_settings())
+    return factory()
+
+
+def _factory(name: str) -> EmbedderFactory:
     _load_builtins()
     if name not in _REGISTRY:
         raise BackendNotFound("embedder", name, list(_REGISTRY))
-    return _REGISTRY[name].space  # type: ignore[attr-defined]
+    return _REGISTRY[name]
 
 
-def create_embedder(name: str) -> Embedder:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise BackendNotFound("embedder", name, list(_REGISTRY))
-    return _REGISTRY[name]()
+def _default_settings() -> Settings:
+    from facesift.config import Settings
+
+    return Settings()
 
 
 def _load_builtins() -> None:
-    from facesift.embed import dlib_resnet  # noqa: F401
+    # onnx_arcface imports onnxruntime only when a model is opened, so it always registers.
+    from facesift.embed import dlib_resnet, onnx_arcface  # noqa: F401

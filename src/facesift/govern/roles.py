@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     IDENTITY_VIEW = "identity-view"
     IDENTITY_EDIT = "identity-edit"
     DUPLICATES = "duplicates"
+    REEMBED = "reembed"
     EXPORT_EMBEDDINGS = "export-embeddings"
 
 
@@ -64,6 +65,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.INDEX_ADMIN,
             Action.AUDIT_VERIFY,
             Action.CLUSTER,
+            Action.REEMBED,
         }
     ),
     Role.INVESTIGATOR: frozenset(

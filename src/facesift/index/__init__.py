@@ -20,12 +20,19 @@ if TYPE_CHECKING:
 __all__ = ["FaissDiskIndex", "TaggedIndex", "VectorIndex", "open_index", "INDEX_BACKENDS"]
 
 
-def _faiss(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
-    inner = FaissDiskIndex(settings.data_dir, space, exact_max=settings.exact_search_max_faces)
+def _faiss(settings: Settings, space: EmbeddingSpace, replace_other_space: bool) -> VectorIndex:
+    inner = FaissDiskIndex(
+        settings.data_dir,
+        space,
+        exact_max=settings.exact_search_max_faces,
+        replace_other_space=replace_other_space,
+    )
     return TaggedIndex(inner, settings.data_dir)
 
 
-def _milvus(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
+def _milvus(settings: Settings, space: EmbeddingSpace, replace_other_space: bool) -> VectorIndex:
+    # A collection of another space is refused, never replaced: a re-embed on Milvus targets a
+    # new collection name (FACESIFT_MILVUS_COLLECTION).
     try:
         from facesift.index.milvus import MilvusIndex
     except ImportError as error:
@@ -44,9 +51,13 @@ def _milvus(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
 INDEX_BACKENDS = {"faiss": _faiss, "milvus": _milvus}
 
 
-def open_index(settings: Settings, space: EmbeddingSpace) -> VectorIndex:
+def open_index(
+    settings: Settings, space: EmbeddingSpace, *, replace_other_space: bool = False
+) -> VectorIndex:
+    """``replace_other_space``: ``space`` is the catalog's, so a FAISS file of another space is
+    stale (a re-embed switched) and is rebuilt rather than refused."""
     try:
         build = INDEX_BACKENDS[settings.vector_index]
     except KeyError:
         raise BackendNotFound("vector index", settings.vector_index, list(INDEX_BACKENDS)) from None
-    return build(settings, space)
+    return build(settings, space, replace_other_space)

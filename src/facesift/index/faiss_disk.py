@@ -35,7 +35,16 @@ def ivf_probes_for(nlist: int) -> int:
 
 
 class FaissDiskIndex:
-    def __init__(self, directory: Path, space: EmbeddingSpace, exact_max: int = 200_000):
+    def __init__(
+        self,
+        directory: Path,
+        space: EmbeddingSpace,
+        exact_max: int = 200_000,
+        *,
+        replace_other_space: bool = False,
+    ):
+        """``replace_other_space``: the caller knows ``space`` is the truth (the catalog's), so
+        a file of another space is stale (a re-embed switched) and is rebuilt, not refused."""
         if space.metric != "euclidean":
             raise IndexError_(f"FAISS disk index supports euclidean spaces, not {space.metric}")
         self.directory = Path(directory)
@@ -43,6 +52,7 @@ class FaissDiskIndex:
         self.exact_max = exact_max
         self._catalog_version: int | None = None
         self.damaged: str | None = None  # why the file on disk could not be read, if it could not
+        self._replace_other_space = replace_other_space
         self._index = self._load() or self._new_exact()
 
     # --- persistence ---------------------------------------------------------------------------
@@ -60,6 +70,9 @@ class FaissDiskIndex:
             return None
         try:
             meta = json.loads(self._meta_path.read_text())
+            if meta["space"] != self.space.key and self._replace_other_space:
+                self.damaged = f"{self._index_path}: built for space {meta['space']}"
+                return None
             if meta["space"] != self.space.key:
                 raise SpaceMismatchError(meta["space"], self.space.key)
             index = faiss.read_index(str(self._index_path))

@@ -106,9 +106,27 @@ def measure_calibration(
     )
 
 
+def calibration_filename(space: EmbeddingSpace) -> str:
+    return space.key.replace("/", "_") + ".json"
+
+
+def find_calibration(space: EmbeddingSpace, data_dir: Path) -> Calibration | None:
+    """The calibration for ``space``: the operator's (``DATA_DIR/calibration/``, written by
+    ``facesift eval calibrate``) before the shipped one; None if neither exists."""
+    local = Path(data_dir) / "calibration" / calibration_filename(space)
+    if local.is_file():
+        calibration = load_calibration(local)
+        if calibration.space != space.key:
+            raise ConfigError(
+                f"{local}: a calibration of space {calibration.space}, not {space.key}"
+            )
+        return calibration
+    resource = resources.files("facesift.search") / "calibration" / calibration_filename(space)
+    return Calibration.from_json(resource.read_text()) if resource.is_file() else None
+
+
 def shipped_calibration(space: EmbeddingSpace) -> Calibration:
-    filename = space.key.replace("/", "_") + ".json"
-    resource = resources.files("facesift.search") / "calibration" / filename
+    resource = resources.files("facesift.search") / "calibration" / calibration_filename(space)
     if not resource.is_file():
         raise ConfigError(
             f"no calibration shipped for embedding space {space.key}; "

@@ -21,6 +21,7 @@ EXPECTED_ALLOWED = {
         "index-admin",
         "audit-verify",
         "cluster",
+        "reembed",
     },
     Role.INVESTIGATOR: {
         "search",
