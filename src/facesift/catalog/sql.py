@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
+from facesift.catalog.casework import CaseworkQueries
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
 from facesift.catalog.statements import bump_gallery_version, in_chunks
@@ -34,7 +35,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-class SqlCatalog(GovernanceQueries, IdentityQueries):
+class SqlCatalog(GovernanceQueries, IdentityQueries, CaseworkQueries):
     def __init__(self, url: str):
         self.url = url
         try:

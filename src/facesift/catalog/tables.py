@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -180,4 +181,72 @@ face_identities = Table(
     # "auto" (clustering) or "human" (named, merged, split or moved by a person): human
     # assignments are never changed by clustering.
     Column("assigned_by", String(10), nullable=False),
+)
+
+# --- casework (migration 0004) -------------------------------------------------------------------
+
+# A search kept so its leads can be reviewed later; the probe itself is never stored.
+searches = Table(
+    "searches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(100), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("case_ref", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("probe_sha256", String(64), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# The faces a search showed. No foreign key to faces: the record of what was shown outlives an
+# erasure (the face row goes; the fact that it was once a lead stays, without any of its data).
+search_leads = Table(
+    "search_leads",
+    metadata,
+    Column("search_id", Integer, ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True),
+    Column("face_id", Integer, primary_key=True, index=True),
+    Column("face_number", Integer, nullable=False),
+    Column("distance", Float, nullable=False),
+)
+
+lead_reviews = Table(
+    "lead_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "search_id",
+        Integer,
+        ForeignKey("searches.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("face_id", Integer, nullable=False),
+    Column("reviewer", String(100), nullable=False),
+    Column("decision", String(10), nullable=False),  # "confirm" or "reject"
+    Column("note", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("search_id", "face_id", "reviewer", name="uq_lead_review_once"),
+    sqlite_autoincrement=True,
+)
+
+# Requests data subjects make through the portal. The selfie is kept only while the request is
+# open, and cleared when it is fulfilled or declined.
+subject_requests = Table(
+    "subject_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # "access", "erasure" or "optout"
+    Column("contact", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("status", String(10), nullable=False, index=True),  # "open", "fulfilled", "declined"
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("fulfilled_at", DateTime(timezone=True), nullable=True),
+    Column("selfie", LargeBinary, nullable=True),
+    Column("selfie_sha256", String(64), nullable=False),
+    Column("report_html", Text, nullable=True),
+    Column("decline_reason", Text, nullable=True),
+    Column("handled_by", String(100), nullable=True),
+    sqlite_autoincrement=True,
 )
