@@ -152,6 +152,8 @@ def run_search(
             )
         number = _face_number(face)
         data = read_image(probe, engine.settings.max_file_bytes, "photo")
+        if number is None:
+            number = _only_face(engine, data, probe.filename)
         record = engine.search_with_id(
             actor, data, purpose=purpose, case=case, face=number, name=probe.filename
         )
@@ -174,6 +176,17 @@ def _face_number(face: str) -> int | None:
         return int(face)
     except ValueError:
         raise InputError(f"face: {face!r} is not a face number") from None
+
+
+def _only_face(engine, data: bytes, name: str) -> int:
+    """Without a chosen face, a photo must show exactly one: the web UI searches for one person
+    at a time, never for everyone in a group photo."""
+    faces = engine.analyse_probe(data, name).faces
+    if not faces:
+        raise NoFaceError(name)
+    if len(faces) > 1:
+        raise AmbiguousFaceError(name, len(faces))
+    return 1
 
 
 def _search_refused(request, actor, message, kept):
