@@ -68,7 +68,7 @@ class Site:
         return self.post_form(client, "/search", "/search", fields, self.upload(photo, "probe"))
 
 
-def make_site(tmp: Path, photos: dict[str, Path]) -> Site:
+def make_site(tmp: Path, photos: dict[str, Path], ingest: bool = True) -> Site:
     app = create_app(Settings(data_dir=tmp / "data", workers=1, api_requests_per_minute=100_000))
     engine = app.state.engine
     keys = {"admin": engine.create_first_admin("admin")}
@@ -77,6 +77,8 @@ def make_site(tmp: Path, photos: dict[str, Path]) -> Site:
         if name != "admin":
             keys[name] = engine.add_operator(admin, name, role)
     add_source(engine, admin, "press")
+    if not ingest:
+        return Site(app, keys, photos)
     gallery = tmp / "gallery"
     gallery.mkdir()
     for name in ("collins", "hopper", "group"):
@@ -86,8 +88,10 @@ def make_site(tmp: Path, photos: dict[str, Path]) -> Site:
     return Site(app, keys, photos)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory, photos) -> Site:
+    """Shared by the web tests: tests may add searches, reviews and requests, but only tests with
+    their own ``make_site`` erase anything."""
     made = make_site(tmp_path_factory.mktemp("web"), photos)
     with TestClient(made.app):  # runs the app's lifespan (closes the engine at the end)
         yield made

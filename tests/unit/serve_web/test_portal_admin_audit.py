@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from facesift.catalog.tables import subject_requests
-from tests.unit.serve_web.conftest import csrf_of
+from facesift.catalog.tables import audit_log, subject_requests
+from tests.unit.serve_web.conftest import csrf_of, make_site
 
 
 def submit(site, client, photo: str, kind: str, contact: str = "me@example.org"):
@@ -69,7 +69,8 @@ def test_access_request_from_submission_to_downloaded_report(site):
     assert report.text.count('<img src="data:image/jpeg') == 1  # only the face the admin ticked
 
 
-def test_erasure_request_erases_only_the_ticked_faces(site, photos):
+def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
+    site = make_site(tmp_path, photos)
     person, admin = site.browser(), site.signed_in("admin")
     reference = reference_of(submit(site, person, "hopper", "erasure"))
     request_id = request_id_of(site, reference)
@@ -89,6 +90,7 @@ def test_erasure_request_erases_only_the_ticked_faces(site, photos):
     assert "Download your receipt" in text
     receipt = site.post_form(person, "/subject/status", "/subject/report", {"reference": reference})
     assert "Erasure receipt" in receipt.text and "1 face(s)" in receipt.text
+    site.engine.close()
 
 
 def test_portal_refuses_bad_uploads_with_clear_messages(site):
@@ -152,12 +154,8 @@ def test_audit_page_filters_and_verifies(site):
     assert site.engine.audit.verify().head in check
 
 
-def test_audit_verify_reports_a_broken_chain(site, tmp_path, photos):
-    from tests.unit.serve_web.conftest import make_site
-
-    broken = make_site(tmp_path, photos)
-    from facesift.catalog.tables import audit_log
-
+def test_audit_verify_reports_a_broken_chain(tmp_path, photos):
+    broken = make_site(tmp_path, photos, ingest=False)
     with broken.engine.catalog.engine.begin() as connection:
         connection.execute(update(audit_log).where(audit_log.c.seq == 2).values(actor="mallory"))
     text = broken.signed_in("aud").get("/audit/verify").text
