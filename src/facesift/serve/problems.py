@@ -145,6 +145,8 @@ def install(app: FastAPI) -> None:
         )
         if error.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
+        elif error.status_code == 400:
+            detail = f"request body: {detail}"
         return problem_response(
             request,
             error.status_code,

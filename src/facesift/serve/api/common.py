@@ -7,7 +7,9 @@ from facesift.types import BoundingBox
 
 
 def problems(*statuses: int) -> dict:
-    """OpenAPI entries for the problem responses an endpoint can give."""
+    """OpenAPI entries for the problem responses an endpoint can give; any request can be
+    malformed (400) or too large (413)."""
+    statuses = tuple(sorted({400, 413, *statuses}))
     described = {
         400: "The request was refused",
         401: "No valid API key (X-API-Key)",
@@ -30,7 +32,7 @@ def problems(*statuses: int) -> dict:
 
 
 AUTHED = problems(401, 403, 422, 429)
-UPLOADS = problems(401, 403, 413, 415, 422, 429)
+UPLOADS = problems(400, 401, 403, 413, 415, 422, 429)
 
 
 def box(value: BoundingBox) -> list[int]:

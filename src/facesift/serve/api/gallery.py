@@ -55,7 +55,7 @@ def add_source(body: SourceIn, engine: Engine, actor: CurrentActor) -> SourceOut
     "/sources/{source}/ingest",
     status_code=202,
     tags=["ingest"],
-    responses=problems(401, 403, 404, 413, 415, 422, 429),
+    responses=problems(400, 401, 403, 404, 413, 415, 422, 429),
 )
 def ingest(
     source: str,

@@ -46,7 +46,7 @@ def subject_access(
 
 
 @router.post(
-    "/subjects/erase", tags=["subjects"], responses=problems(401, 403, 409, 413, 415, 422, 429)
+    "/subjects/erase", tags=["subjects"], responses=problems(400, 401, 403, 409, 413, 415, 422, 429)
 )
 def subject_erase(
     engine: Engine,
@@ -90,7 +90,7 @@ def subject_optout_withdraw(
     "/subject-requests",
     status_code=201,
     tags=["subject requests"],
-    responses=problems(413, 415, 422, 429),
+    responses=problems(400, 413, 415, 422, 429),
 )
 def submit_request(
     engine: Engine,
