@@ -95,7 +95,10 @@ def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
 
 def test_portal_refuses_bad_uploads_with_clear_messages(site):
     person = site.browser()
-    for photo, expected in (("blank", "no face found"), ("group", "faces found")):
+    for photo, expected in (
+        ("blank", "no face was found in this photo"),
+        ("group", "faces were found in this photo; send a photo that shows only your face"),
+    ):
         answer = submit(site, person, photo, "access")
         assert answer.status_code == 422 and expected in answer.text, answer.text
     answer = site.post_form(

@@ -96,3 +96,17 @@ def test_a_token_from_another_session_is_refused(site):
     answer = mine.post("/logout", data={"csrf_token": their_token})
     assert answer.status_code == 403
     assert mine.get("/search").status_code == 200  # still signed in
+
+
+def test_pages_are_not_cached_framed_or_scripted_from_elsewhere(site):
+    answer = site.signed_in("ina").get("/search")
+    assert answer.headers["cache-control"] == "no-store"
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_signing_secret_is_private_to_the_gallery(site):
+    secret = site.engine.data_dir / "web-session.key"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert len(secret.read_text().strip()) >= 64
+    assert not list(site.engine.data_dir.glob(".web-session-*"))  # no temporary file left

@@ -141,6 +141,16 @@ def _message(error: Exception) -> str:
     return str(error)
 
 
+# Pages show faces and casework: never cached, never framed, no script or style from elsewhere.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 class WebRoute(APIRoute):
     """Errors become pages; the session cookie is saved on every response."""
 
@@ -165,6 +175,8 @@ class WebRoute(APIRoute):
                     code=500,
                 )
             save_session(request, response)
+            if response.media_type == "text/html":
+                response.headers.update(PAGE_HEADERS)
             return response
 
         return handle

@@ -76,7 +76,7 @@ def login_form(request: Request, next: str | None = None):
     return page(request, "login.html", next=_local(next) or "")
 
 
-@web_router.post("/login", dependencies=[CsrfChecked])
+@web_router.post("/login", dependencies=[CsrfChecked, Public])
 def login(
     request: Request,
     engine: Engine,
@@ -265,18 +265,29 @@ def submit_request(
             raise InputError("selfie: choose a photo of your face")
         data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
         opened = engine.open_subject_request(data, kind, contact, name or None)
+    except NoFaceError:
+        message = (
+            "selfie: no face was found in this photo; send a clear, well-lit photo of your "
+            "face, looking at the camera"
+        )
+    except AmbiguousFaceError as error:
+        message = (
+            f"selfie: {error.count} faces were found in this photo; send a photo that shows "
+            "only your face"
+        )
     except (InputError, Problem) as error:
         message = error.detail if isinstance(error, Problem) else str(error)
-        return page(
-            request,
-            "portal.html",
-            _optional_actor(request),
-            status_code=422,
-            error=message,
-            kinds=KINDS,
-            **kept,
-        )
-    return page(request, "portal_submitted.html", _optional_actor(request), request_=opened)
+    else:
+        return page(request, "portal_submitted.html", _optional_actor(request), request_=opened)
+    return page(
+        request,
+        "portal.html",
+        _optional_actor(request),
+        status_code=422,
+        error=message,
+        kinds=KINDS,
+        **kept,
+    )
 
 
 @web_router.get("/subject/status")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
@@ -59,16 +60,22 @@ class WebSession:
 
 
 def session_secret(data_dir: Path) -> str:
-    """The gallery's cookie-signing secret, created atomically (O_EXCL) on first use."""
+    """The gallery's cookie-signing secret, created on first use. It is written to a private
+    temporary file and then hard-linked into place, so the secret file only ever appears whole,
+    and when two workers start at once the first link wins and both use its secret."""
     path = data_dir / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".web-session-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker made it first
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
