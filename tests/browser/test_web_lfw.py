@@ -17,7 +17,7 @@ from tests.integration.lfw_sample import people
 
 pytestmark = [pytest.mark.lfw, pytest.mark.browser]
 
-PEOPLE = 6  # people in the gallery, 3 photos each; a 4th photo of one of them is the probe
+PEOPLE = 4  # people in the gallery, 3 photos each; a 4th photo of one of them is the probe
 ROLES = {"ina": "investigator", "rev1": "reviewer", "rev2": "reviewer", "aud": "auditor"}
 
 
@@ -30,7 +30,7 @@ def served(lfw_root, chromium, tmp_path_factory):
     from facesift.serve.app import create_app
 
     tmp = tmp_path_factory.mktemp("browser")
-    app = create_app(Settings(data_dir=tmp / "data", workers=2, api_requests_per_minute=10_000))
+    app = create_app(Settings(data_dir=tmp / "data", workers=1, api_requests_per_minute=10_000))
     engine = app.state.engine
     keys = {"admin": engine.create_first_admin("admin")}
     admin = engine.operator(name="admin")
