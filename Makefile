@@ -7,19 +7,23 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test lint bench eval calibrate system-deps clean
+.PHONY: demo test lint bench eval calibrate system-deps browser-deps clean
 
 # dlib is compiled against OpenBLAS (6x faster embedding than the BLAS-less wheel, see
 # docs/benchmarks.md); the build needs cmake and libopenblas-dev. pip caches the built wheel.
 system-deps:
 	@bash scripts/system-deps.sh
 
+# Headless Chromium (Debian's package) for the web UI's browser tests; they skip without it.
+browser-deps:
+	@bash scripts/browser-deps.sh
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
-	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,onnx]'
+	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,onnx,serve,browser]'
 	@touch $@
 
 FS := FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift
@@ -45,7 +49,7 @@ demo: $(VENV)/.installed
 	$(AS_ADMIN) $(FS) audit verify
 	$(AS_ADMIN) $(FS) stats
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 lint: $(VENV)/.installed

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     subject_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
     # Deployment policy: every search and verification states a purpose and a case reference.
     require_purpose_and_case: bool = True
+    # `facesift serve`: requests larger than this are refused before their body is read, and each
+    # API key (or, for the public subject-request portal, each client address) may make this many
+    # requests per minute, in bursts of up to a tenth of it.
+    api_max_request_bytes: int = Field(default=256 * 2**20, ge=2**16)
+    api_requests_per_minute: int = Field(default=600, ge=1)
 
     @field_validator("data_dir")
     @classmethod

@@ -21,7 +21,7 @@ from facesift.errors import (
     NoFaceError,
     SpaceMismatchError,
 )
-from facesift.govern import erasure, records, subjects
+from facesift.govern import erasure, records, requests, review, subjects
 from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
 from facesift.govern.operators import OperatorRegistry
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
@@ -29,7 +29,7 @@ from facesift.index import open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.ingest.jobs import IngestReport, run_ingest
 from facesift.ingest.reembed import ReembedReport, run_reembed
-from facesift.pipeline import FaceAnalyser
+from facesift.pipeline import AnalyserPool, FaceAnalyser
 from facesift.search import grouping
 from facesift.search.calibration import Calibration, calibration_filename, find_calibration
 from facesift.types import (
@@ -344,11 +344,18 @@ class FaceSift:
 
     # --- search --------------------------------------------------------------------------------
 
+    @cached_property
+    def probe_analysers(self) -> AnalyserPool:
+        # Separate from ``analyser`` (which an in-process ingest uses), one per core: probes
+        # analysed on several server threads at once never share a model.
+        return AnalyserPool(self.settings, self.settings.workers)
+
     def analyse_probe(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
         self.require_configured_space()
-        if isinstance(probe, bytes):
-            return self.analyser.analyse_bytes(probe, name or "<upload>")
-        return self.analyser.analyse_file(Path(probe))
+        with self.probe_analysers.borrowed() as analyser:
+            if isinstance(probe, bytes):
+                return analyser.analyse_bytes(probe, name or "<upload>")
+            return analyser.analyse_file(Path(probe))
 
     def search(
         self,
@@ -363,10 +370,53 @@ class FaceSift:
         name: str | None = None,
     ) -> list[ProbeFaceResult]:
         """1:N search: for each face of the probe (or only face number ``face``), ranked leads."""
+        return self._audited_search(
+            actor, probe, purpose, case, top_k, threshold, face, name, keep=False
+        ).results
+
+    def search_with_id(
+        self,
+        actor: Actor,
+        probe: Path | bytes,
+        *,
+        purpose: str | None = None,
+        case: str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        face: int | None = None,
+        name: str | None = None,
+    ) -> review.SearchRecord:
+        """As ``search``, and the search is kept (who, why, which leads) so that reviewers can
+        confirm or reject its leads later by its ``search_id``."""
+        return self._audited_search(
+            actor, probe, purpose, case, top_k, threshold, face, name, keep=True
+        )
+
+    def _audited_search(
+        self, actor, probe, purpose, case, top_k, threshold, face, name, *, keep: bool
+    ) -> review.SearchRecord:
         actor.require(Action.SEARCH)
         purpose, case = self._require_purpose(purpose, case)
         analysed = self.analyse_probe(probe, name)
         results, hidden = self._search_analysed(analysed, top_k, threshold, face)
+        leads = [
+            [r.face_number, lead.face_id, round(lead.distance, 4)]
+            for r in results
+            for lead in r.leads
+        ]
+        search_id = (
+            self.catalog.add_search(actor.name, purpose, case, analysed.sha256, leads)
+            if keep
+            else None
+        )
+        details = {
+            "probe_faces": len(analysed.faces),
+            "threshold": threshold if threshold is not None else self.match_threshold,
+            "leads": leads,
+            "hidden_by_optout": hidden,
+        }
+        if search_id is not None:
+            details["search_id"] = search_id
         self.record(
             AuditEvent(
                 actor,
@@ -374,19 +424,10 @@ class FaceSift:
                 purpose=purpose,
                 case_ref=case,
                 probe_sha256=analysed.sha256,
-                details={
-                    "probe_faces": len(analysed.faces),
-                    "threshold": threshold if threshold is not None else self.match_threshold,
-                    "leads": [
-                        [r.face_number, lead.face_id, round(lead.distance, 4)]
-                        for r in results
-                        for lead in r.leads
-                    ],
-                    "hidden_by_optout": hidden,
-                },
+                details=details,
             )
         )
-        return results
+        return review.SearchRecord(search_id, results)
 
     def _search_analysed(
         self, analysed: AnalysedImage, top_k: int, threshold: float | None, face: int | None
@@ -573,6 +614,48 @@ class FaceSift:
     def audit_verify(self, actor: Actor):
         actor.require(Action.AUDIT_VERIFY)
         return self.audit.verify()
+
+    # --- lead review and subject requests (see govern/review.py, govern/requests.py) -----------
+
+    def review_lead(
+        self, actor: Actor, search_id: int, face_id: int, decision: str, note: str = ""
+    ) -> review.LeadReviewStatus:
+        return review.review_lead(self, actor, search_id, face_id, decision, note)
+
+    def lead_reviews(self, actor: Actor, search_id: int) -> list[review.LeadReviewStatus]:
+        return review.lead_reviews(self, actor, search_id)
+
+    def open_subject_request(
+        self, selfie: bytes, kind: str, contact: str, name: str | None = None
+    ) -> requests.SubjectRequest:
+        return requests.open_subject_request(self, selfie, kind, contact, name)
+
+    def subject_requests(
+        self, actor: Actor, status: str | None = None
+    ) -> list[requests.SubjectRequest]:
+        return requests.subject_requests(self, actor, status)
+
+    def fulfil_subject_request(
+        self,
+        actor: Actor,
+        request_id: int,
+        *,
+        face_ids: list[int] | None = None,
+        decline_reason: str | None = None,
+    ) -> requests.SubjectRequest:
+        return requests.fulfil_subject_request(
+            self, actor, request_id, face_ids=face_ids, decline_reason=decline_reason
+        )
+
+    def subject_request_by_reference(self, reference: str) -> requests.SubjectRequest:
+        return requests.subject_request_by_reference(self, reference)
+
+    def subject_request(self, actor: Actor, request_id: int) -> requests.SubjectRequest:
+        return requests.subject_request(self, actor, request_id)
+
+    def subject_request_candidates(self, actor: Actor, request_id: int):
+        """The faces an open request's selfie matches, for the admin to check before fulfilling."""
+        return requests.subject_request_candidates(self, actor, request_id)
 
     # --- identities and duplicates (see search/grouping.py) ------------------------------------
 

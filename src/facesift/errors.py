@@ -8,6 +8,7 @@
     │   ├── NoFaceError             a probe or selfie has no usable face
     │   └── AmbiguousFaceError      a probe has several faces where one was needed
     ├── SourceError                 source missing, unknown lawful basis, duplicate name
+    ├── GalleryBusyError            another writer (ingest, erasure) holds the gallery
     ├── CatalogError                catalog cannot be opened or migrated
     └── IndexError_                 vector index problems
         └── SpaceMismatchError      vectors from another embedding space
@@ -61,6 +62,12 @@ class AmbiguousFaceError(InputError):
 
 class SourceError(FaceSiftError):
     exit_code = 4
+
+
+class GalleryBusyError(FaceSiftError):
+    """Another ingest or erasure is writing to this gallery; try again when it has finished."""
+
+    exit_code = 8
 
 
 class CatalogError(FaceSiftError):

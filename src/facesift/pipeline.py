@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +83,37 @@ class FaceAnalyser:
             height=height,
             faces=self.analyse_pixels(rgb),
         )
+
+
+class AnalyserPool:
+    """Analysers lent to one thread at a time. dlib's networks keep per-call state inside the
+    model object, so two threads must never run the same analyser at once; a server analysing
+    probes on several threads borrows one each, up to ``size`` (more wait their turn)."""
+
+    def __init__(self, settings, size: int):
+        self.settings = settings
+        self.size = max(1, size)
+        self._idle: queue.LifoQueue[FaceAnalyser] = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrowed(self) -> Iterator[FaceAnalyser]:
+        analyser = self._take()
+        try:
+            yield analyser
+        finally:
+            self._idle.put(analyser)
+
+    def _take(self) -> FaceAnalyser:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            create = self._created < self.size
+            if create:
+                self._created += 1
+        if create:
+            return FaceAnalyser.from_settings(self.settings)
+        return self._idle.get()

@@ -45,6 +45,7 @@ class Deletion:
     image_ids: tuple[int, ...]
     face_ids: tuple[int, ...]
     image_sha256s: tuple[str, ...]
+    paths: tuple[str, ...] = ()  # of the deleted images, to remove files the gallery kept
 
 
 class GovernanceQueries:
@@ -150,7 +151,7 @@ class GovernanceQueries:
 
     def delete_images(self, image_ids: Iterable[int]) -> Deletion:
         wanted = sorted({int(i) for i in image_ids})
-        face_ids, hashes = [], []
+        face_ids, hashes, paths = [], [], []
         with self.engine.begin() as connection:
             for chunk in in_chunks(wanted):
                 face_ids += (
@@ -158,22 +159,22 @@ class GovernanceQueries:
                     .scalars()
                     .all()
                 )
-                hashes += (
-                    connection.execute(select(images.c.sha256).where(among(images.c.id, chunk)))
-                    .scalars()
-                    .all()
-                )
+                for sha256, path in connection.execute(
+                    select(images.c.sha256, images.c.path).where(among(images.c.id, chunk))
+                ):
+                    hashes.append(sha256)
+                    paths.append(path)
                 connection.execute(delete(faces).where(among(faces.c.image_id, chunk)))
                 connection.execute(delete(images).where(among(images.c.id, chunk)))
             if wanted:
                 bump_gallery_version(connection)
                 drop_empty_identities(connection)
-        return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes))
+        return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes), tuple(paths))
 
     def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
         """Delete faces; an image left with no faces is deleted too (nothing of anyone remains)."""
         wanted = sorted({int(i) for i in face_ids})
-        emptied, hashes = [], []
+        emptied, hashes, paths = [], [], []
         with self.engine.begin() as connection:
             touched: set[int] = set()
             for chunk in in_chunks(wanted):
@@ -188,11 +189,11 @@ class GovernanceQueries:
                     select(func.count()).select_from(faces).where(faces.c.image_id == image_id)
                 ).scalar_one()
                 if left == 0:
-                    hashes.append(
-                        connection.execute(
-                            select(images.c.sha256).where(images.c.id == image_id)
-                        ).scalar_one()
-                    )
+                    sha256, path = connection.execute(
+                        select(images.c.sha256, images.c.path).where(images.c.id == image_id)
+                    ).one()
+                    hashes.append(sha256)
+                    paths.append(path)
                     connection.execute(delete(images).where(images.c.id == image_id))
                     emptied.append(image_id)
                 else:
@@ -202,7 +203,7 @@ class GovernanceQueries:
             if wanted:
                 bump_gallery_version(connection)
                 drop_empty_identities(connection)
-        return Deletion(tuple(emptied), tuple(wanted), tuple(hashes))
+        return Deletion(tuple(emptied), tuple(wanted), tuple(hashes), tuple(paths))
 
     # --- tombstones: content erased at a subject's request is never ingested again -----------
 

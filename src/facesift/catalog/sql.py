@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
+from facesift.catalog.casework import CaseworkQueries
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
 from facesift.catalog.reembedding import ReembedQueries
@@ -65,7 +66,7 @@ def _one_migration_at_a_time(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries):
+class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQueries):
     def __init__(self, url: str):
         self.url = url
         try:

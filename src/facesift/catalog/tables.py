@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -213,7 +214,7 @@ face_identities = Table(
     Column("assigned_by", String(10), nullable=False),
 )
 
-# --- re-embedding (migration 0004) ----------------------------------------------------------------
+# --- re-embedding (migration 0005) ----------------------------------------------------------------
 # A re-embed job re-analyses every image into a new embedding space beside the live one; ``job``
 # names the target space. Nothing here is searched: the switch moves it into ``faces`` at once.
 
@@ -221,7 +222,7 @@ reembed_images = Table(
     "reembed_images",
     metadata,
     Column("job", String(200), primary_key=True),
-    Column("image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
     Column("outcome", String(20), nullable=False),  # "done" or "unreadable"
     Column("detail", Text, nullable=False, default=""),
 )
@@ -229,14 +230,14 @@ reembed_images = Table(
 reembed_faces = Table(
     "reembed_faces",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column("job", String(200), nullable=False, index=True),
     Column(
-        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+        "image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
     ),
     # The live face this one re-finds (same image, overlapping box): identities and opt-outs
     # follow it into the new space.
-    Column("old_face_id", Integer, nullable=True),
+    Column("old_face_id", RowId, nullable=True),
     Column("box_left", Integer, nullable=False),
     Column("box_top", Integer, nullable=False),
     Column("box_right", Integer, nullable=False),
@@ -254,9 +255,9 @@ reembed_faces = Table(
 faces_held_back = Table(
     "faces_held_back",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),  # its id when it was live
+    Column("id", RowId, primary_key=True, autoincrement=False),  # its id when it was live
     Column(
-        "image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
+        "image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
     ),
     Column("box_left", Integer, nullable=False),
     Column("box_top", Integer, nullable=False),
@@ -268,4 +269,71 @@ faces_held_back = Table(
     Column("sharpness", Float, nullable=False),
     Column("embedding_space", String(120), nullable=False),
     Column("embedding", LargeBinary, nullable=False),
+
+# --- casework (migration 0004) -------------------------------------------------------------------
+
+# A search kept so its leads can be reviewed later; the probe itself is never stored.
+searches = Table(
+    "searches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(100), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("case_ref", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("probe_sha256", String(64), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# The faces a search showed. No foreign key to faces: the record of what was shown outlives an
+# erasure (the face row goes; the fact that it was once a lead stays, without any of its data).
+search_leads = Table(
+    "search_leads",
+    metadata,
+    Column("search_id", Integer, ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True),
+    Column("face_id", RowId, primary_key=True, index=True),
+    Column("face_number", Integer, nullable=False),
+    Column("distance", Float, nullable=False),
+)
+
+lead_reviews = Table(
+    "lead_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "search_id",
+        Integer,
+        ForeignKey("searches.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("face_id", RowId, nullable=False),
+    Column("reviewer", String(100), nullable=False),
+    Column("decision", String(10), nullable=False),  # "confirm" or "reject"
+    Column("note", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    UniqueConstraint("search_id", "face_id", "reviewer", name="uq_lead_review_once"),
+    sqlite_autoincrement=True,
+)
+
+# Requests data subjects make through the portal. The selfie is kept only while the request is
+# open, and cleared when it is fulfilled or declined.
+subject_requests = Table(
+    "subject_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # "access", "erasure" or "optout"
+    Column("contact", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("status", String(10), nullable=False, index=True),  # "open", "fulfilled", "declined"
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("fulfilled_at", UtcDateTime, nullable=True),
+    Column("selfie", LargeBinary, nullable=True),
+    Column("selfie_sha256", String(64), nullable=False),
+    Column("report_html", Text, nullable=True),
+    Column("decline_reason", Text, nullable=True),
+    Column("handled_by", String(100), nullable=True),
+    sqlite_autoincrement=True,
 )

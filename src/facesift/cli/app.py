@@ -31,6 +31,7 @@ from facesift.cli.common import (
     console,
     errors,
     open_engine,
+    settings_for,
 )
 from facesift.cli.output import print_json, search_tables, verification_text
 from facesift.errors import FaceSiftError
@@ -347,6 +348,24 @@ def index_rebuild(data_dir: DataDir = None) -> None:
         acting_operator(engine).require(Action.INDEX_ADMIN)
         engine.rebuild_index()
         console.print(f"index rebuilt: {len(engine.index)} faces, {engine.index.kind}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the REST API (and web UI) with uvicorn; API docs at /docs. Needs the 'serve' extra."""
+    try:
+        import uvicorn
+
+        from facesift.serve.app import create_app
+    except ImportError as error:
+        raise FaceSiftError(
+            f"facesift serve needs the 'serve' extra: pip install 'facesift[serve]' ({error})"
+        ) from None
+    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
 
 
 @app.command()

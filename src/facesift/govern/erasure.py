@@ -1,6 +1,7 @@
 """Bulk erasure: by jurisdiction or source (as the ICO ordered for UK residents), and retention
 purge. Catalog rows go first (the truth), then index entries; a receipt goes in the audit trail,
-never the erased data. facesift keeps no thumbnails or crops on disk, so there are none to remove.
+never the erased data. Thumbnails cached for the API and photos uploaded through it go too
+(govern/derived.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facesift.errors import InputError
+from facesift.govern import derived
 from facesift.govern.roles import Action, Actor
 from facesift.govern.subjects import Receipt, _receipt
 from facesift.index.base import JURISDICTION_CODE
@@ -37,6 +39,7 @@ def erase_images(
         else:
             engine.index.remove(face_ids)
         engine.save_index()
+    derived.forget(engine.data_dir, deletion)
     return _receipt(engine, actor, action, "", deletion.image_ids, deletion.face_ids, details)
 
 

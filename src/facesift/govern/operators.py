@@ -86,11 +86,16 @@ class OperatorRegistry:
         return Actor(row["name"], Role(row["role"]))
 
     def by_key(self, key: str) -> Actor:
+        return self.by_key_digest(key_digest(key))
+
+    def by_key_digest(self, digest: str) -> Actor:
+        """The operator whose key hashes to ``digest`` (web sessions keep the digest, not the key,
+        so a session ends when its operator is disabled or given a new key)."""
         with self.engine.connect() as connection:
             row = (
                 connection.execute(
                     select(operators).where(
-                        operators.c.key_sha256 == key_digest(key), operators.c.disabled_at.is_(None)
+                        operators.c.key_sha256 == digest, operators.c.disabled_at.is_(None)
                     )
                 )
                 .mappings()

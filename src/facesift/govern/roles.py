@@ -31,6 +31,7 @@ class Action(enum.StrEnum):
     SUBJECT_ACCESS = "subject-access"
     SUBJECT_ERASE = "subject-erase"
     SUBJECT_OPTOUT = "subject-optout"
+    SUBJECT_REQUEST = "subject-request"
     ERASE = "erase"
     PURGE = "purge"
     AUDIT_SHOW = "audit-show"
@@ -57,6 +58,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.SUBJECT_ACCESS,
             Action.SUBJECT_ERASE,
             Action.SUBJECT_OPTOUT,
+            Action.SUBJECT_REQUEST,
             Action.ERASE,
             Action.PURGE,
             Action.USER_ADD,

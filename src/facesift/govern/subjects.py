@@ -24,6 +24,7 @@ from PIL import Image
 
 from facesift.catalog.governance import ImageProvenance
 from facesift.errors import AmbiguousFaceError, NoFaceError
+from facesift.govern import derived
 from facesift.govern.audit import AuditEvent
 from facesift.govern.roles import Action, Actor
 from facesift.types import AnalysedFace, AnalysedImage, BoundingBox
@@ -144,6 +145,7 @@ def subject_erase(
         )
         engine.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
         engine.save_index()
+    derived.forget(engine.data_dir, deletion)
     return _receipt(
         engine,
         actor,

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from facesift.catalog import SqlCatalog
-from facesift.errors import FaceSiftError
+from facesift.errors import GalleryBusyError
 from facesift.index.base import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -141,15 +141,17 @@ class IndexKeeper:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise FaceSiftError(
+                raise GalleryBusyError(
                     f"{self.lock_path.parent}: another facesift process is writing to this "
                     "gallery; wait for it to finish"
                 ) from None
             with self.catalog.exclusive_writer():
                 self._lock_handle = handle
-                yield
+                try:
+                    yield
+                finally:
+                    self._lock_handle = None
         finally:
-            self._lock_handle = None
             handle.close()
 
     @contextmanager

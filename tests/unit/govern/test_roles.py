@@ -13,6 +13,7 @@ EXPECTED_ALLOWED = {
         "subject-access",
         "subject-erase",
         "subject-optout",
+        "subject-request",
         "erase",
         "purge",
         "user-add",

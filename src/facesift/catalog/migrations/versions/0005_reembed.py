@@ -1,17 +1,20 @@
 """Re-embedding into a new embedding space: staged faces, per-image progress, held-back faces.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-22
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
+
+# As images.id and faces.id (see 0001).
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _face_columns() -> list[sa.Column]:
@@ -29,7 +32,7 @@ def _face_columns() -> list[sa.Column]:
 
 def _image_id() -> sa.Column:
     return sa.Column(
-        "image_id", sa.Integer, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False
+        "image_id", ROW_ID, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False
     )
 
 
@@ -39,7 +42,7 @@ def upgrade() -> None:
         sa.Column("job", sa.String(200), primary_key=True),
         sa.Column(
             "image_id",
-            sa.Integer,
+            ROW_ID,
             sa.ForeignKey("images.id", ondelete="CASCADE"),
             primary_key=True,
         ),
@@ -48,10 +51,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "reembed_faces",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
         sa.Column("job", sa.String(200), nullable=False),
         _image_id(),
-        sa.Column("old_face_id", sa.Integer, nullable=True),
+        sa.Column("old_face_id", ROW_ID, nullable=True),
         *_face_columns(),
         sa.Column("embedding", sa.LargeBinary, nullable=False),
         sqlite_autoincrement=True,
@@ -60,7 +63,7 @@ def upgrade() -> None:
     op.create_index("ix_reembed_faces_image_id", "reembed_faces", ["image_id"])
     op.create_table(
         "faces_held_back",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=False),
         _image_id(),
         *_face_columns(),
         sa.Column("embedding_space", sa.String(120), nullable=False),

@@ -1,0 +1,59 @@
+"""Files kept beside the catalog that hold people's data: photos uploaded through the API (the
+catalog's paths point at them) and the cache of face thumbnails the API and UI show. Erasure,
+subject erasure and retention purge remove them together with the catalog rows, so an erased face
+leaves no picture behind. Photos ingested from the operator's own folders are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from facesift.catalog.governance import Deletion
+
+log = logging.getLogger(__name__)
+
+UPLOADS = "uploads"
+THUMBNAILS = "thumbs"
+
+
+def uploads_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / UPLOADS
+
+
+def thumbnails_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / THUMBNAILS
+
+
+def thumbnail_path(data_dir: Path, face_id: int, size: int) -> Path:
+    return thumbnails_dir(data_dir) / f"{int(face_id)}-{int(size)}.jpg"
+
+
+def forget(data_dir: Path, deletion: Deletion) -> int:
+    """Remove the thumbnails of the erased faces and the uploaded copies of the erased images;
+    return how many files went."""
+    removed = 0
+    erased_faces = {str(face_id) for face_id in deletion.face_ids}
+    thumbs = thumbnails_dir(data_dir)
+    if erased_faces and thumbs.is_dir():
+        for entry in os.scandir(thumbs):
+            if entry.name.split("-", 1)[0] in erased_faces:
+                removed += _unlink(Path(entry.path))
+    uploads = uploads_dir(data_dir).resolve()
+    for path in deletion.paths:
+        candidate = Path(path).resolve()
+        if candidate.is_relative_to(uploads):
+            removed += _unlink(candidate)
+    return removed
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    except OSError as error:  # the catalog rows are gone already: say so, do not fail the erasure
+        log.warning("could not remove %s after erasure: %s", path, error)
+        return 0
+    return 1

@@ -1,0 +1,265 @@
+"""Data subjects' requests made through the portal: access, erasure, opt-out, answered by an admin.
+
+Anyone may submit a request with a selfie, without an account, and follow it with the random
+reference they are given. Nothing about the gallery is shown to them at submission: otherwise
+anyone could upload a stranger's photo and see every photo of them. An administrator reviews the
+candidates the selfie matches (``subject_request_candidates``), then fulfils the request (the
+access report becomes downloadable with the reference; erasure and opt-out are carried out by the
+same code as the CLI's ``facesift subject``) or declines it with a reason. The selfie is kept only
+while the request is open. Requests are due one calendar month after receipt (GDPR Art. 12(3)).
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from facesift.catalog.casework import StoredSubjectRequest
+from facesift.errors import InputError
+from facesift.govern import subjects
+from facesift.govern.audit import AuditEvent
+from facesift.govern.roles import Action, Actor, Role
+
+if TYPE_CHECKING:
+    from facesift.engine import FaceSift
+
+KINDS = ("access", "erasure", "optout")
+STATUSES = ("open", "fulfilled", "declined")
+MAX_CONTACT = 320  # the longest e-mail address
+
+# The portal is not an operator: it records that a request arrived, and can do nothing else
+# (like BOOTSTRAP, it never passes a permission check).
+PORTAL = Actor("subject-portal", Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class SubjectRequest:
+    id: int
+    reference: str
+    kind: str
+    contact: str
+    name: str | None
+    status: str
+    received_at: datetime
+    due_at: datetime
+    fulfilled_at: datetime | None
+    overdue: bool
+    report_html: str | None
+    decline_reason: str | None = None
+    handled_by: str | None = None
+
+
+class RequestNotFound(InputError):
+    pass
+
+
+def one_month_after(moment: datetime) -> datetime:
+    """The same day next month, or that month's last day if it is shorter (31 Jan -> 28 Feb)."""
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def open_subject_request(
+    engine: FaceSift, selfie: bytes, kind: str, contact: str, name: str | None = None
+) -> SubjectRequest:
+    if kind not in KINDS:
+        raise InputError(f"request kind {kind!r} is not one of: {', '.join(KINDS)}")
+    contact = (contact or "").strip()
+    if not contact or len(contact) > MAX_CONTACT or re.search(r"[\x00-\x1f]", contact):
+        raise InputError(
+            "contact: give an e-mail address or postal address we can answer you at "
+            f"(up to {MAX_CONTACT} characters)"
+        )
+    name = (name or "").strip() or None
+    # The selfie must show exactly one face, or the request could not be answered; say so now.
+    image, _ = subjects.read_selfie(engine, selfie, None)
+    received = datetime.now(UTC)
+    reference = secrets.token_urlsafe(18)
+    request_id = engine.catalog.add_subject_request(
+        reference=reference,
+        kind=kind,
+        contact=contact,
+        name=name,
+        status="open",
+        received_at=received,
+        due_at=one_month_after(received),
+        selfie=selfie,
+        selfie_sha256=image.sha256,
+    )
+    engine.record(
+        AuditEvent(
+            PORTAL,
+            Action.SUBJECT_REQUEST,
+            purpose=f"data subject's {kind} request received",
+            probe_sha256=image.sha256,
+            details={"request_id": request_id, "kind": kind},
+        )
+    )
+    return _view(engine.catalog.subject_request(request_id=request_id))
+
+
+def subject_requests(
+    engine: FaceSift, actor: Actor, status: str | None = None
+) -> list[SubjectRequest]:
+    actor.require(Action.SUBJECT_REQUEST)
+    if status is not None and status not in STATUSES:
+        raise InputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
+    return [_view(found) for found in engine.catalog.list_subject_requests(status)]
+
+
+def subject_request(engine: FaceSift, actor: Actor, request_id: int) -> SubjectRequest:
+    actor.require(Action.SUBJECT_REQUEST)
+    return _view(_stored(engine, request_id))
+
+
+def subject_request_by_reference(engine: FaceSift, reference: str) -> SubjectRequest:
+    found = engine.catalog.subject_request(reference=reference) if reference else None
+    if found is None:
+        raise RequestNotFound("no request has this reference (check it was copied in full)")
+    return _view(found)
+
+
+def subject_request_candidates(
+    engine: FaceSift, actor: Actor, request_id: int
+) -> subjects.SubjectReport:
+    """The faces the request's selfie matches, for the admin to review before fulfilling."""
+    actor.require(Action.SUBJECT_REQUEST)
+    found = _open(engine, request_id)
+    return subjects.subject_access(engine, actor, found.selfie)
+
+
+def fulfil_subject_request(
+    engine: FaceSift,
+    actor: Actor,
+    request_id: int,
+    *,
+    face_ids: list[int] | None = None,
+    decline_reason: str | None = None,
+) -> SubjectRequest:
+    """Carry out (or decline) an open request; ``face_ids`` are the candidates the admin
+    confirmed as the person (None: all candidates)."""
+    actor.require(Action.SUBJECT_REQUEST)
+    found = _open(engine, request_id)
+    now = datetime.now(UTC)
+    if decline_reason is not None:
+        reason = decline_reason.strip()
+        if not reason:
+            raise InputError("decline_reason: say why the request is declined")
+        engine.catalog.close_subject_request(
+            request_id,
+            status="declined",
+            decline_reason=reason,
+            fulfilled_at=now,
+            handled_by=actor.name,
+        )
+        engine.record(
+            AuditEvent(
+                actor,
+                Action.SUBJECT_REQUEST,
+                purpose=f"data subject's {found.kind} request declined",
+                probe_sha256=found.selfie_sha256,
+                details={"request_id": request_id, "reason": reason},
+            )
+        )
+        return _view(engine.catalog.subject_request(request_id=request_id))
+    report_html = _CARRY_OUT[found.kind](engine, actor, found, face_ids)
+    engine.catalog.close_subject_request(
+        request_id,
+        status="fulfilled",
+        report_html=report_html,
+        fulfilled_at=now,
+        handled_by=actor.name,
+    )
+    engine.record(
+        AuditEvent(
+            actor,
+            Action.SUBJECT_REQUEST,
+            purpose=f"data subject's {found.kind} request fulfilled",
+            probe_sha256=found.selfie_sha256,
+            details={"request_id": request_id, "face_ids": face_ids},
+        )
+    )
+    return _view(engine.catalog.subject_request(request_id=request_id))
+
+
+def _access(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
+    report = subjects.subject_access(engine, actor, found.selfie)
+    return subjects.access_report_html(_only(report, face_ids))
+
+
+def _erasure(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
+    report = subjects.subject_access(engine, actor, found.selfie)
+    receipt = subjects.subject_erase(engine, actor, report, face_ids)
+    return _receipt_html(
+        "Erasure receipt",
+        f"{receipt.faces} face(s) in {receipt.images} photo(s) matching your selfie were erased "
+        f"on {receipt.at.date()}; the erased photos will not be collected again. "
+        f"Receipt reference {receipt.reference}.",
+    )
+
+
+def _optout(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
+    receipt = subjects.subject_optout(engine, actor, found.selfie)
+    return _receipt_html(
+        "Opt-out receipt",
+        "Your face template (not your photo) is on the do-not-index list: photos of you are no "
+        "longer added, and the "
+        f"{receipt.existing_faces_hidden} already held are hidden from searches. "
+        f"Receipt reference {receipt.reference}.",
+    )
+
+
+_CARRY_OUT = {"access": _access, "erasure": _erasure, "optout": _optout}
+
+
+def _only(report: subjects.SubjectReport, face_ids: list[int] | None) -> subjects.SubjectReport:
+    if face_ids is None:
+        return report
+    chosen = set(face_ids)
+    return replace(report, faces=tuple(f for f in report.faces if f.face_id in chosen))
+
+
+def _receipt_html(title: str, text: str) -> str:
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+        "</body></html>\n"
+    )
+
+
+def _stored(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
+    found = engine.catalog.subject_request(request_id=int(request_id))
+    if found is None:
+        raise RequestNotFound(f"subject request {request_id} not found")
+    return found
+
+
+def _open(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
+    found = _stored(engine, request_id)
+    if found.status != "open" or found.selfie is None:
+        raise InputError(f"subject request {request_id} is already {found.status}")
+    return found
+
+
+def _view(found: StoredSubjectRequest) -> SubjectRequest:
+    return SubjectRequest(
+        id=found.id,
+        reference=found.reference,
+        kind=found.kind,
+        contact=found.contact,
+        name=found.name,
+        status=found.status,
+        received_at=found.received_at,
+        due_at=found.due_at,
+        fulfilled_at=found.fulfilled_at,
+        overdue=found.status == "open" and datetime.now(UTC) > found.due_at,
+        report_html=found.report_html,
+        decline_reason=found.decline_reason,
+        handled_by=found.handled_by,
+    )

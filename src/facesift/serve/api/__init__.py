@@ -1,0 +1,11 @@
+"""The REST API, version 1, mounted at /api/v1."""
+
+from fastapi import APIRouter
+
+from facesift.serve.api import gallery, oversight, searching, subjects
+
+api_router = APIRouter()
+for module in (gallery, searching, subjects, oversight):
+    api_router.include_router(module.router)
+
+__all__ = ["api_router"]

@@ -1,0 +1,47 @@
+"""What the API's routers share: documented problem responses and conversions to JSON bodies."""
+
+from __future__ import annotations
+
+from facesift.serve.schemas import ProblemOut
+from facesift.types import BoundingBox
+
+
+def problems(*statuses: int) -> dict:
+    """OpenAPI entries for the problem responses an endpoint can give; any request can be
+    malformed (400) or too large (413)."""
+    statuses = tuple(sorted({400, 413, *statuses}))
+    described = {
+        400: "The request was refused",
+        401: "No valid API key (X-API-Key)",
+        403: "The operator's role does not allow this",
+        404: "Not found",
+        409: "Conflicts with the current state (another writer, a second review)",
+        413: "Upload over the size limit",
+        415: "Upload is not an accepted image type (judged by content)",
+        422: "Invalid input; the detail names it",
+        429: "Rate limit reached; see Retry-After",
+    }
+    return {
+        status: {
+            "description": described[status],
+            "model": ProblemOut,
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }
+
+
+AUTHED = problems(401, 403, 422, 429)
+UPLOADS = problems(400, 401, 403, 413, 415, 422, 429)
+
+
+def box(value: BoundingBox) -> list[int]:
+    return value.as_list()
+
+
+def thumbnail_url(face_id: int) -> str:
+    return f"/api/v1/faces/{face_id}/thumbnail"
+
+
+def image_url(image_id: int) -> str:
+    return f"/api/v1/images/{image_id}"

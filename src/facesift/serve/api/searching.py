@@ -1,0 +1,184 @@
+"""Search, verify, lead review, and the faces and images leads point at."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from facesift.govern import review
+from facesift.govern.roles import Action
+from facesift.serve import thumbnails
+from facesift.serve.api.common import UPLOADS, box, image_url, problems, thumbnail_url
+from facesift.serve.deps import CurrentActor, Engine
+from facesift.serve.schemas import (
+    KeptSearchOut,
+    LeadOut,
+    LeadReviewOut,
+    ProbeFaceOut,
+    ReviewIn,
+    SearchOut,
+    VerifyOut,
+)
+from facesift.serve.uploads import read_image
+
+router = APIRouter()
+
+NOTICE = "investigative leads, not identifications: two reviewers confirm a lead before use"
+Purpose = Annotated[str, Form(description="Why this search is made (recorded in the audit).")]
+Case = Annotated[str, Form(description="Case or authorisation reference (recorded).")]
+
+
+@router.post("/search", tags=["search"], responses=UPLOADS)
+def search(
+    engine: Engine,
+    actor: CurrentActor,
+    probe: Annotated[UploadFile, File(description="Photo to search with.")],
+    purpose: Purpose,
+    case: Case,
+    top_k: Annotated[int, Form(ge=1, le=100)] = 10,
+    threshold: Annotated[float | None, Form(gt=0, le=2)] = None,
+    face: Annotated[int | None, Form(ge=1, description="Search only face N of the probe.")] = None,
+) -> SearchOut:
+    """1:N search: for each face in the probe, ranked leads with provenance.
+
+    The search is kept (who, why, which leads; never the probe) under `search_id` for review."""
+    actor.require(Action.SEARCH)
+    data = read_image(probe, engine.settings.max_file_bytes, "probe")
+    record = engine.search_with_id(
+        actor,
+        data,
+        purpose=purpose,
+        case=case,
+        top_k=top_k,
+        threshold=threshold,
+        face=face,
+        name="probe",
+    )
+    return SearchOut(
+        search_id=record.search_id,
+        threshold=engine.match_threshold if threshold is None else threshold,
+        notice=NOTICE,
+        faces=[
+            ProbeFaceOut(
+                face_number=result.face_number,
+                box=box(result.box),
+                leads=[
+                    LeadOut(
+                        rank=rank,
+                        face_id=lead.face_id,
+                        distance=lead.distance,
+                        false_match_rate=lead.false_match_rate,
+                        box=box(lead.box),
+                        thumbnail_url=thumbnail_url(lead.face_id),
+                        image_url=image_url(lead.image_id),
+                        image_id=lead.image_id,
+                        image_sha256=lead.image_sha256,
+                        source=lead.source,
+                        lawful_basis=lead.lawful_basis,
+                        jurisdiction=lead.jurisdiction,
+                        ingested_at=lead.ingested_at,
+                        identity_id=lead.identity_id,
+                        identity_name=lead.identity_name,
+                    )
+                    for rank, lead in enumerate(result.leads, start=1)
+                ],
+            )
+            for result in record.results
+        ],
+    )
+
+
+@router.post("/verify", tags=["search"], responses=UPLOADS)
+def verify(
+    engine: Engine,
+    actor: CurrentActor,
+    a: Annotated[UploadFile, File(description="First photo.")],
+    b: Annotated[UploadFile, File(description="Second photo.")],
+    purpose: Purpose,
+    case: Case,
+    threshold: Annotated[float | None, Form(gt=0, le=2)] = None,
+) -> VerifyOut:
+    """1:1: are the main faces of two photos the same person?"""
+    actor.require(Action.VERIFY)
+    limit = engine.settings.max_file_bytes
+    result = engine.verify(
+        actor,
+        read_image(a, limit, "a"),
+        read_image(b, limit, "b"),
+        purpose=purpose,
+        case=case,
+        threshold=threshold,
+    )
+    return VerifyOut(
+        same_person=result.same_person,
+        distance=result.distance,
+        threshold=result.threshold,
+        false_match_rate=result.false_match_rate,
+        box_a=box(result.box_a),
+        box_b=box(result.box_b),
+    )
+
+
+@router.get("/searches/{search_id}", tags=["review"], responses=problems(401, 403, 404, 422, 429))
+def kept_search(search_id: int, engine: Engine, actor: CurrentActor) -> KeptSearchOut:
+    """A kept search and the review status of each of its leads (reviewers; its investigator)."""
+    found = review.kept_search(engine, search_id)
+    statuses = engine.lead_reviews(actor, search_id)
+    return KeptSearchOut(
+        search_id=found.id,
+        actor=found.actor,
+        purpose=found.purpose,
+        case=found.case_ref,
+        at=found.at,
+        leads=[LeadReviewOut(**vars(status)) for status in statuses],
+    )
+
+
+@router.post(
+    "/searches/{search_id}/leads/{face_id}/review",
+    tags=["review"],
+    responses=problems(401, 403, 404, 409, 422, 429),
+)
+def review_lead(
+    search_id: int, face_id: int, body: ReviewIn, engine: Engine, actor: CurrentActor
+) -> LeadReviewOut:
+    """Confirm or reject a lead (reviewers). Confirmed once two different reviewers confirm."""
+    status = engine.review_lead(actor, search_id, face_id, body.decision, body.note)
+    return LeadReviewOut(**vars(status))
+
+
+JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}}
+
+
+@router.get(
+    "/faces/{face_id}/thumbnail",
+    tags=["faces"],
+    response_class=Response,
+    responses={**JPEG, **problems(401, 403, 404, 422, 429)},
+)
+def face_thumbnail(
+    face_id: int,
+    engine: Engine,
+    actor: CurrentActor,
+    size: Annotated[int, Query(description="Longest side: 80, 160 or 320.")] = 160,
+    boxed: Annotated[bool, Query(description="A wider crop with the face boxed.")] = False,
+) -> Response:
+    """A face's thumbnail: admins any face; reviewers any lead; investigators their own leads."""
+    data = thumbnails.face_thumbnail(engine, actor, face_id, size, boxed)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+@router.get(
+    "/images/{image_id}",
+    tags=["faces"],
+    response_class=Response,
+    responses={
+        200: {"content": {"image/*": {}}, "description": "The image file"},
+        **problems(401, 403, 404, 422, 429),
+    },
+)
+def full_image(image_id: int, engine: Engine, actor: CurrentActor) -> Response:
+    """The full image a lead came from (same rule as thumbnails)."""
+    data, mime = thumbnails.image_bytes(engine, actor, image_id)
+    return Response(data, media_type=mime, headers={"Cache-Control": "private"})

@@ -1,0 +1,233 @@
+"""Data subjects' rights: the operator side (by selfie, as `facesift subject`) and the portal
+where people make requests themselves (no API key; rate-limited per address)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import HTMLResponse
+
+from facesift.govern import requests
+from facesift.serve.api.common import AUTHED, UPLOADS, box, problems, thumbnail_url
+from facesift.serve.deps import CurrentActor, Engine, PublicCaller
+from facesift.serve.problems import Problem
+from facesift.serve.schemas import (
+    FulfilIn,
+    HeldFaceOut,
+    OptOutOut,
+    OptOutWithdrawnOut,
+    ReceiptOut,
+    SubjectReportOut,
+    SubjectRequestOut,
+    SubjectRequestPublic,
+)
+from facesift.serve.uploads import read_image
+
+router = APIRouter()
+
+# The report is self-contained HTML (inline thumbnails and style); nothing else may load or run.
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+Selfie = Annotated[UploadFile, File(description="A photo of the person, showing one face.")]
+FaceNumber = Annotated[int | None, Form(ge=1, description="Use face N of the photo.")]
+
+
+# --- operator side (admin), as the CLI's `facesift subject ...` ---------------------------------
+
+
+@router.post("/subjects/access", tags=["subjects"], responses=UPLOADS)
+def subject_access(
+    engine: Engine, actor: CurrentActor, selfie: Selfie, face: FaceNumber = None
+) -> SubjectReportOut:
+    """Every face held that matches the selfie, with provenance (GDPR Art. 15)."""
+    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    return report_out(engine.subject_access(actor, data, face))
+
+
+@router.post(
+    "/subjects/erase", tags=["subjects"], responses=problems(400, 401, 403, 409, 413, 415, 422, 429)
+)
+def subject_erase(
+    engine: Engine,
+    actor: CurrentActor,
+    selfie: Selfie,
+    face: FaceNumber = None,
+    face_ids: Annotated[
+        list[int] | None,
+        Form(description="Only these candidate faces (from /subjects/access); default: all."),
+    ] = None,
+) -> ReceiptOut:
+    """Erase the faces matching the selfie, and bar their photos from being ingested again."""
+    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    report = engine.subject_access(actor, data, face)
+    receipt = engine.subject_erase(actor, report, face_ids)
+    return receipt_out(receipt)
+
+
+@router.post("/subjects/optout", tags=["subjects"], responses=UPLOADS)
+def subject_optout(
+    engine: Engine, actor: CurrentActor, selfie: Selfie, face: FaceNumber = None
+) -> OptOutOut:
+    """Put the person's face template on the do-not-index list."""
+    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    receipt = engine.subject_optout(actor, data, face)
+    return OptOutOut(**vars(receipt))
+
+
+@router.post("/subjects/optout/withdraw", tags=["subjects"], responses=UPLOADS)
+def subject_optout_withdraw(
+    engine: Engine, actor: CurrentActor, selfie: Selfie, face: FaceNumber = None
+) -> OptOutWithdrawnOut:
+    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    return OptOutWithdrawnOut(removed=engine.subject_optout_remove(actor, data, face))
+
+
+# --- the portal: people's own requests ----------------------------------------------------------
+
+
+@router.post(
+    "/subject-requests",
+    status_code=201,
+    tags=["subject requests"],
+    responses=problems(400, 413, 415, 422, 429),
+)
+def submit_request(
+    engine: Engine,
+    _caller: PublicCaller,
+    selfie: Selfie,
+    kind: Annotated[Literal["access", "erasure", "optout"], Form()],
+    contact: Annotated[str, Form(description="Where to answer you (e-mail or postal address).")],
+    name: Annotated[str | None, Form()] = None,
+) -> SubjectRequestPublic:
+    """Make an access, erasure or opt-out request (no account needed). Keep the reference: it is
+    the only way to follow the request. Nothing is shown until an administrator has handled it."""
+    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    return public_out(engine.open_subject_request(data, kind, contact, name))
+
+
+@router.get(
+    "/subject-requests/{reference}",
+    tags=["subject requests"],
+    responses=problems(404, 422, 429),
+)
+def request_status(reference: str, engine: Engine, _caller: PublicCaller) -> SubjectRequestPublic:
+    """A request's status, by its reference."""
+    return public_out(engine.subject_request_by_reference(reference))
+
+
+@router.get(
+    "/subject-requests/{reference}/report",
+    tags=["subject requests"],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}, **problems(404, 422, 429)},
+)
+def request_report(reference: str, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
+    """The report (access) or receipt (erasure, opt-out) of a fulfilled request."""
+    found = engine.subject_request_by_reference(reference)
+    if found.status != "fulfilled" or not found.report_html:
+        raise Problem(404, f"request is {found.status}: there is no report yet", kind="not-found")
+    return HTMLResponse(
+        found.report_html,
+        headers={"Content-Security-Policy": REPORT_CSP},
+    )
+
+
+# --- administrators handle them -------------------------------------------------------------------
+
+
+@router.get("/admin/subject-requests", tags=["subject requests"], responses=AUTHED)
+def list_requests(
+    engine: Engine,
+    actor: CurrentActor,
+    status: Annotated[Literal["open", "fulfilled", "declined"] | None, Query()] = None,
+) -> list[SubjectRequestOut]:
+    """Requests, soonest due first (admin)."""
+    return [admin_out(r) for r in engine.subject_requests(actor, status)]
+
+
+@router.get(
+    "/admin/subject-requests/{request_id}/candidates",
+    tags=["subject requests"],
+    responses=problems(401, 403, 404, 422, 429),
+)
+def request_candidates(request_id: int, engine: Engine, actor: CurrentActor) -> SubjectReportOut:
+    """The faces an open request's selfie matches: check them before fulfilling (admin)."""
+    return report_out(engine.subject_request_candidates(actor, request_id))
+
+
+@router.post(
+    "/admin/subject-requests/{request_id}/fulfil",
+    tags=["subject requests"],
+    responses=problems(401, 403, 404, 409, 422, 429),
+)
+def fulfil_request(
+    request_id: int, body: FulfilIn, engine: Engine, actor: CurrentActor
+) -> SubjectRequestOut:
+    """Carry out an open request for the confirmed faces, or decline it with a reason (admin)."""
+    return admin_out(
+        engine.fulfil_subject_request(
+            actor, request_id, face_ids=body.face_ids, decline_reason=body.decline_reason
+        )
+    )
+
+
+def report_out(report) -> SubjectReportOut:
+    return SubjectReportOut(
+        selfie_sha256=report.selfie_sha256,
+        threshold=report.threshold,
+        generated_at=report.generated_at,
+        expected_false_matches=report.expected_false_matches,
+        faces=[
+            HeldFaceOut(
+                face_id=held.face_id,
+                distance=held.distance,
+                false_match_rate=held.false_match_rate,
+                box=box(held.box),
+                thumbnail_url=thumbnail_url(held.face_id),
+                image_id=held.image.image_id,
+                image_path=held.image.path,
+                image_sha256=held.image.sha256,
+                source=held.image.source,
+                lawful_basis=held.image.lawful_basis,
+                purpose=held.image.purpose,
+                controller=held.image.controller,
+                jurisdiction=held.image.jurisdiction,
+                ingested_at=held.image.ingested_at,
+                expires_at=held.image.expires_at,
+            )
+            for held in report.faces
+        ],
+    )
+
+
+def receipt_out(receipt) -> ReceiptOut:
+    return ReceiptOut(
+        action=receipt.action,
+        reference=receipt.reference,
+        at=receipt.at,
+        images=receipt.images,
+        faces=receipt.faces,
+        audit_seq=receipt.audit_seq,
+    )
+
+
+def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
+    return SubjectRequestPublic(
+        reference=found.reference,
+        kind=found.kind,
+        status=found.status,
+        received_at=found.received_at,
+        due_at=found.due_at,
+        fulfilled_at=found.fulfilled_at,
+        decline_reason=found.decline_reason,
+        report_url=(
+            f"/api/v1/subject-requests/{found.reference}/report"
+            if found.status == "fulfilled"
+            else None
+        ),
+    )
+
+
+def admin_out(found: requests.SubjectRequest) -> SubjectRequestOut:
+    return SubjectRequestOut(**{k: getattr(found, k) for k in SubjectRequestOut.model_fields})

@@ -1,0 +1,72 @@
+"""The ASGI application: one engine per app, the REST API at /api/v1, the web UI (if installed)
+at /, OpenAPI docs at /docs."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import facesift
+from facesift.config import Settings
+from facesift.engine import FaceSift
+from facesift.serve import problems
+from facesift.serve.api import api_router
+from facesift.serve.api.gallery import health
+from facesift.serve.jobs import JobRegistry
+from facesift.serve.limits import BodySizeLimit, TokenBuckets
+from facesift.serve.schemas import Health
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = FaceSift(settings)
+    jobs = JobRegistry()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        try:
+            yield
+        finally:
+            jobs.shutdown()
+            engine.close()
+
+    app = FastAPI(
+        title="facesift",
+        version=getattr(facesift, "__version__", "0"),
+        summary="Lawful-by-design face search: declared sources, audited searches, reviewed "
+        "leads, subject rights by face.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine
+    app.state.jobs = jobs
+    app.state.rate_limits = TokenBuckets(settings.api_requests_per_minute)
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, limit=settings.api_max_request_bytes)
+    app.add_api_route("/health", health, methods=["GET"], tags=["health"], response_model=Health)
+    app.include_router(api_router, prefix="/api/v1")
+    _mount_web_ui(app)
+    return app
+
+
+def _mount_web_ui(app: FastAPI) -> None:
+    """The server-rendered UI lives in facesift.serve.web when it is installed beside the API."""
+    try:
+        from facesift.serve.web.routes import web_router
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("facesift.serve.web"):
+            raise  # the UI is there but something it needs is not: say so
+        return
+
+    app.include_router(web_router)
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,93 @@
+"""Background jobs (ingest of uploaded files) with progress, one at a time per gallery.
+
+Jobs run on one worker thread in submission order, so two ingests never race for the gallery's
+writer lock; searches go on meanwhile on the server's other threads (the index is guarded by a
+readers-writer lock held only while a batch is added, see index/faiss_disk.py). Job records live
+in memory: after a restart the job list is empty, but an interrupted ingest loses nothing
+committed, and submitting the same files again skips what is already in the catalog.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from facesift.errors import FaceSiftError
+from facesift.govern.roles import Action, Actor
+
+log = logging.getLogger(__name__)
+
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    owner: str
+    state: JobState = "queued"
+    submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    total: int | None = None
+    done: int = 0
+    faces: int = 0
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class JobRegistry:
+    def __init__(self, keep: int = 1000):
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._keep = keep
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facesift-job")
+
+    def submit(self, kind: str, owner: Actor, work: Callable[[Job], dict[str, Any]]) -> Job:
+        with self._lock:
+            job = Job(next(self._ids), kind, owner.name)
+            self._jobs[job.id] = job
+            self._forget_old()
+        self._worker.submit(self._run, job, work)
+        return job
+
+    def _run(self, job: Job, work: Callable[[Job], dict[str, Any]]) -> None:
+        job.state, job.started_at = "running", datetime.now(UTC)
+        try:
+            job.result = work(job)
+            job.state = "succeeded"
+        except FaceSiftError as error:
+            job.state, job.error = "failed", str(error)
+        except Exception as error:  # a job must end in a state the client can read
+            log.exception("job %s failed", job.id)
+            job.state, job.error = "failed", f"internal error ({type(error).__name__})"
+        finally:
+            job.finished_at = datetime.now(UTC)
+
+    def get(self, job_id: int, actor: Actor) -> Job | None:
+        """The job, if it exists and ``actor`` may see it (its owner, or anyone who may ingest)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.owner != actor.name:
+            actor.require(Action.INGEST)
+        return job
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until every job submitted so far has finished (for tests and shutdown)."""
+        self._worker.submit(lambda: None).result(timeout)
+
+    def shutdown(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def _forget_old(self) -> None:
+        finished = [j.id for j in self._jobs.values() if j.finished_at is not None]
+        for job_id in finished[: max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[job_id]

@@ -1,0 +1,254 @@
+"""Response bodies of the API, as pydantic models: they make the OpenAPI schema (at /docs) exact,
+which the property-based tests check every response against."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    faces: int
+    index: str
+
+
+class SourceOut(BaseModel):
+    name: str
+    lawful_basis: str
+    jurisdiction: str
+    retention_days: int
+    purpose: str
+    controller: str
+    description: str
+    created_at: datetime
+    images: int = 0
+    faces: int = 0
+
+
+class SourceIn(BaseModel):
+    name: str = Field(description="Short unique name: letters, digits, '.', '_' or '-'.")
+    lawful_basis: str = Field(description="GDPR Art. 6 basis, e.g. legitimate-interest.")
+    jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code of where the images are held.")
+    retention_days: int = Field(description="Days each image is kept after ingest (>= 1).")
+    purpose: str = Field(description="What the images are processed for.")
+    controller: str = Field(description="Who answers data subjects' requests for this source.")
+    description: str = ""
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    owner: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int | None = Field(description="Files to process, once counted.")
+    done: int = Field(description="Files processed so far.")
+    faces: int = Field(description="Faces found so far.")
+    error: str | None
+    result: dict[str, Any] | None
+    url: str
+
+
+class LeadOut(BaseModel):
+    rank: int
+    face_id: int
+    distance: float = Field(description="The score: embedding distance, smaller is more alike.")
+    false_match_rate: float = Field(
+        description="How often two different people are this close (on the shipped calibration)."
+    )
+    box: Box
+    thumbnail_url: str
+    image_url: str
+    image_id: int
+    image_sha256: str
+    source: str
+    lawful_basis: str
+    jurisdiction: str
+    ingested_at: datetime
+    identity_id: int | None = None
+    identity_name: str | None = None
+
+
+class ProbeFaceOut(BaseModel):
+    face_number: int
+    box: Box
+    leads: list[LeadOut]
+
+
+class SearchOut(BaseModel):
+    search_id: int
+    threshold: float
+    notice: str
+    faces: list[ProbeFaceOut]
+
+
+class VerifyOut(BaseModel):
+    same_person: bool
+    distance: float
+    threshold: float
+    false_match_rate: float
+    box_a: Box
+    box_b: Box
+
+
+class ReviewIn(BaseModel):
+    decision: Literal["confirm", "reject"]
+    note: str = ""
+
+
+class LeadReviewOut(BaseModel):
+    search_id: int
+    face_id: int
+    status: Literal["pending", "confirmed", "rejected"]
+    confirmations: list[str]
+    rejections: list[str]
+
+
+class KeptSearchOut(BaseModel):
+    search_id: int
+    actor: str
+    purpose: str
+    case: str
+    at: datetime
+    leads: list[LeadReviewOut]
+
+
+class HeldFaceOut(BaseModel):
+    face_id: int
+    distance: float
+    false_match_rate: float
+    box: Box
+    thumbnail_url: str
+    image_id: int
+    image_path: str
+    image_sha256: str
+    source: str
+    lawful_basis: str
+    purpose: str
+    controller: str
+    jurisdiction: str
+    ingested_at: datetime
+    expires_at: datetime | None
+
+
+class SubjectReportOut(BaseModel):
+    selfie_sha256: str
+    threshold: float
+    generated_at: datetime
+    expected_false_matches: float
+    faces: list[HeldFaceOut]
+
+
+class ReceiptOut(BaseModel):
+    action: str
+    reference: str
+    at: datetime
+    images: int
+    faces: int
+    audit_seq: int
+
+
+class OptOutOut(BaseModel):
+    reference: str
+    existing_faces_hidden: int
+    audit_seq: int
+
+
+class OptOutWithdrawnOut(BaseModel):
+    removed: int
+
+
+class SubjectRequestPublic(BaseModel):
+    """What the person who made a request sees, by its reference."""
+
+    reference: str
+    kind: str
+    status: Literal["open", "fulfilled", "declined"]
+    received_at: datetime
+    due_at: datetime
+    fulfilled_at: datetime | None
+    decline_reason: str | None
+    report_url: str | None
+
+
+class SubjectRequestOut(BaseModel):
+    """What an administrator sees."""
+
+    id: int
+    kind: str
+    contact: str
+    name: str | None
+    status: Literal["open", "fulfilled", "declined"]
+    received_at: datetime
+    due_at: datetime
+    fulfilled_at: datetime | None
+    overdue: bool
+    decline_reason: str | None
+    handled_by: str | None
+
+
+class FulfilIn(BaseModel):
+    face_ids: list[int] | None = Field(
+        default=None, description="The candidates confirmed to be the person (default: all)."
+    )
+    decline_reason: str | None = Field(default=None, description="Decline instead, saying why.")
+
+
+class ErasureOut(BaseModel):
+    dry_run: bool
+    images: int
+    receipt: ReceiptOut | None
+
+
+class AuditRecordOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    purpose: str
+    case_ref: str
+    probe_sha256: str
+    details: dict[str, Any]
+    gallery_version: int
+    prev_hash: str
+    hash: str
+
+
+class AuditCheckOut(BaseModel):
+    intact: bool
+    records: int
+    head: str
+    first_broken: int | None
+    problem: str
+
+
+class StatsOut(BaseModel):
+    sources: int
+    images: int
+    images_without_faces: int
+    faces: int
+    index_kind: str
+    index_size: int
+    index_bytes: int
+    embedding_space: str
+    detector: str
+    match_threshold: float
+    match_false_match_rate: float
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str

@@ -1,0 +1,134 @@
+"""What the search, review and request pages show, gathered from the engine in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from facesift.catalog.casework import StoredSearch
+from facesift.engine import FaceSift
+from facesift.govern import review
+from facesift.govern.review import LeadReviewStatus
+from facesift.govern.roles import PERMISSIONS, Action, Actor
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """One lead of a kept search as the page shows it; ``held`` is False once erased."""
+
+    face_number: int
+    face_id: int
+    distance: float
+    false_match_rate: float
+    review: LeadReviewStatus
+    held: bool
+    image_id: int | None = None
+    image_name: str = ""
+    source: str = ""
+    lawful_basis: str = ""
+    jurisdiction: str = ""
+    ingested_at: datetime | None = None
+    expires_at: datetime | None = None
+    controller: str = ""
+
+
+@dataclass(frozen=True)
+class SearchView:
+    search: StoredSearch
+    leads: list[LeadView]
+    probe_faces: list[int]  # probe face numbers that have leads, in order
+    may_review: bool  # this actor may confirm or reject these leads
+    decided: set[int]  # face ids this actor has already decided on
+
+    def leads_of(self, number: int) -> list[LeadView]:
+        return [lead for lead in self.leads if lead.face_number == number]
+
+
+def kept_search(engine: FaceSift, actor: Actor, search_id: int) -> StoredSearch:
+    if hasattr(engine, "kept_search"):
+        return engine.kept_search(actor, search_id)
+    found = review.kept_search(engine, search_id)
+    review.may_view_search(actor, found)
+    return found
+
+
+def kept_searches(
+    engine: FaceSift, actor: Actor, pending_only: bool, limit: int = 100
+) -> list[StoredSearch]:
+    if hasattr(engine, "kept_searches"):
+        return engine.kept_searches(actor, pending_only=pending_only, limit=limit)
+    # Until the engine lists kept searches itself (requested in SERVE-CONTRACT.md).
+    from sqlalchemy import select
+
+    from facesift.catalog.tables import searches
+
+    actor.require(Action.REVIEW)
+    with engine.catalog.engine.connect() as connection:
+        ids = connection.execute(select(searches.c.id).order_by(searches.c.id.desc())).scalars()
+        ids = list(ids)
+    found = []
+    for search_id in ids:
+        search = review.kept_search(engine, search_id)
+        if pending_only and not any(
+            s.status == "pending" for s in engine.lead_reviews(actor, search_id)
+        ):
+            continue
+        found.append(search)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
+    found = kept_search(engine, actor, search_id)
+    statuses = {s.face_id: s for s in engine.lead_reviews(actor, search_id)}
+    stored = engine.catalog.stored_faces([face_id for _, face_id, _ in found.leads])
+    provenance = engine.catalog.provenance(face.image_id for face in stored.values())
+    leads = []
+    for number, face_id, distance in found.leads:
+        face = stored.get(face_id)
+        shared = {
+            "face_number": number,
+            "face_id": face_id,
+            "distance": distance,
+            "false_match_rate": engine.calibration.false_match_rate(distance),
+            "review": statuses[face_id],
+        }
+        if face is None:
+            leads.append(LeadView(**shared, held=False))
+            continue
+        origin = provenance.get(face.image_id)
+        leads.append(
+            LeadView(
+                **shared,
+                held=True,
+                image_id=face.image_id,
+                image_name=face.image_path.rsplit("/", 1)[-1],
+                source=face.source,
+                lawful_basis=face.lawful_basis,
+                jurisdiction=face.jurisdiction,
+                ingested_at=face.ingested_at,
+                expires_at=origin.expires_at if origin else None,
+                controller=origin.controller if origin else "",
+            )
+        )
+    may_review = Action.REVIEW in PERMISSIONS[actor.role] and actor.name != found.actor
+    decided = {
+        s.face_id
+        for s in statuses.values()
+        if actor.name in s.confirmations or actor.name in s.rejections
+    }
+    return SearchView(
+        found,
+        leads,
+        sorted({lead.face_number for lead in leads}),
+        may_review,
+        decided,
+    )
+
+
+def one_in(rate: float) -> str:
+    """A false-match rate as people read it: "1 in 12,000"."""
+    if rate <= 0:
+        return "below the calibrated range"
+    return f"1 in {round(1 / rate):,}"

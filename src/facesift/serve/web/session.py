@@ -1,0 +1,186 @@
+"""Web sessions: who is signed in, and the CSRF token every form posts back.
+
+The session lives in one cookie, signed with itsdangerous (so it cannot be forged or edited),
+HttpOnly (scripts cannot read it), SameSite=Lax (other sites' forms do not carry it) and Secure
+when served over HTTPS. It holds the operator's name and the SHA-256 of the API key they signed in
+with, never the key itself: a stolen cookie does not leak a permanent credential, and the session
+ends as soon as the operator is disabled or given a new key. Anonymous visitors (the data
+subjects' portal) get a session too, holding only a CSRF token, so their forms are protected the
+same way.
+
+The signing secret is generated on first use and kept in ``data_dir/web-session.key`` (mode 0600),
+so sessions survive a restart and every worker of one gallery shares them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from facesift.engine import FaceSift
+from facesift.errors import FaceSiftError
+from facesift.govern.operators import AuthenticationError, key_digest
+from facesift.govern.roles import Actor
+
+COOKIE = "facesift_session"
+MAX_AGE_SECONDS = 12 * 3600  # a working day; signing in again after that is cheap
+SECRET_FILE = "web-session.key"
+
+
+class NotSignedIn(FaceSiftError):
+    """A page for operators was asked for without a (valid) session."""
+
+    exit_code = 7
+
+
+class CsrfRefused(FaceSiftError):
+    """A form came back without the token of the session that served it."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class WebSession:
+    csrf: str
+    operator: str | None = None
+    key_sha256: str | None = None
+    changed: bool = False  # must be written back to the cookie
+
+    @classmethod
+    def fresh(cls) -> WebSession:
+        return cls(csrf=secrets.token_urlsafe(24), changed=True)
+
+
+def session_secret(data_dir: Path) -> str:
+    """The gallery's cookie-signing secret, created on first use. It is written to a private
+    temporary file and then hard-linked into place, so the secret file only ever appears whole,
+    and when two workers start at once the first link wins and both use its secret."""
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".web-session-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker made it first
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    state = request.app.state
+    serializer = getattr(state, "web_session_serializer", None)
+    if serializer is None:
+        secret = session_secret(state.engine.data_dir)
+        serializer = URLSafeTimedSerializer(secret, salt="facesift-web-session")
+        state.web_session_serializer = serializer
+    return serializer
+
+
+def current_session(request: Request) -> WebSession:
+    """This request's session: from its cookie if valid and unexpired, else a new anonymous one."""
+    cached = getattr(request.state, "web_session", None)
+    if cached is not None:
+        return cached
+    session = WebSession.fresh()
+    raw = request.cookies.get(COOKIE)
+    if raw:
+        try:
+            data = _serializer(request).loads(raw, max_age=MAX_AGE_SECONDS)
+            session = WebSession(
+                csrf=str(data["csrf"]), operator=data.get("op"), key_sha256=data.get("key")
+            )
+        except (BadSignature, KeyError, TypeError):
+            pass  # expired, forged or from another gallery: start afresh
+    request.state.web_session = session
+    return session
+
+
+def replace_session(request: Request, session: WebSession) -> WebSession:
+    session = replace(session, changed=True)
+    request.state.web_session = session
+    return session
+
+
+def sign_in(request: Request, engine: FaceSift, api_key: str) -> Actor:
+    """Check the API key and bind the session to its operator (a new CSRF token too, so a token
+    seen before signing in is worthless after)."""
+    actor = engine.operator(key=api_key.strip())
+    replace_session(
+        request,
+        WebSession(
+            csrf=secrets.token_urlsafe(24),
+            operator=actor.name,
+            key_sha256=key_digest(api_key.strip()),
+        ),
+    )
+    return actor
+
+
+def sign_out(request: Request) -> None:
+    replace_session(request, WebSession.fresh())
+
+
+def save_session(request: Request, response: Response) -> None:
+    """Write the session cookie if this request created or changed the session."""
+    session = getattr(request.state, "web_session", None)
+    if session is None or not session.changed:
+        return
+    payload = {"csrf": session.csrf}
+    if session.operator:
+        payload |= {"op": session.operator, "key": session.key_sha256}
+    response.set_cookie(
+        COOKIE,
+        _serializer(request).dumps(payload),
+        max_age=MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def signed_in_actor(request: Request) -> Actor:
+    """The signed-in operator, re-checked against the registry on every request."""
+    session = current_session(request)
+    if not (session.operator and session.key_sha256):
+        raise NotSignedIn("please sign in with your API key")
+    try:
+        actor = request.app.state.engine.operators.by_key_digest(session.key_sha256)
+    except AuthenticationError:
+        sign_out(request)
+        raise NotSignedIn(
+            "your session has ended (the operator was disabled or given a new key); "
+            "please sign in again"
+        ) from None
+    if actor.name != session.operator:
+        sign_out(request)
+        raise NotSignedIn("please sign in again")
+    request.state.actor = actor
+    return actor
+
+
+def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Every POST form carries the session's CSRF token in a hidden field."""
+    expected = current_session(request).csrf
+    if not csrf_token or not secrets.compare_digest(csrf_token, expected):
+        raise CsrfRefused(
+            "this form has expired or did not come from this site (missing or wrong CSRF "
+            "token); reload the page and try again"
+        )
+
+
+SignedIn = Annotated[Actor, Depends(signed_in_actor)]
+CsrfChecked = Depends(csrf_checked)
