@@ -269,6 +269,7 @@ faces_held_back = Table(
     Column("sharpness", Float, nullable=False),
     Column("embedding_space", String(120), nullable=False),
     Column("embedding", LargeBinary, nullable=False),
+)
 
 # --- casework (migration 0004) -------------------------------------------------------------------
 
