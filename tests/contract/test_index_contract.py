@@ -236,7 +236,7 @@ def test_another_embedding_space_is_refused(opener, gallery):
     with pytest.raises(SpaceMismatchError, match="index holds contract-test/v1/32/euclidean"):
         opener(other_model)
     other_dimension = EmbeddingSpace(SPACE.model, SPACE.version, 64, "euclidean")
-    with pytest.raises(SpaceMismatchError, match="re-embed the gallery"):
+    with pytest.raises(SpaceMismatchError, match="facesift reembed"):
         opener(other_dimension)
     # Refusing did not harm what was stored.
     assert len(opener()) == len(gallery.ids)
