@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from facesift.catalog import NewImage, SqlCatalog
 from facesift.catalog.statements import IN_CHUNK
-from facesift.catalog.tables import metadata
+from facesift.catalog.tables import gallery_state, metadata
 from facesift.errors import CatalogError, FaceSiftError, SourceError, SpaceMismatchError
 from facesift.govern.audit import AuditEvent, AuditTrail
 from facesift.govern.operators import AuthenticationError, OperatorRegistry
@@ -137,7 +137,21 @@ def test_processes_opening_a_new_catalog_together_all_succeed(catalog_url):
     catalog.close()
 
 
+def test_opening_a_catalog_does_not_wait_for_a_writer(catalog_url):
+    """A search starting while an ingest batch is being written opens the catalog at once."""
+    writer = SqlCatalog(catalog_url)
+    with writer.engine.begin() as connection:
+        # Holds the write lock (SQLite) or the row lock (PostgreSQL) until the block ends.
+        connection.execute(update(gallery_state).values(version=gallery_state.c.version + 1))
+        reader = SqlCatalog(catalog_url)
+        assert reader.version() == 0
+        reader.close()
+    assert writer.version() == 1
+    writer.close()
+
+
 def test_a_missing_server_is_a_catalog_error_without_the_password(tmp_path):
+    pytest.importorskip("psycopg", reason="psycopg is not installed (extra 'postgres')")
     url = f"postgresql+psycopg://someone:s3cret@/db?host={tmp_path}"
     with pytest.raises(CatalogError, match="cannot open catalog") as caught:
         SqlCatalog(url)

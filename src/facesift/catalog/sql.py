@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -48,6 +50,10 @@ WRITER_LOCK = _advisory_key("facesift catalog writer")
 def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return  # the usual case: no lock taken, so opening never waits for a writer
     with engine.begin() as connection:
         _one_migration_at_a_time(connection)
         config.attributes["connection"] = connection
