@@ -68,6 +68,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
+	$(BIN)/python bench/index_backends.py
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache
