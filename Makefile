@@ -73,6 +73,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
 	$(BIN)/python bench/catalog_backends.py
+	$(BIN)/python bench/index_backends.py
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache

@@ -104,6 +104,8 @@ class TaggedIndex:
 
     def __getattr__(self, name: str):
         # Backend-specific extras (is_exact, exact_max, ...) stay reachable for tests and benches.
+        if name == "inner":  # not set yet (e.g. during copy): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def _load_tags(self) -> FaceTagTable:
