@@ -97,7 +97,11 @@ def reembed(
             "faces before / after",
             f"{switch.faces_before} / {switch.faces_after}" if switch else "-",
         ),
-        ("faces held back (image unreadable)", switch.faces_held_back if switch else 0),
+        (
+            "faces held back (unreadable, or not found again)",
+            switch.faces_held_back if switch else 0,
+        ),
+        ("new detections not added (not in the gallery)", report.detections_not_added),
         ("identity assignments carried", switch.identities_carried if switch else 0),
         ("opt-outs carried / dropped", f"{report.optouts_carried} / {len(report.optouts_dropped)}"),
         ("switched", "yes" if switch else "no (nothing to do)"),
