@@ -207,7 +207,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries):
         if current is None:
             connection.execute(update(gallery_state).values(embedding_space=space.key))
         elif current != space.key:
-            raise SpaceMismatchError(current, space.key)
+            raise SpaceMismatchError(current, space.key, holder="the catalog")
 
     def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
         wanted = [int(i) for i in face_ids]
