@@ -295,7 +295,9 @@ class FaceSift:
 
     def record_images(self, batch: list[NewImage]) -> None:
         """Commit analysed images to the catalog, then add their faces to the index."""
-        face_ids, vectors = self.catalog.add_images(batch, self.space)
+        # Recorded under the space the vectors come from: the catalog refuses it if that is not
+        # the gallery's (a second line of defence behind require_configured_space).
+        face_ids, vectors = self.catalog.add_images(batch, self.configured_space)
         face_ids = np.asarray(face_ids, dtype=np.int64)
         self.index.add(face_ids, vectors, self.catalog.face_tags(face_ids))
 

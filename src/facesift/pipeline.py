@@ -14,6 +14,7 @@ import numpy as np
 from facesift.align import aligned_chip, sharpness
 from facesift.detect import Detector, create_detector
 from facesift.embed import Embedder, create_embedder
+from facesift.errors import ConfigError
 from facesift.ingest.decode import decode_image, read_and_decode
 from facesift.types import AnalysedFace, AnalysedImage, Quality
 
@@ -28,6 +29,14 @@ class FaceAnalyser:
         max_image_pixels: int,
         max_file_bytes: int = 200 * 2**20,
     ):
+        # dlib's chips are made from dlib's own landmark layout; refuse up front rather than
+        # fail on every image.
+        scheme = getattr(detector, "landmark_scheme", "dlib-5")
+        if embedder.chip.template == "dlib" and not scheme.startswith("dlib-"):
+            raise ConfigError(
+                f"embedder {embedder.name} aligns on dlib's landmarks, but detector "
+                f"{detector.name} gives {scheme}: use a dlib detector, or onnx-arcface"
+            )
         self.detector = detector
         self.embedder = embedder
         self.max_image_pixels = max_image_pixels

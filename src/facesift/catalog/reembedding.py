@@ -111,22 +111,23 @@ class ReembedQueries:
             return [(row.path, row.detail) for row in connection.execute(query)]
 
     def live_faces_of(self, image_ids: Iterable[int]) -> dict[int, list[tuple[int, tuple]]]:
-        """Per image, its live faces as (face id, box)."""
+        """Per image, the faces the gallery holds (live or held back) as (face id, box)."""
         wanted = [int(i) for i in image_ids]
         found: dict[int, list[tuple[int, tuple]]] = {i: [] for i in wanted}
-        query = select(
-            faces.c.id,
-            faces.c.image_id,
-            faces.c.box_left,
-            faces.c.box_top,
-            faces.c.box_right,
-            faces.c.box_bottom,
-        )
         with self.engine.connect() as connection:
-            for chunk in in_chunks(wanted):
-                for row in connection.execute(query.where(faces.c.image_id.in_(chunk))):
-                    box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
-                    found[row.image_id].append((row.id, box))
+            for table in (faces, faces_held_back):
+                query = select(
+                    table.c.id,
+                    table.c.image_id,
+                    table.c.box_left,
+                    table.c.box_top,
+                    table.c.box_right,
+                    table.c.box_bottom,
+                )
+                for chunk in in_chunks(wanted):
+                    for row in connection.execute(query.where(table.c.image_id.in_(chunk))):
+                        box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
+                        found[row.image_id].append((row.id, box))
         return found
 
     def record_reembedded(self, job: str, outcomes: list[ReembedOutcome]) -> None:
@@ -214,7 +215,14 @@ class ReembedQueries:
                     f"{left} images are not re-embedded yet; run `facesift reembed` again"
                 )
             faces_before = connection.execute(select(func.count()).select_from(faces)).scalar_one()
-            # Images that could not be read again: their faces wait outside the searchable space.
+            refound = select(reembed_faces.c.old_face_id).where(
+                reembed_faces.c.job == job, reembed_faces.c.old_face_id.is_not(None)
+            )
+            # Faces of images that could not be read again, and faces the new detector did not
+            # find again, wait outside the searchable space.
+            held_back = (faces.c.image_id.in_(unreadable)) | (
+                faces.c.image_id.in_(done) & ~faces.c.id.in_(refound)
+            )
             held = connection.execute(
                 insert(faces_held_back).from_select(
                     ["id", "image_id", *FACE_COLUMNS, "embedding_space", "embedding"],
@@ -224,10 +232,10 @@ class ReembedQueries:
                         *(faces.c[name] for name in FACE_COLUMNS),
                         faces.c.embedding_space,
                         faces.c.embedding,
-                    ).where(faces.c.image_id.in_(unreadable)),
+                    ).where(held_back),
                 )
             ).rowcount
-            connection.execute(delete(faces).where(faces.c.image_id.in_(unreadable)))
+            connection.execute(delete(faces).where(held_back))
             # Identities follow the faces they re-find.
             identity_of = {
                 row.face_id: (row.identity_id, row.assigned_by)
@@ -274,7 +282,7 @@ class ReembedQueries:
                     carried += 1
             for chunk in in_chunks(list(old_ids)):
                 connection.execute(delete(faces).where(faces.c.id.in_(chunk)))
-            connection.execute(delete(faces_held_back).where(faces_held_back.c.image_id.in_(done)))
+            connection.execute(delete(faces_held_back).where(faces_held_back.c.id.in_(refound)))
             counts = (
                 select(func.count())
                 .select_from(faces)

@@ -278,7 +278,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
         )
         current = connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
         if current != space.key:
-            raise SpaceMismatchError(current, space.key)
+            raise SpaceMismatchError(current, space.key, holder="the catalog")
 
     def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
         wanted = [int(i) for i in face_ids]

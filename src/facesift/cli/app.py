@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from facesift.cli import eval_commands, govern_commands, identity_commands
+from facesift.cli import eval_commands, govern_commands, identity_commands, reembed_commands
 from facesift.cli.common import (
     AsJson,
     DataDir,
@@ -50,6 +50,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_commands.app, name="eval")
 govern_commands.register(app)
 identity_commands.register(app)
+reembed_commands.register(app)
 
 
 @app.command()

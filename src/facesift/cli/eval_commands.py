@@ -131,7 +131,7 @@ def eval_calibrate(
     calibration = lfw.calibrate(
         people,
         embeddings,
-        embedding_space_of(settings.embedder),
+        embedding_space_of(settings.embedder, settings),
         dataset=(
             f"LFW (all pairs), detector {settings.detector}, min face {settings.min_face_size}px"
         ),

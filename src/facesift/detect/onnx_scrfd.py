@@ -62,6 +62,7 @@ def scrfd_input_size(model: OnnxModelFile, configured: int) -> tuple[int, int]:
 
 class OnnxScrfdDetector:
     name = "onnx-scrfd"
+    landmark_scheme = LANDMARK_SCHEME
 
     def __init__(
         self,

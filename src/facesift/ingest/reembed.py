@@ -8,6 +8,11 @@ content hash), stages the new faces beside the live ones (searches keep using th
 commits in batches so an interrupted run resumes, and finally switches catalog and index in one
 step. Images no longer readable under their name are listed; their faces are held back out of
 the new space (see ``faces_held_back``), never dropped, and a later run retries them.
+
+A re-embed never adds a face the gallery does not hold: a new detection is kept only if it
+re-finds a live (or held-back) face of its image. Anything else may be a person erased at their
+request from a group photo, or opted out when the image was ingested; a better detector's extra
+faces are counted, not added. Live faces the new detector misses are held back, not dropped.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class ReembedReport:
     images_already_done: int = 0  # by an earlier, interrupted run of this job
     images_analysed: int = 0
     faces_found: int = 0
+    detections_not_added: int = 0  # new detections matching no face the gallery holds
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     optouts_carried: int = 0
     optouts_dropped: list[str] = field(default_factory=list)
@@ -109,6 +115,7 @@ def _analyse_and_stage(
             if isinstance(result, AnalysedImage):
                 image = pending[result.path].pop(0)
                 outcome = _outcome(engine, image, result)
+                report.detections_not_added += len(result.faces) - len(outcome.faces)
             else:
                 name, reason = result
                 image = pending[name].pop(0)
@@ -149,7 +156,7 @@ def _outcome(engine: FaceSift, image: ImageToReembed, analysed: AnalysedImage) -
         old_face_id = _same_face(face.detection.box, live, claimed)
         if old_face_id is not None:
             claimed.add(old_face_id)
-        faces.append((old_face_id, face))
+            faces.append((old_face_id, face))
     return ReembedOutcome(image.image_id, faces=tuple(faces))
 
 

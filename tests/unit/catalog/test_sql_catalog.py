@@ -118,6 +118,9 @@ def test_a_second_embedding_space_is_refused(catalog):
     source = catalog.add_source("s", "consent", "FR", 30, **TERMS)
     catalog.add_images([NewImage(source.id, image("a", 1))], SPACE)
     other = EmbeddingSpace("other", "v2", 4, "euclidean")
-    with pytest.raises(SpaceMismatchError):
+    with pytest.raises(
+        SpaceMismatchError,
+        match=f"the catalog holds {SPACE.key}, got other/v2/4/euclidean; .*`facesift reembed`",
+    ):
         catalog.add_images([NewImage(source.id, image("b", 1))], other)
     assert catalog.counts().images == 1  # the refused batch left nothing behind

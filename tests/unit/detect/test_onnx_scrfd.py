@@ -99,3 +99,11 @@ def test_unusable_detector_files_are_refused_by_name(tmp_path, build, message):
     with pytest.raises(ConfigError) as error:
         detector_for(path)
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_scrfd_landmarks_cannot_drive_dlibs_chips(fixed_320):
+    from facesift.embed import create_embedder
+    from facesift.pipeline import FaceAnalyser
+
+    with pytest.raises(ConfigError, match="aligns on dlib's landmarks, but detector onnx-scrfd"):
+        FaceAnalyser(detector_for(fixed_320), create_embedder("dlib-resnet"), 80_000_000)

@@ -92,3 +92,12 @@ def test_switches_to_ivf_past_the_threshold_with_high_recall(tmp_path):
     assert sorted(index.ids().tolist()) == ids[100:].tolist()
     index.save(catalog_version=3)
     assert not FaissDiskIndex(tmp_path, SPACE, exact_max=2000).is_exact
+
+
+def test_a_file_of_another_space_is_stale_when_the_caller_holds_the_truth(tmp_path):
+    # After a re-embed switched the catalog, the old space's file is rebuilt, not refused.
+    FaissDiskIndex(tmp_path, SPACE).save(catalog_version=3)
+    other = EmbeddingSpace("arcface", "r100", 512, "euclidean")
+    index = FaissDiskIndex(tmp_path, other, replace_other_space=True)
+    assert "built for space test/v1/16/euclidean" in index.damaged
+    assert len(index) == 0 and index.catalog_version is None

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
 from facesift import FaceSift, Settings  # noqa: E402
 from facesift.demo import build  # noqa: E402
-from facesift.errors import ConfigError, SpaceMismatchError  # noqa: E402
+from facesift.errors import ConfigError, FaceSiftError, SpaceMismatchError  # noqa: E402
 from facesift.govern.roles import PermissionDenied  # noqa: E402
 from facesift.search.calibration import calibration_filename, measure_calibration  # noqa: E402
 from tests.conftest import add_source, operators  # noqa: E402
@@ -129,6 +129,9 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
         assert switch.images_switched == 10 and switch.images_held_back == 1
         assert switch.faces_held_back >= 1 and switch.faces_before == old_faces
         assert report.optouts_carried == 1 and report.optouts_dropped == []
+        # Same detector: every face is found again, and nothing is lost or added.
+        assert report.detections_not_added == 0
+        assert switch.faces_after + switch.faces_held_back == switch.faces_before
 
         # Catalog, index and engine are all in the new space, and agree.
         assert engine.space == new_space and engine.catalog.embedding_space() == new_space.key
@@ -191,3 +194,26 @@ def test_an_interrupted_reembed_resumes_and_searches_use_the_old_space_meanwhile
         assert report.images_already_done == 4 and report.images_analysed == 7
         assert report.switch.images_switched == 11 and report.unreadable == []
         assert engine.space == engine.configured_space and engine.check_index().in_agreement
+
+
+def test_an_optout_that_cannot_be_carried_blocks_the_switch_until_dropped_explicitly(
+    tmp_path, onnx_model, photos
+):
+    data = tmp_path / "data"
+    with FaceSift(dlib_settings(data)) as old:
+        admin, _ = operators(old)
+        add_source(old, admin, "demo")
+        old.ingest(admin, [photos["hopper"]], "demo")
+        # Collins opts out; no photo of hers is in the gallery to carry her template over.
+        old.subject_optout(admin, photos["collins"])
+        (reference,), _ = old.catalog.optout_templates()
+    with FaceSift(onnx_settings(data, onnx_model)) as engine:
+        admin, _ = operators(engine)
+        with pytest.raises(FaceSiftError, match=f"opt-outs \\({reference}\\) have no face"):
+            engine.reembed(admin)
+        assert engine.catalog.embedding_space() != engine.configured_space.key  # not switched
+        assert engine.catalog.optout_count() == 1
+        report = engine.reembed(admin, drop_uncarried_optouts=True)
+        assert report.images_already_done == 1 and report.optouts_dropped == [reference]
+        assert engine.space == engine.configured_space and engine.catalog.optout_count() == 0
+        assert engine.audit.records(action="reembed")[-1].details["optouts_dropped"] == [reference]

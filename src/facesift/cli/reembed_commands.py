@@ -1,0 +1,118 @@
+"""``facesift reembed``: move the gallery to the configured models' embedding space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from facesift.cli.common import AsJson, DataDir, acting_operator, console, errors, open_engine
+from facesift.cli.output import print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reembed)
+
+
+def reembed(
+    drop_uncarried_optouts: Annotated[
+        bool,
+        typer.Option(
+            help="Switch even if some opt-outs cannot be carried into the new space (their "
+            "references are listed and audited; ask those people to opt out again)."
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: all cores).")
+    ] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-analyse every stored image with the configured detector and embedder (FACESIFT_DETECTOR,
+    FACESIFT_EMBEDDER and their model files) into their embedding space, then switch the gallery
+    to it at once. Searches keep using the old space until the switch; Ctrl-C and run again to
+    resume. Administrators only; audited."""
+    with open_engine(data_dir, workers=workers) as engine:
+        actor = acting_operator(engine)
+        console.print(
+            f"re-embedding from [bold]{escape(engine.space.key)}[/] "
+            f"to [bold]{escape(engine.configured_space.key)}[/] "
+            f"(detector {engine.settings.detector})"
+        )
+        progress = Progress(
+            TextColumn("[bold]reembed"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[magenta]{task.fields[faces]} faces"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+        )
+        task = progress.add_task("reembed", total=None, faces=0)
+        faces_so_far = 0
+
+        def on_progress(images: int, faces: int) -> None:
+            nonlocal faces_so_far
+            faces_so_far += faces
+            progress.update(task, advance=images, faces=faces_so_far)
+
+        try:
+            with progress:
+                report = engine.reembed(
+                    actor,
+                    drop_uncarried_optouts=drop_uncarried_optouts,
+                    on_total=lambda total: progress.update(task, total=total),
+                    on_progress=on_progress,
+                )
+        except KeyboardInterrupt:
+            errors.print(
+                "[yellow]interrupted[/]: re-embedded images are kept and the gallery still "
+                "searches the old space; run the same command again to resume."
+            )
+            raise typer.Exit(130) from None
+    if as_json:
+        print_json(console, vars(report))
+        return
+    summary = Table(title="Re-embed", show_header=False)
+    switch = report.switch
+    for label, value in (
+        ("from space", report.previous_space),
+        ("to space", report.target_space),
+        ("images", report.images_total),
+        ("  analysed now", report.images_analysed),
+        ("  done by an earlier run", report.images_already_done),
+        ("  not readable by their stored name", len(report.unreadable)),
+        (
+            "faces before / after",
+            f"{switch.faces_before} / {switch.faces_after}" if switch else "-",
+        ),
+        (
+            "faces held back (unreadable, or not found again)",
+            switch.faces_held_back if switch else 0,
+        ),
+        ("new detections not added (not in the gallery)", report.detections_not_added),
+        ("identity assignments carried", switch.identities_carried if switch else 0),
+        ("opt-outs carried / dropped", f"{report.optouts_carried} / {len(report.optouts_dropped)}"),
+        ("switched", "yes" if switch else "no (nothing to do)"),
+        ("time", f"{report.seconds:.1f} s"),
+    ):
+        summary.add_row(label, escape(str(value)))
+    console.print(summary)
+    for path, reason in report.unreadable:
+        errors.print(f"[yellow]held back[/] {escape(path)}: {escape(reason)}", highlight=False)
+    if switch:
+        console.print(
+            "Accuracy in the new space must be measured before use: run `facesift eval calibrate` "
+            f"and write the file to {Path(engine.data_dir) / 'calibration'} (docs/models.md)."
+        )
