@@ -129,15 +129,17 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     admin = sign_in(chromium, url, keys["admin"])
     reference = submit_request(chromium, url, probe, "access")
     person = reference["page"]
-    fulfil(admin, url, tick="all", screenshot=tmp_path / "3-admin-candidates.png")
+    person.screenshot(path=tmp_path / "3-portal-reference.png", full_page=True)
+    fulfil(admin, url, tick="all", screenshot=tmp_path / "4-admin-candidates.png")
     person.click("form[action='/subject/status'] button")
     assert person.inner_text("[data-status]") == "fulfilled"
+    person.screenshot(path=tmp_path / "5-portal-fulfilled.png", full_page=True)
     with person.expect_download() as download:
         person.click("[data-download]")
     report = Path(download.value.path()).read_text()
     assert report.count('<img src="data:image/jpeg') == 3
     person.set_content(report)
-    person.screenshot(path=tmp_path / "4-access-report.png", full_page=True)
+    person.screenshot(path=tmp_path / "6-access-report.png", full_page=True)
 
     # The person asks for erasure; the administrator ticks the candidates; the search no longer
     # finds them.
@@ -155,7 +157,7 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     auditor.goto(f"{url}/audit/verify")
     assert auditor.locator("[data-chain=intact]").count() == 1
     auditor.goto(f"{url}/audit")
-    auditor.screenshot(path=tmp_path / "5-audit.png", full_page=True)
+    auditor.screenshot(path=tmp_path / "7-audit.png", full_page=True)
 
 
 def submit_request(browser, url: str, selfie: Path, kind: str) -> dict:
