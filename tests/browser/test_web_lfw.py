@@ -6,6 +6,7 @@ Screenshots of the main pages are written to the test's temporary folder."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,10 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     # An investigator searches with a photo of the target that is not in the gallery.
     investigator = sign_in(chromium, url, keys["ina"])
     assert investigator.url == f"{url}/search"
-    # A photo of several people: the server finds the faces, the investigator clicks one.
-    investigator.set_input_files("input[name=probe]", str(photos["group"]))
+    # A photo of several people, dropped on the page: the server finds the faces, the
+    # investigator clicks one.
+    drop_file(investigator, "[data-drop]", photos["group"])
+    assert investigator.inner_text("[data-drop] span") == photos["group"].name
     investigator.wait_for_selector(".face-box >> nth=1")
     assert "click the one to search for" in investigator.inner_text("[data-probe-help]")
     investigator.click(".face-box >> nth=1")
@@ -185,3 +188,19 @@ def fulfil(admin, url: str, tick: str, screenshot: Path | None = None) -> None:
     admin.click("[data-fulfil]")
     admin.wait_for_load_state()
     assert admin.inner_text("[data-status]") == "fulfilled"
+
+
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drop a file on an element as a person dragging it from their desktop would."""
+    payload = base64.b64encode(path.read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """([name, payload]) => {
+            const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+            return transfer;
+        }""",
+        [path.name, payload],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
