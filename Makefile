@@ -72,6 +72,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
+	$(BIN)/pip install --quiet 'locust==2.47.0'  # load generator for the API benchmark only
+	$(BIN)/python bench/serve_load.py --lfw $(LFW)
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache
