@@ -74,6 +74,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
 	$(BIN)/python bench/catalog_backends.py
 	$(BIN)/python bench/index_backends.py
+	$(BIN)/pip install --quiet 'locust==2.47.0'  # load generator for the API benchmark only
+	$(BIN)/python bench/serve_load.py --lfw $(LFW)
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache

@@ -6,6 +6,7 @@ Screenshots of the main pages are written to the test's temporary folder."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,10 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     # An investigator searches with a photo of the target that is not in the gallery.
     investigator = sign_in(chromium, url, keys["ina"])
     assert investigator.url == f"{url}/search"
-    # A photo of several people: the server finds the faces, the investigator clicks one.
-    investigator.set_input_files("input[name=probe]", str(photos["group"]))
+    # A photo of several people, dropped on the page: the server finds the faces, the
+    # investigator clicks one.
+    drop_file(investigator, "[data-drop]", photos["group"])
+    assert investigator.inner_text("[data-drop] span") == photos["group"].name
     investigator.wait_for_selector(".face-box >> nth=1")
     assert "click the one to search for" in investigator.inner_text("[data-probe-help]")
     investigator.click(".face-box >> nth=1")
@@ -129,15 +132,17 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     admin = sign_in(chromium, url, keys["admin"])
     reference = submit_request(chromium, url, probe, "access")
     person = reference["page"]
-    fulfil(admin, url, tick="all", screenshot=tmp_path / "3-admin-candidates.png")
+    person.screenshot(path=tmp_path / "3-portal-reference.png", full_page=True)
+    fulfil(admin, url, tick="all", screenshot=tmp_path / "4-admin-candidates.png")
     person.click("form[action='/subject/status'] button")
     assert person.inner_text("[data-status]") == "fulfilled"
+    person.screenshot(path=tmp_path / "5-portal-fulfilled.png", full_page=True)
     with person.expect_download() as download:
         person.click("[data-download]")
     report = Path(download.value.path()).read_text()
     assert report.count('<img src="data:image/jpeg') == 3
     person.set_content(report)
-    person.screenshot(path=tmp_path / "4-access-report.png", full_page=True)
+    person.screenshot(path=tmp_path / "6-access-report.png", full_page=True)
 
     # The person asks for erasure; the administrator ticks the candidates; the search no longer
     # finds them.
@@ -155,7 +160,7 @@ def test_search_review_and_subject_requests_in_chromium(served, chromium, photos
     auditor.goto(f"{url}/audit/verify")
     assert auditor.locator("[data-chain=intact]").count() == 1
     auditor.goto(f"{url}/audit")
-    auditor.screenshot(path=tmp_path / "5-audit.png", full_page=True)
+    auditor.screenshot(path=tmp_path / "7-audit.png", full_page=True)
 
 
 def submit_request(browser, url: str, selfie: Path, kind: str) -> dict:
@@ -183,3 +188,19 @@ def fulfil(admin, url: str, tick: str, screenshot: Path | None = None) -> None:
     admin.click("[data-fulfil]")
     admin.wait_for_load_state()
     assert admin.inner_text("[data-status]") == "fulfilled"
+
+
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drop a file on an element as a person dragging it from their desktop would."""
+    payload = base64.b64encode(path.read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """([name, payload]) => {
+            const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+            return transfer;
+        }""",
+        [path.name, payload],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})

@@ -42,8 +42,15 @@ class Job:
     result: dict[str, Any] | None = None
 
 
+class JobInterrupted(FaceSiftError):
+    """The server is shutting down: the job stopped after committing what it had done."""
+
+
 class JobRegistry:
     def __init__(self, keep: int = 1000):
+        # Set at shutdown; a running job checks it between files and stops (an ingest commits
+        # its current batch first, and running it again resumes where it stopped).
+        self.stopping = threading.Event()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -84,7 +91,15 @@ class JobRegistry:
         """Block until every job submitted so far has finished (for tests and shutdown)."""
         self._worker.submit(lambda: None).result(timeout)
 
+    def raise_if_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise JobInterrupted(
+                "the server shut down during this job; what was done is kept, and submitting "
+                "the same files again completes it"
+            )
+
     def shutdown(self) -> None:
+        self.stopping.set()
         self._worker.shutdown(wait=True, cancel_futures=True)
 
     def _forget_old(self) -> None:

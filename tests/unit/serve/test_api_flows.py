@@ -275,3 +275,13 @@ def test_audit_listing_filters_and_verifies(served):
         "/api/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=auditor
     ).json()
     assert future == []
+
+
+def test_serve_command_is_there():
+    from typer.testing import CliRunner
+
+    from facesift.cli.app import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--port" in result.output and "uvicorn" in result.output

@@ -153,6 +153,8 @@ def test_investigators_see_only_their_own_searches_and_leads(site):
     assert answer.status_code == 403 and "may not review" in answer.text
     face_id = site.engine.lead_reviews(site.engine.operator(name="rev1"), mine)[0].face_id
     assert other.get(f"/faces/{face_id}/thumbnail").status_code == 403
+    assert f'href="/searches/{mine}"' in site.signed_in("ina").get("/search").text
+    assert "Your recent searches" not in other.get("/search").text
 
 
 def statuses(site, search_id) -> dict[int, str]:

@@ -110,3 +110,23 @@ def test_the_signing_secret_is_private_to_the_gallery(site):
     assert secret.stat().st_mode & 0o777 == 0o600
     assert len(secret.read_text().strip()) >= 64
     assert not list(site.engine.data_dir.glob(".web-session-*"))  # no temporary file left
+
+
+def test_disabling_an_operator_ends_their_sessions(tmp_path, photos):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from facesift.catalog.tables import operators
+    from tests.unit.serve_web.conftest import make_site
+
+    own = make_site(tmp_path, photos, ingest=False)
+    client = own.signed_in("aud")
+    assert client.get("/audit").status_code == 200
+    with own.engine.catalog.engine.begin() as connection:
+        connection.execute(
+            update(operators).where(operators.c.name == "aud").values(disabled_at=datetime.now(UTC))
+        )
+    answer = client.get("/audit")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    own.engine.close()

@@ -98,6 +98,8 @@ def ingest(
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
+    jobs = request.app.state.jobs
+
     def work(job: Job) -> dict:
         def on_total(total: int) -> None:
             job.total = total
@@ -105,6 +107,7 @@ def ingest(
         def on_progress(images: int, faces: int) -> None:
             job.done += images
             job.faces += faces
+            jobs.raise_if_stopping()
 
         report = engine.ingest(
             actor,
@@ -128,7 +131,7 @@ def ingest(
             "seconds": round(report.seconds, 3),
         }
 
-    job = request.app.state.jobs.submit("ingest", actor, work)
+    job = jobs.submit("ingest", actor, work)
     return job_out(job)
 
 

@@ -62,10 +62,12 @@ def kept_searches(
 
     from facesift.catalog.tables import searches
 
-    actor.require(Action.REVIEW)
+    query = select(searches.c.id).order_by(searches.c.id.desc())
+    if Action.REVIEW not in PERMISSIONS[actor.role]:
+        actor.require(Action.SEARCH)
+        query = query.where(searches.c.actor == actor.name)  # investigators: their own
     with engine.catalog.engine.connect() as connection:
-        ids = connection.execute(select(searches.c.id).order_by(searches.c.id.desc())).scalars()
-        ids = list(ids)
+        ids = list(connection.execute(query).scalars())
     found = []
     for search_id in ids:
         search = review.kept_search(engine, search_id)

@@ -102,9 +102,14 @@ def logout(request: Request):
 
 
 @web_router.get("/search")
-def search_form(request: Request, actor: SignedIn):
+def search_form(request: Request, engine: Engine, actor: SignedIn):
     actor.require(Action.SEARCH)
-    return page(request, "search.html", actor, notice=NOTICE)
+    return page(request, "search.html", actor, notice=NOTICE, **_recent(engine, actor))
+
+
+def _recent(engine, actor) -> dict:
+    """The investigator's own recent searches, to come back to their leads' review status."""
+    return {"recent": kept_searches(engine, actor, pending_only=False, limit=10)}
 
 
 @web_router.post("/search/faces", dependencies=[CsrfChecked])
@@ -162,10 +167,10 @@ def run_search(
             f"{error.count} faces are in this photo: click the one to search for "
             f"(or enter its number, 1 to {error.count}), then search again"
         )
-        return _search_refused(request, actor, message, kept)
+        return _search_refused(request, engine, actor, message, kept)
     except (InputError, Problem) as error:
         message = error.detail if isinstance(error, Problem) else str(error)
-        return _search_refused(request, actor, message, kept)
+        return _search_refused(request, engine, actor, message, kept)
     return see_other(f"/searches/{record.search_id}")
 
 
@@ -189,9 +194,16 @@ def _only_face(engine, data: bytes, name: str) -> int:
     return 1
 
 
-def _search_refused(request, actor, message, kept):
+def _search_refused(request, engine, actor, message, kept):
     return page(
-        request, "search.html", actor, status_code=422, error=message, notice=NOTICE, **kept
+        request,
+        "search.html",
+        actor,
+        status_code=422,
+        error=message,
+        notice=NOTICE,
+        **kept,
+        **_recent(engine, actor),
     )
 
 
