@@ -49,7 +49,12 @@ demo: $(VENV)/.installed
 	$(AS_ADMIN) $(FS) audit verify
 	$(AS_ADMIN) $(FS) stats
 
-test: $(VENV)/.installed browser-deps
+# The Ray extra (distributed ingest) only for the tests: ~40 s to install, ~250 MB.
+$(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[ray]'
+	@touch $@
+
+test: $(VENV)/.installed $(VENV)/.ray-installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 lint: $(VENV)/.installed

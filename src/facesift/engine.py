@@ -249,12 +249,19 @@ class FaceSift:
         manifest: Path | None = None,
         on_total: Callable[[int], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        ray_address: str | None = None,
     ) -> IngestReport:
         actor.require(Action.INGEST)
         self.require_configured_space()
         with self.writer_lock():
             report = run_ingest(
-                self, paths, source, manifest=manifest, on_total=on_total, on_progress=on_progress
+                self,
+                paths,
+                source,
+                manifest=manifest,
+                on_total=on_total,
+                on_progress=on_progress,
+                ray_address=ray_address,
             )
         self.record(
             AuditEvent(

@@ -16,6 +16,7 @@ from facesift.detect import Detector, create_detector
 from facesift.embed import Embedder, create_embedder
 from facesift.errors import ConfigError
 from facesift.ingest.decode import decode_image, read_and_decode
+from facesift.timing import measure
 from facesift.types import AnalysedFace, AnalysedImage, Quality
 
 
@@ -60,18 +61,24 @@ class FaceAnalyser:
         detections = self.detector.detect(rgb)
         if not detections:
             return ()
-        chips = [aligned_chip(rgb, d.box, d.landmarks, self.embedder.chip) for d in detections]
-        vectors = self.embedder.embed(chips)
+        with measure("align"):
+            chips = [aligned_chip(rgb, d.box, d.landmarks, self.embedder.chip) for d in detections]
+            sharpnesses = [sharpness(chip) for chip in chips]
+        with measure("embed"):
+            # One call for all faces of the image: dlib runs them through the network as a batch.
+            vectors = self.embedder.embed(chips)
         return tuple(
             AnalysedFace(
                 detection=detection,
                 quality=Quality(
                     face_size=min(detection.box.width, detection.box.height),
-                    sharpness=sharpness(chip),
+                    sharpness=chip_sharpness,
                 ),
                 embedding=vector,
             )
-            for detection, chip, vector in zip(detections, chips, vectors, strict=True)
+            for detection, chip_sharpness, vector in zip(
+                detections, sharpnesses, vectors, strict=True
+            )
         )
 
     def analyse_bytes(self, data: bytes, name: str) -> AnalysedImage:

@@ -172,6 +172,14 @@ def ingest(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: all cores).")
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Analyse on a Ray cluster (extra facesift[ray]): its address, or 'local'.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -207,6 +215,7 @@ def ingest(
                     manifest=manifest,
                     on_total=lambda total: progress.update(task, total=total),
                     on_progress=on_progress,
+                    ray_address=ray,
                 )
         except KeyboardInterrupt:
             errors.print(

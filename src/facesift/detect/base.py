@@ -35,6 +35,12 @@ def available_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def smallest_face_px(name: str) -> int | None:
+    """The detector's smallest reliably found face, if it declares one (results depend on it)."""
+    _load_builtins()
+    return getattr(_REGISTRY.get(name), "smallest_face_px", None)
+
+
 def create_detector(
     name: str, *, min_face_size: int, max_detect_side: int, settings: Settings | None = None
 ) -> Detector:

@@ -14,11 +14,16 @@ from facesift.detect.scaling import (
     resize_for_detection,
 )
 from facesift.models import MMOD_FACE_DETECTOR, model_path
+from facesift.timing import measure
 from facesift.types import Detection
+
+# dlib's MMOD face detector is documented to find faces of about 80 px and up (not measured here).
+CNN_SMALLEST_FACE_PX = 80
 
 
 class DlibCnnDetector:
     name = "dlib-cnn"
+    smallest_face_px = CNN_SMALLEST_FACE_PX
 
     def __init__(
         self,
@@ -38,17 +43,22 @@ class DlibCnnDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
-        scale = detection_scale(height, width, self.min_face_size, self.max_detect_side)
-        small = resize_for_detection(rgb, scale)
+        scale = detection_scale(
+            height, width, self.min_face_size, self.max_detect_side, self.smallest_face_px
+        )
+        with measure("detect"):
+            small = resize_for_detection(rgb, scale)
+            found_faces = self._detector(small, 0)
         detections = []
-        for found in self._detector(small, 0):
+        for found in found_faces:
             rect = found.rect
             box = box_to_original(
                 rect.left(), rect.top(), rect.right(), rect.bottom(), scale, height, width
             )
             if box.width < 2 or box.height < 2:
                 continue
-            landmarks = landmarks_for(self._predictor, rgb, box)
+            with measure("landmarks"):
+                landmarks = landmarks_for(self._predictor, rgb, box)
             detections.append(
                 Detection(box=box, landmarks=landmarks, score=float(found.confidence))
             )

@@ -1,8 +1,11 @@
 """Run a fixed-window detector at the scale that finds faces down to ``min_face_size``.
 
-dlib's detectors find faces of about 80 px and larger. Rather than dlib's pyramid upsampling of the
-whole image, we resize once to the scale where a ``min_face_size`` face becomes 80 px (capped so the
-long side stays under ``max_detect_side``), detect there, and map boxes back to the original.
+A sliding-window detector finds faces from a smallest size up (its window; larger faces are found on
+the coarser levels of its image pyramid). Rather than dlib's pyramid upsampling of the whole image,
+we resize once to the scale where a ``min_face_size`` face becomes the smallest face the detector
+finds reliably (capped so the long side stays under ``max_detect_side``), detect there, and map
+boxes back to the original. Detection cost grows with the square of that scale, so the smallest
+reliable size is measured per detector rather than guessed (bench/detector_min_face.py).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from PIL import Image
 
 from facesift.types import BoundingBox
 
-DETECTOR_WINDOW_PX = 80
 
-
-def detection_scale(height: int, width: int, min_face_size: int, max_detect_side: int) -> float:
-    scale = DETECTOR_WINDOW_PX / min_face_size
+def detection_scale(
+    height: int, width: int, min_face_size: int, max_detect_side: int, smallest_face_px: int
+) -> float:
+    """Scale at which a ``min_face_size`` face becomes ``smallest_face_px``, the smallest face
+    (box side, as the detector reports boxes) the detector finds reliably at its native scale."""
+    scale = smallest_face_px / min_face_size
     return min(scale, max_detect_side / max(height, width))
 
 

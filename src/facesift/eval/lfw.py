@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from facesift.config import Settings
+from facesift.detect.base import smallest_face_px
 from facesift.errors import InputError
 from facesift.ingest.jobs import FileToAnalyse, parallel_analyse
 from facesift.pipeline import FaceAnalyser
@@ -96,7 +97,13 @@ def default_cache(settings: Settings) -> Path:
 
 def cache_key(settings: Settings) -> str:
     """Embeddings depend on these settings; the cache file name records them."""
-    parts = (settings.detector, settings.embedder, settings.min_face_size, settings.max_detect_side)
+    parts = (
+        settings.detector,
+        smallest_face_px(settings.detector),
+        settings.embedder,
+        settings.min_face_size,
+        settings.max_detect_side,
+    )
     text = "|".join(str(part) for part in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

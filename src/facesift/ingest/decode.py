@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facesift.errors import ImageError
+from facesift.timing import measure
 
 # Formats that can carry photographs of people. Anything else (PDF, SVG, EPS …) is refused.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "MPO", "PPM"})
@@ -40,6 +41,11 @@ def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     """
     if not data:
         raise ImageError(name, "empty file")
+    with measure("decode"):
+        return _decode(data, name, max_pixels)
+
+
+def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # Pillow warns (not raises) between MAX_IMAGE_PIXELS and 2x; we apply our own limit.
@@ -71,16 +77,21 @@ def read_and_decode(
     path: Path, max_pixels: int, max_bytes: int = 200 * 2**20
 ) -> tuple[bytes, np.ndarray]:
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageError(
-                str(path),
-                f"file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
-            )
-        data = path.read_bytes()
+        with measure("read"):
+            data = read_limited(path, max_bytes)
     except OSError as error:
         raise ImageError(str(path), f"cannot read file ({error.strerror or error})") from None
     return data, decode_image(data, str(path), max_pixels)
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, or an ImageError if it is larger than ``max_bytes``; OSError passes."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ImageError(
+            str(path), f"file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit"
+        )
+    return path.read_bytes()
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:

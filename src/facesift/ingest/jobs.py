@@ -2,9 +2,10 @@
 
 Work is split by stage: the main process lists and hashes files (cheap, I/O) and skips content the
 catalog already holds; worker processes decode, detect, align and embed (CPU, one process per core,
-since dlib holds the GIL); the main process is the single writer, committing batches to the catalog
-(the truth) and then adding them to the index. An interrupted run loses at most the uncommitted
-batch; running it again skips everything committed, and the engine reconciles the index on open.
+since dlib holds the GIL), or Ray actors do (ingest/on_ray.py); the main process is the single
+writer, committing batches to the catalog (the truth) and then adding them to the index. An
+interrupted run loses at most the uncommitted batch; running it again skips everything committed,
+and the engine reconciles the index on open.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from facesift.errors import FaceSiftError, ImageError, SourceError
 from facesift.govern.retention import expiry
 from facesift.ingest.manifests import Provenance, read_manifest
 from facesift.ingest.readers import display_path, iter_image_files
+from facesift.timing import StageSeconds, measure, stage_tally
 from facesift.types import AnalysedImage, LawfulBasis, Source
+
+if TYPE_CHECKING:
+    from facesift.pipeline import FaceAnalyser
 
 if TYPE_CHECKING:
     from facesift.engine import FaceSift
@@ -53,6 +58,9 @@ class IngestReport:
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    # Seconds per stage summed over all workers (CPU time, roughly), plus the main process's
+    # hashing and catalog writes: where the time goes (see facesift.timing.STAGES).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def images_per_second(self) -> float:
@@ -60,6 +68,7 @@ class IngestReport:
 
 
 ProgressCallback = Callable[[int, int], None]  # (images advanced, faces found)
+Outcome = AnalysedImage | tuple[str, str]  # an analysed image, or (file name, why it failed)
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,14 @@ def run_ingest(
     manifest: Path | None = None,
     on_total: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    ray_address: str | None = None,
 ) -> IngestReport:
+    """Ingest ``paths`` (and the ``manifest``'s files) into a source.
+
+    Analysis runs on ``settings.workers`` local processes, or on a Ray cluster when
+    ``ray_address`` is given ("local" starts one on this machine); everything else (deduplication,
+    tombstones, opt-outs, catalog writes) happens here, in the one writer.
+    """
     source = engine.catalog.get_source(source_name)  # no source, no ingest
     consent_required = source.lawful_basis == LawfulBasis.CONSENT
     if consent_required and manifest is None:
@@ -99,9 +115,13 @@ def run_ingest(
         on_total(len(files))
     advance = on_progress or (lambda images, faces: None)
     writer = _BatchWriter(engine, source, report, declared)
+    # Stages measured in this thread (hashing, writes; analysis too when there are no workers).
+    tally_before = StageSeconds(stage_tally())
+    worker_stages = StageSeconds()
     try:
         todo = _new_files(engine, files, report, advance)
-        for outcome in _analyse_all(engine, todo):
+        for outcome, stages in _analyse_all(engine, todo, ray_address):
+            worker_stages.add(stages)
             if isinstance(outcome, AnalysedImage):
                 writer.add(outcome)
                 advance(1, len(outcome.faces))
@@ -114,8 +134,11 @@ def run_ingest(
         raise
     finally:
         writer.commit()
-        engine.save_index()
+        with measure("catalog_write"):
+            engine.save_index()
         report.seconds = time.monotonic() - started
+        worker_stages.add(stage_tally().since(tally_before))
+        report.stage_seconds = {stage: round(s, 3) for stage, s in worker_stages.items() if s}
     return report
 
 
@@ -130,7 +153,7 @@ def _new_files(
         for path in files[start : start + chunk_size]:
             name = display_path(path.absolute())
             try:
-                with open(path, "rb") as handle:
+                with measure("hash"), open(path, "rb") as handle:
                     digest = hashlib.file_digest(handle, "sha256").hexdigest()
             except OSError as error:
                 report.errors.append((name, f"cannot read file ({error.strerror or error})"))
@@ -155,18 +178,27 @@ def _new_files(
 
 
 def _analyse_all(
-    engine: FaceSift, todo: Iterator[FileToAnalyse]
-) -> Iterator[AnalysedImage | tuple[str, str]]:
+    engine: FaceSift, todo: Iterator[FileToAnalyse], ray_address: str | None
+) -> Iterator[tuple[Outcome, dict[str, float]]]:
+    """(outcome, seconds per stage spent in a worker) for every file, in completion order."""
+    if ray_address is not None:
+        from facesift.ingest.on_ray import ray_analyse
+
+        return ray_analyse(engine.settings, todo, ray_address)
     if engine.settings.workers <= 1:
         analyser = engine.analyser
-        return (_analyse_one(analyser, item) for item in todo)
-    return parallel_analyse(engine.settings, todo)
+        # Analysis runs in this thread: its stages land in this thread's tally directly.
+        return ((analyse_file(analyser, item), {}) for item in todo)
+    return parallel_analyse(engine.settings, todo, with_stages=True)
 
 
 def parallel_analyse(
-    settings: Settings, todo: Iterable[FileToAnalyse]
-) -> Iterator[AnalysedImage | tuple[str, str]]:
-    """Analyse files on ``settings.workers`` processes; yield results as they complete."""
+    settings: Settings, todo: Iterable[FileToAnalyse], *, with_stages: bool = False
+) -> Iterator:
+    """Analyse files on ``settings.workers`` processes; yield results as they complete.
+
+    Yields outcomes, or (outcome, seconds per stage in the worker) pairs if ``with_stages``.
+    """
     context = multiprocessing.get_context("spawn")
     # One BLAS thread per worker process: the processes already use every core.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -185,10 +217,10 @@ def parallel_analyse(
                 in_flight.add(pool.submit(_analyse_in_worker, item))
                 if len(in_flight) >= window:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
+                    yield from _results(done, with_stages)
             while in_flight:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
+                yield from _results(done, with_stages)
         except BrokenProcessPool:
             raise FaceSiftError(
                 "a worker process died while analysing images (out of memory?); committed "
@@ -197,6 +229,12 @@ def parallel_analyse(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _results(done: set[Future], with_stages: bool) -> Iterator:
+    for future in done:
+        outcome, stages = future.result()
+        yield (outcome, stages) if with_stages else outcome
 
 
 _worker_analyser = None
@@ -210,23 +248,30 @@ def _init_worker(settings_json: str) -> None:
     _worker_analyser = FaceAnalyser.from_settings(Settings.model_validate_json(settings_json))
 
 
-def _analyse_in_worker(item: FileToAnalyse) -> AnalysedImage | tuple[str, str]:
-    return _analyse_one(_worker_analyser, item)
+def _analyse_in_worker(item: FileToAnalyse) -> tuple[Outcome, StageSeconds]:
+    before = StageSeconds(stage_tally())
+    outcome = analyse_file(_worker_analyser, item)
+    return outcome, stage_tally().since(before)
 
 
-def _analyse_one(analyser, item: FileToAnalyse) -> AnalysedImage | tuple[str, str]:
+def analyse_file(analyser: FaceAnalyser, item: FileToAnalyse) -> Outcome:
+    return analysis_outcome(item.name, lambda: analyser.analyse_file(item.path))
+
+
+def analysis_outcome(name: str, analyse: Callable[[], AnalysedImage]) -> Outcome:
+    """Run ``analyse``; a failure becomes (name, reason) so one bad file never stops the rest."""
     try:
-        analysed = analyser.analyse_file(item.path)
+        analysed = analyse()
     except ImageError as error:
-        return (item.name, error.reason)
+        return (name, error.reason)
     except FaceSiftError as error:
-        return (item.name, str(error))
+        return (name, str(error))
     except MemoryError:
-        return (item.name, "not enough memory to decode this image")
+        return (name, "not enough memory to decode this image")
     except Exception as error:  # a library failing on one odd file must not stop the others
-        return (item.name, f"could not analyse ({type(error).__name__}: {error})")
+        return (name, f"could not analyse ({type(error).__name__}: {error})")
     return AnalysedImage(
-        path=item.name,
+        path=name,
         sha256=analysed.sha256,
         size_bytes=analysed.size_bytes,
         width=analysed.width,
@@ -265,12 +310,17 @@ class _BatchWriter:
         ):
             self.commit()
         if now - self.last_save >= SAVE_INDEX_EVERY_SECONDS:
-            self.engine.save_index()
+            with measure("catalog_write"):
+                self.engine.save_index()
             self.last_save = now
 
     def commit(self) -> None:
         if not self.pending:
             return
+        with measure("catalog_write"):
+            self._commit_pending()
+
+    def _commit_pending(self) -> None:
         # The worker hashed what it decoded; a file changed since the first hash could now
         # duplicate catalog content, so check again right before the write.
         known = self.engine.catalog.known_hashes(image.sha256 for image in self.pending)

@@ -1,0 +1,78 @@
+"""Ingest with analysis on a (local) Ray instance stores exactly what the local pipeline stores."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from facesift import FaceSift, Settings
+from tests.conftest import add_source, operators
+
+ray = pytest.importorskip("ray", reason="the facesift[ray] extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=80 * 2**20,
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def folder(photos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("to-ingest")
+    for name in ("collins", "hopper", "group", "blank"):
+        shutil.copy(photos[name], folder / photos[name].name)
+    (folder / "not-a-photo.jpg").write_bytes(b"this is text, not a JPEG")
+    return folder
+
+
+def ingest(data_dir, folder, **options):
+    """The report and every stored face as {(file name, box): embedding}."""
+    with FaceSift(Settings(data_dir=data_dir, workers=1)) as engine:
+        admin, _ = operators(engine)
+        add_source(engine, admin, "s")
+        report = engine.ingest(admin, [folder], "s", **options)
+        ids = engine.catalog.face_ids()
+        stored = engine.catalog.stored_faces(ids.tolist())
+        vectors = engine.catalog.embeddings(ids)
+        faces = {
+            (stored[int(face_id)].image_path.rsplit("/", 1)[-1], stored[int(face_id)].box): vector
+            for face_id, vector in zip(ids, vectors, strict=True)
+        }
+    return report, faces
+
+
+def test_ray_ingest_stores_the_same_faces_as_the_local_pipeline(local_ray, folder, tmp_path):
+    local_report, local_faces = ingest(tmp_path / "local", folder)
+    ray_report, ray_faces = ingest(tmp_path / "ray", folder, ray_address="local")
+
+    assert ray_report.images_ingested == local_report.images_ingested == 4
+    assert ray_report.faces_found == local_report.faces_found >= 3  # Collins, Hopper, group of 2
+    assert ray_faces.keys() == local_faces.keys()
+    for key, vector in local_faces.items():
+        np.testing.assert_allclose(ray_faces[key], vector, atol=1e-5)
+    # The bad file is named, with the same reason, and did not stop the others.
+    assert [name.rsplit("/", 1)[-1] for name, _ in ray_report.errors] == ["not-a-photo.jpg"]
+    assert ray_report.errors[0][1] == local_report.errors[0][1]
+    # The actors' time per stage comes back to the driver's report.
+    for stage in ("read", "decode", "detect", "landmarks", "align", "embed", "catalog_write"):
+        assert ray_report.stage_seconds[stage] > 0, stage
+
+
+def test_ray_ingest_resumes_like_a_local_one(local_ray, folder, tmp_path):
+    with FaceSift(Settings(data_dir=tmp_path, workers=1)) as engine:
+        admin, _ = operators(engine)
+        add_source(engine, admin, "s")
+        engine.ingest(admin, [folder], "s")
+        before = engine.catalog.counts()
+        report = engine.ingest(admin, [folder], "s", ray_address="local")
+        assert report.images_ingested == 0 and report.already_in_catalog == 4
+        assert engine.catalog.counts() == before
