@@ -27,7 +27,7 @@ import numpy as np
 
 from facesift.catalog.reembedding import ImageToReembed, ReembedOutcome, SwitchSummary
 from facesift.errors import FaceSiftError
-from facesift.ingest.jobs import FileToAnalyse, _analyse_one, parallel_analyse
+from facesift.ingest.jobs import FileToAnalyse, analyse_file, parallel_analyse
 from facesift.types import AnalysedImage, BoundingBox
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def _analyse(
     files = (FileToAnalyse(Path(image.path), image.path) for image in todo)
     if engine.settings.workers <= 1:
         analyser = engine.analyser
-        return (_analyse_one(analyser, item) for item in files)
+        return (analyse_file(analyser, item) for item in files)
     return parallel_analyse(engine.settings, files)
 
 
