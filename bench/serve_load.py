@@ -35,11 +35,19 @@ from facesift.catalog.base import NewImage  # noqa: E402
 USERS = 4  # concurrent investigators, each sending its next search as soon as one returns
 
 
-def build_gallery(data_dir: Path, lfw: Path, faces: int) -> dict[str, str]:
-    """A gallery of ``faces`` faces and operators; returns the operators' API keys."""
+def build_gallery(
+    data_dir: Path, lfw: Path, faces: int, candidates: list[Path]
+) -> tuple[dict[str, str], list[bytes]]:
+    """A gallery of ``faces`` faces and operators; returns the operators' API keys and 40 probes
+    (of ``candidates``) in which a face is found, so that every search is a real one."""
     rng = np.random.default_rng(11)
     vectors = gallery_of(real_embeddings(lfw), faces, rng).astype(np.float32)
     with FaceSift(Settings(data_dir=data_dir, workers=1)) as engine:
+        probes = [
+            data
+            for data in (path.read_bytes() for path in candidates)
+            if engine.analyse_probe(data).faces
+        ][:40]
         keys = {"admin": engine.create_first_admin("admin")}
         admin = engine.operator(name="admin")
         keys["investigator"] = engine.add_operator(admin, "investigator", "investigator")
@@ -56,7 +64,7 @@ def build_gallery(data_dir: Path, lfw: Path, faces: int) -> dict[str, str]:
             )
         engine.save_index()
         assert len(engine.index) == faces
-    return keys
+    return keys, probes
 
 
 def free_port() -> int:
@@ -65,7 +73,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(
         os.environ, FACESIFT_DATA_DIR=str(data_dir), FACESIFT_API_REQUESTS_PER_MINUTE="1000000"
     )
@@ -73,7 +81,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
         [sys.executable, "-m", "facesift.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=open(log, "wb"),  # a file, not a pipe: a full pipe would stall the server
     )
     import httpx
 
@@ -84,7 +92,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.5)
         if server.poll() is not None:
-            raise SystemExit(f"server exited: {server.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
     raise SystemExit("server did not come up")
 
 
@@ -122,6 +130,10 @@ def run_load(host: str, key: str, probes: list[bytes], seconds: float) -> dict:
         "rps": stats.num_requests / seconds,
         "p50": stats.get_response_time_percentile(0.5),
         "p99": stats.get_response_time_percentile(0.99),
+        "errors": {
+            f"{error.method} {error.name}: {error.error}": error.occurrences
+            for error in environment.stats.errors.values()
+        },
     }
     runner.quit()
     return result
@@ -136,16 +148,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/serve_load.md"))
     args = parser.parse_args()
 
-    sample = lfw_sample(args.lfw, 40 + args.ingest_photos)
-    probes = [path.read_bytes() for path in sample[:40]]
-    uploads = sample[40:]
+    sample = lfw_sample(args.lfw, 50 + args.ingest_photos)
+    uploads = sample[50:]
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "data"
         started = time.perf_counter()
-        keys = build_gallery(data_dir, args.lfw, args.faces)
+        keys, probes = build_gallery(data_dir, args.lfw, args.faces, sample[:50])
         build_seconds = time.perf_counter() - started
         port = free_port()
-        server = start_server(data_dir, port)
+        server = start_server(data_dir, port, Path(folder) / "server.log")
         host = f"http://127.0.0.1:{port}"
         try:
             quiet = run_load(host, keys["investigator"], probes, args.seconds)
@@ -163,13 +174,20 @@ def main() -> None:
             during = httpx.get(f"{host}{job['url']}", headers={"X-API-Key": keys["admin"]}).json()
         finally:
             server.terminate()
-            server.wait(timeout=60)
+            server.wait(timeout=120)
+            server_errors = [
+                line
+                for line in (Path(folder) / "server.log").read_text().splitlines()
+                if "ERROR" in line or "Traceback" in line
+            ]
     if during["state"] != "running":
         raise SystemExit(
             f"the ingest job ended ({during['state']}) before the measurement did: "
             "use more --ingest-photos"
         )
     write_report(args, quiet, busy, during, build_seconds)
+    if server_errors:
+        print("server errors:", *server_errors[:20], sep="\n")
 
 
 def write_report(args, quiet: dict, busy: dict, during: dict, build_seconds: float) -> None:
@@ -183,7 +201,8 @@ def write_report(args, quiet: dict, busy: dict, during: dict, build_seconds: flo
         [
             f"Machine: {machine()}; commit {git_revision()}. Gallery: {args.faces:,} faces "
             f"(LFW + synthetic, built in {build_seconds:.0f} s, not timed below), exact FAISS "
-            f"index. uvicorn, one process, on 127.0.0.1; {USERS} locust users send searches "
+            f"index. uvicorn, one process, on 127.0.0.1 (ingest workers at niceness 10, the "
+            f"server's default); {USERS} locust users send searches "
             f"back to back (real LFW photos, 250x250 JPEG) for {args.seconds:.0f} s per phase. "
             "Each search decodes, detects, embeds, searches, keeps the search for review and "
             "appends to the audit trail.",
@@ -199,6 +218,11 @@ def write_report(args, quiet: dict, busy: dict, during: dict, build_seconds: flo
             ),
         ]
     )
+    failures = {**quiet["errors"], **{k: v for k, v in busy["errors"].items()}}
+    if failures:
+        text += "\n\nFailed requests (locust's record): " + "; ".join(
+            f"{reason} ({count}x)" for reason, count in failures.items()
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(text)

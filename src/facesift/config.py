@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # `facesift serve`: requests larger than this are refused before their body is read, and each
     # API key (or, for the public subject-request portal, each client address) may make this many
     # requests per minute, in bursts of up to a tenth of it.
+    # Ingest worker processes run at this niceness (0 = as the caller). `facesift serve` defaults
+    # it to 10: ingest is background work, and searches must keep their share of the CPU.
+    ingest_worker_niceness: int = Field(default=0, ge=0, le=19)
     api_max_request_bytes: int = Field(default=256 * 2**20, ge=2**16)
     api_requests_per_minute: int = Field(default=600, ge=1)
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +98,7 @@ class AuditTrail:
     def __init__(self, engine: Engine, head_file: Path | None = None):
         self.engine = engine
         self.head_file = head_file
+        self._head_lock = threading.Lock()
 
     def append(self, event: AuditEvent, gallery_version: int) -> AuditRecord:
         """Seal and store ``event``; call only after the write it describes has committed."""
@@ -125,11 +129,24 @@ class AuditTrail:
             except IntegrityError:
                 continue  # another process took this sequence number: read the new head, retry
             if self.head_file is not None:
-                tmp = self.head_file.with_suffix(".tmp")
-                tmp.write_text(f"{record['seq']} {record['hash']}\n")
-                tmp.replace(self.head_file)
+                self._advance_head(record["seq"], record["hash"])
             return AuditRecord(**record)
         raise FaceSiftError("could not append to the audit trail: too much contention")
+
+    def _advance_head(self, seq: int, head: str) -> None:
+        """Write the head file, never moving it back: threads (a server's requests) append
+        concurrently and may finish out of order. Each writes its own temporary file."""
+        with self._head_lock:
+            try:
+                current = int(self.head_file.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                current = 0
+            if seq <= current:
+                return
+            handle, tmp = tempfile.mkstemp(dir=self.head_file.parent, prefix=".audit.head.")
+            with os.fdopen(handle, "w") as out:
+                out.write(f"{seq} {head}\n")
+            os.replace(tmp, self.head_file)
 
     def records(
         self,

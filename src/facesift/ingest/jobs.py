@@ -207,7 +207,10 @@ def _init_worker(settings_json: str) -> None:
     from facesift.config import Settings
     from facesift.pipeline import FaceAnalyser
 
-    _worker_analyser = FaceAnalyser.from_settings(Settings.model_validate_json(settings_json))
+    settings = Settings.model_validate_json(settings_json)
+    if settings.ingest_worker_niceness:
+        os.nice(settings.ingest_worker_niceness)
+    _worker_analyser = FaceAnalyser.from_settings(settings)
 
 
 def _analyse_in_worker(item: FileToAnalyse) -> AnalysedImage | tuple[str, str]:

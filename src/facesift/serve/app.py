@@ -23,10 +23,14 @@ from facesift.serve.schemas import Health
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
+BACKGROUND_NICENESS = 10
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if "ingest_worker_niceness" not in settings.model_fields_set:
+        # Ingest jobs are background work: searches keep their share of the CPU.
+        settings = settings.model_copy(update={"ingest_worker_niceness": BACKGROUND_NICENESS})
     engine = FaceSift(settings)
     jobs = JobRegistry()
 

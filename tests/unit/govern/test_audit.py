@@ -80,3 +80,33 @@ def test_records_removed_from_the_end_are_detected_by_the_head(trail):
     sql(trail, "DELETE FROM audit_log WHERE seq = 5")
     check = trail.verify()
     assert not check.intact and "removed from the end" in check.problem
+
+
+def test_concurrent_appends_from_threads_keep_chain_and_head_in_step(tmp_path):
+    """A server appends from many request threads at once: none fails, and the head file
+    ends at the chain's last record (never moved back by a slower thread)."""
+    import threading
+
+    from facesift.catalog.sql import SqlCatalog
+
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")  # WAL, as in use
+    trail = AuditTrail(catalog.engine, head_file=tmp_path / "audit.head")
+    actor = Actor("ina", Role.INVESTIGATOR)
+    failures = []
+
+    def append_many():
+        for n in range(30):
+            try:
+                trail.append(AuditEvent(actor, Action.SEARCH, details={"n": n}), 1)
+            except Exception as error:  # noqa: BLE001 - any failure fails the test
+                failures.append(error)
+
+    threads = [threading.Thread(target=append_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    check = trail.verify()
+    assert check.intact and check.records == 8 * 30
+    assert trail.head_file.read_text().split()[0] == str(trail.records()[-1].seq)

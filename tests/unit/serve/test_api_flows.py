@@ -285,3 +285,17 @@ def test_serve_command_is_there():
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0, result.output
     assert "--port" in result.output and "uvicorn" in result.output
+
+
+def test_server_runs_ingest_workers_in_the_background_unless_told_otherwise(tmp_path):
+    from facesift import Settings
+    from facesift.serve.app import create_app
+
+    default = create_app(Settings(data_dir=tmp_path / "a"))
+    chosen = create_app(Settings(data_dir=tmp_path / "b", ingest_worker_niceness=0))
+    try:
+        assert default.state.engine.settings.ingest_worker_niceness == 10
+        assert chosen.state.engine.settings.ingest_worker_niceness == 0
+    finally:
+        default.state.engine.close()
+        chosen.state.engine.close()
