@@ -100,6 +100,7 @@ def test_a_chain_grown_by_another_host_still_verifies(trail, tmp_path):
     assert trail.verify().intact and elsewhere.verify().intact
     assert trail.verify().records == 6
 
+
 def test_concurrent_appends_from_threads_keep_chain_and_head_in_step(tmp_path):
     """A server appends from many request threads at once: none fails, and the head file
     ends at the chain's last record (never moved back by a slower thread)."""
