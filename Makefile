@@ -68,6 +68,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
+	# 1M and 10M faces: ~11 GB of scratch disk, <12 GB of memory, about an hour on 2 cores.
+	nice $(BIN)/python bench/large_gallery.py --lfw $(LFW)
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_default_workers, ge=1)
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)
+    # Above this many faces, IVF-PQ codes in memory with exact re-ranking from a memory-mapped
+    # embeddings file (~40 bytes of memory per face instead of ~530; docs/scaling.md).
+    compressed_search_min_faces: int = Field(default=2_000_000, ge=1)
     # Operating point for "match": the distance whose false-match rate on the shipped
     # calibration (LFW impostor pairs) is this value.
     match_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)

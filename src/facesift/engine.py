@@ -64,7 +64,10 @@ class FaceSift:
         self.calibration: Calibration = shipped_calibration(self.space)
         self.match_threshold = self.calibration.threshold_for(self.settings.match_false_match_rate)
         self.index = FaissDiskIndex(
-            self.data_dir, self.space, exact_max=self.settings.exact_search_max_faces
+            self.data_dir,
+            self.space,
+            exact_max=self.settings.exact_search_max_faces,
+            compressed_min=self.settings.compressed_search_min_faces,
         )
         self.subject_threshold = max(
             self.match_threshold,
