@@ -81,6 +81,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/index_backends.py
 	$(BIN)/pip install --quiet 'locust==2.47.0'  # load generator for the API benchmark only
 	$(BIN)/python bench/serve_load.py --lfw $(LFW)
+	# 1M and 10M faces: ~11 GB of scratch disk, <12 GB of memory, about an hour on 2 cores.
+	nice $(BIN)/python bench/large_gallery.py --lfw $(LFW)
 
 clean:
 	rm -rf $(DEMO_DIR) facesift-data .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,20 @@ def git_revision() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def time_queries(search, queries: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """Run ``search`` on each query alone (as the CLI and API send them): (ms each, results)."""
+    latencies, results = [], []
+    for query in queries:
+        started = time.perf_counter()
+        ids = search(query[None, :])
+        latencies.append((time.perf_counter() - started) * 1000)
+        results.append(ids)
+    return latencies, np.vstack(results)
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each row of ``truth`` (exact top-k ids) that ``found`` also holds."""
+    k = truth.shape[1]
+    return float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))

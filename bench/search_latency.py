@@ -20,7 +20,13 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import git_revision, machine, percentiles  # noqa: E402
+from common import (  # noqa: E402
+    git_revision,
+    machine,
+    percentiles,
+    recall_at_k,
+    time_queries,
+)
 
 from facesift.config import Settings  # noqa: E402
 from facesift.eval import lfw  # noqa: E402
@@ -49,20 +55,6 @@ def gallery_of(real: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     mean, cov = real.mean(0), np.cov(real, rowvar=False)
     synthetic = rng.multivariate_normal(mean, cov, size - len(real), method="cholesky")
     return np.vstack([real, synthetic.astype(np.float32)])
-
-
-def time_queries(search, queries: np.ndarray) -> tuple[list[float], np.ndarray]:
-    latencies, results = [], []
-    for query in queries:
-        started = time.perf_counter()
-        ids = search(query[None, :])
-        latencies.append((time.perf_counter() - started) * 1000)
-        results.append(ids)
-    return latencies, np.vstack(results)
-
-
-def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)]))
 
 
 def match_recall(found: np.ndarray, truth_matches: list[set]) -> float:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None
     milvus_token: str = ""
     milvus_collection: str = Field(default="facesift_faces", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Above this many faces, IVF-PQ codes in memory with exact re-ranking from a memory-mapped
+    # embeddings file (~40 bytes of memory per face instead of ~530; docs/scaling.md).
+    compressed_search_min_faces: int = Field(default=2_000_000, ge=1)
     # Operating point for "match": the distance whose false-match rate on the shipped
     # calibration (LFW impostor pairs) is this value.
     match_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)

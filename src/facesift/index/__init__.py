@@ -25,6 +25,7 @@ def _faiss(settings: Settings, space: EmbeddingSpace, replace_other_space: bool)
         settings.data_dir,
         space,
         exact_max=settings.exact_search_max_faces,
+        compressed_min=settings.compressed_search_min_faces,
         replace_other_space=replace_other_space,
     )
     return TaggedIndex(inner, settings.data_dir)

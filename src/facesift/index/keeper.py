@@ -24,6 +24,7 @@ import numpy as np
 from facesift.catalog import SqlCatalog
 from facesift.errors import GalleryBusyError
 from facesift.index.base import VectorIndex
+from facesift.index.faiss_disk import RebuildJob
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,16 @@ class IndexKeeper:
         self.index.rebuild(ids, vectors, self.catalog.face_tags(ids))
         self._damaged = None
         self._save_if_writer()
+
+    def start_rebuild(self) -> RebuildJob:
+        """Rebuild from the catalog in the background; searches use the old index meanwhile.
+
+        The FAISS disk index's own way (``FaissDiskIndex.start_rebuild``): it streams the
+        catalog's batches to disk, builds, replays changes made meanwhile and swaps atomically.
+        """
+        return self.index.start_rebuild(
+            self.catalog.iter_embeddings, on_swapped=self._save_if_writer
+        )
 
     def save(self) -> None:
         self.index.save(self.catalog.version())
