@@ -190,7 +190,11 @@ def fulfil_subject_request(
 
 def _access(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
     report = subjects.subject_access(engine, actor, found.selfie)
-    return subjects.access_report_html(_only(report, face_ids))
+    return subjects.access_report_html(
+        _only(report, face_ids),
+        full_paths=False,
+        selfie_note=subjects.SELFIE_DELETED_ON_CLOSE,
+    )
 
 
 def _erasure(engine, actor, found: StoredSubjectRequest, face_ids) -> str:

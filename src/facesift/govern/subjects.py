@@ -263,7 +263,17 @@ def thumbnail_data_uri(path: str, box: BoundingBox, size: int = 160) -> str | No
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def access_report_html(report: SubjectReport) -> str:
+SELFIE_NOT_KEPT = "Your selfie was not kept"
+SELFIE_DELETED_ON_CLOSE = "Your selfie was kept only while your request was open and is now deleted"
+
+
+def access_report_html(
+    report: SubjectReport, *, full_paths: bool = True, selfie_note: str = SELFIE_NOT_KEPT
+) -> str:
+    """The report for the person. ``full_paths=False`` (a report released through the public
+    portal) names each image by its file name only: the server's folder layout is the
+    operator's business, not the person's, and can itself reveal other people's data."""
+
     def cell(value) -> str:
         return html.escape("" if value is None else str(value))
 
@@ -276,9 +286,10 @@ def access_report_html(report: SubjectReport) -> str:
             else "<em>image file not available</em>"
         )
         p = held.image
+        where = p.path if full_paths else Path(p.path).name
         rows.append(
             "<tr>"
-            f"<td>{picture}</td><td>{cell(p.path)}<br><small>sha256 {cell(p.sha256)}</small></td>"
+            f"<td>{picture}</td><td>{cell(where)}<br><small>sha256 {cell(p.sha256)}</small></td>"
             f"<td>{cell(p.source)}<br><small>basis: {cell(p.lawful_basis)}; purpose: "
             f"{cell(p.purpose)}; controller: {cell(p.controller)}</small></td>"
             f"<td>{cell(p.jurisdiction)}</td><td>{cell(p.ingested_at.date())}</td>"
@@ -296,7 +307,7 @@ td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}img{{max-width:160
 <p>Generated {cell(report.generated_at.isoformat(timespec="seconds"))}. {len(report.faces)} face(s)
 matched your selfie at distance &le; {report.threshold:.3f} (at this distance about
 {report.expected_false_matches:.1f} match(es) in this gallery may be someone else; each was
-reviewed before this report was released). Your selfie was not kept; only its
+reviewed before this report was released). {selfie_note}; only its
 fingerprint (SHA-256 {cell(report.selfie_sha256)}) is recorded in the audit trail. You may ask
 for erasure or object to processing (opt out) at any time; there is no limit on how often you
 may ask for this report.</p>

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from facesift.govern.derived import thumbnails_dir
 from facesift.govern.requests import one_month_after
@@ -143,6 +144,12 @@ def test_subject_access_request_through_the_portal(fresh):
     assert report.status_code == 200 and "Subject access report" in report.text
     assert "default-src 'none'" in report.headers["content-security-policy"]
     assert "1 face(s)" in report.text
+    # Released to the public: images by file name (the server's folders are not the person's
+    # business), and the report says what happened to the selfie.
+    held_path = fresh.engine.catalog.stored_faces([candidates["faces"][0]["face_id"]])
+    held_path = next(iter(held_path.values())).image_path
+    assert Path(held_path).name in report.text and str(Path(held_path).parent) not in report.text
+    assert "kept only while your request was open" in report.text
     # The selfie is gone once the request is closed, and it cannot be fulfilled twice.
     assert fresh.engine.catalog.subject_request(request_id=request_id).selfie is None
     again = client.post(
