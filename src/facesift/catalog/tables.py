@@ -101,6 +101,22 @@ images = Table(
     sqlite_autoincrement=True,
 )
 
+
+def face_columns() -> list[Column]:
+    """Where a face is and how good it is: the same columns on live, staged and held-back faces
+    (fresh Column objects each call; a Column belongs to one table)."""
+    return [
+        Column("box_left", Integer, nullable=False),
+        Column("box_top", Integer, nullable=False),
+        Column("box_right", Integer, nullable=False),
+        Column("box_bottom", Integer, nullable=False),
+        Column("landmarks", JSON, nullable=False),
+        Column("detection_score", Float, nullable=False),
+        Column("face_size", Integer, nullable=False),
+        Column("sharpness", Float, nullable=False),
+    ]
+
+
 faces = Table(
     "faces",
     metadata,
@@ -109,14 +125,7 @@ faces = Table(
     Column(
         "image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
     ),
-    Column("box_left", Integer, nullable=False),
-    Column("box_top", Integer, nullable=False),
-    Column("box_right", Integer, nullable=False),
-    Column("box_bottom", Integer, nullable=False),
-    Column("landmarks", JSON, nullable=False),
-    Column("detection_score", Float, nullable=False),
-    Column("face_size", Integer, nullable=False),
-    Column("sharpness", Float, nullable=False),
+    *face_columns(),
     Column("embedding_space", String(120), nullable=False),
     Column("embedding", LargeBinary, nullable=False),  # float32 little-endian
     sqlite_autoincrement=True,
@@ -238,14 +247,7 @@ reembed_faces = Table(
     # The live face this one re-finds (same image, overlapping box): identities and opt-outs
     # follow it into the new space.
     Column("old_face_id", RowId, nullable=True),
-    Column("box_left", Integer, nullable=False),
-    Column("box_top", Integer, nullable=False),
-    Column("box_right", Integer, nullable=False),
-    Column("box_bottom", Integer, nullable=False),
-    Column("landmarks", JSON, nullable=False),
-    Column("detection_score", Float, nullable=False),
-    Column("face_size", Integer, nullable=False),
-    Column("sharpness", Float, nullable=False),
+    *face_columns(),
     Column("embedding", LargeBinary, nullable=False),
     sqlite_autoincrement=True,
 )
@@ -259,14 +261,7 @@ faces_held_back = Table(
     Column(
         "image_id", RowId, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True
     ),
-    Column("box_left", Integer, nullable=False),
-    Column("box_top", Integer, nullable=False),
-    Column("box_right", Integer, nullable=False),
-    Column("box_bottom", Integer, nullable=False),
-    Column("landmarks", JSON, nullable=False),
-    Column("detection_score", Float, nullable=False),
-    Column("face_size", Integer, nullable=False),
-    Column("sharpness", Float, nullable=False),
+    *face_columns(),
     Column("embedding_space", String(120), nullable=False),
     Column("embedding", LargeBinary, nullable=False),
 )

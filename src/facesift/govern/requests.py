@@ -151,41 +151,39 @@ def fulfil_subject_request(
         reason = decline_reason.strip()
         if not reason:
             raise InputError("decline_reason: say why the request is declined")
-        engine.catalog.close_subject_request(
-            request_id,
-            status="declined",
-            decline_reason=reason,
-            fulfilled_at=now,
-            handled_by=actor.name,
+        return _close(
+            engine, actor, found, "declined", {"reason": reason}, decline_reason=reason, at=now
         )
-        engine.record(
-            AuditEvent(
-                actor,
-                Action.SUBJECT_REQUEST,
-                purpose=f"data subject's {found.kind} request declined",
-                probe_sha256=found.selfie_sha256,
-                details={"request_id": request_id, "reason": reason},
-            )
-        )
-        return _view(engine.catalog.subject_request(request_id=request_id))
     report_html = _CARRY_OUT[found.kind](engine, actor, found, face_ids)
+    return _close(
+        engine, actor, found, "fulfilled", {"face_ids": face_ids}, report_html=report_html, at=now
+    )
+
+
+def _close(
+    engine: FaceSift,
+    actor: Actor,
+    found: StoredSubjectRequest,
+    status: str,
+    details: dict,
+    *,
+    at: datetime,
+    **outcome,
+) -> SubjectRequest:
+    """Record the request's outcome, audit it, and return the request as it now stands."""
     engine.catalog.close_subject_request(
-        request_id,
-        status="fulfilled",
-        report_html=report_html,
-        fulfilled_at=now,
-        handled_by=actor.name,
+        found.id, status=status, fulfilled_at=at, handled_by=actor.name, **outcome
     )
     engine.record(
         AuditEvent(
             actor,
             Action.SUBJECT_REQUEST,
-            purpose=f"data subject's {found.kind} request fulfilled",
+            purpose=f"data subject's {found.kind} request {status}",
             probe_sha256=found.selfie_sha256,
-            details={"request_id": request_id, "face_ids": face_ids},
+            details={"request_id": found.id, **details},
         )
     )
-    return _view(engine.catalog.subject_request(request_id=request_id))
+    return _view(engine.catalog.subject_request(request_id=found.id))
 
 
 def _access(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
