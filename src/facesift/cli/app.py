@@ -9,18 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from facesift.cli import eval_commands, govern_commands, identity_commands, reembed_commands
 from facesift.cli.common import (
@@ -34,6 +23,7 @@ from facesift.cli.common import (
     settings_for,
 )
 from facesift.cli.output import print_json, search_tables, verification_text
+from facesift.cli.progress import ImageJobProgress
 from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
 from facesift.types import LawfulBasis
@@ -146,17 +136,6 @@ def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     console.print(table)
 
 
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} img/s" if speed else "– img/s", style="cyan")
-
-
-class FacesColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.fields.get('faces', 0)} faces", style="magenta")
-
-
 @app.command()
 def ingest(
     paths: Annotated[
@@ -188,33 +167,15 @@ def ingest(
         raise FaceSiftError("name image files or folders to ingest, or a --manifest")
     with open_engine(data_dir, workers=workers) as engine:
         actor = acting_operator(engine)
-        progress = Progress(
-            TextColumn("[bold]ingest"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            FacesColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=errors,
-        )
-        task = progress.add_task("ingest", total=None, faces=0)
-        faces_so_far = 0
-
-        def on_progress(images: int, faces: int) -> None:
-            nonlocal faces_so_far
-            faces_so_far += faces
-            progress.update(task, advance=images, faces=faces_so_far)
-
         try:
-            with progress:
+            with ImageJobProgress("ingest") as bar:
                 report = engine.ingest(
                     actor,
                     list(paths or []),
                     source,
                     manifest=manifest,
-                    on_total=lambda total: progress.update(task, total=total),
-                    on_progress=on_progress,
+                    on_total=bar.on_total,
+                    on_progress=bar.on_progress,
                     ray_address=ray,
                 )
         except KeyboardInterrupt:

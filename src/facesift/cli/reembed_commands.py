@@ -7,18 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from facesift.cli.common import AsJson, DataDir, acting_operator, console, errors, open_engine
 from facesift.cli.output import print_json
+from facesift.cli.progress import ImageJobProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -50,30 +43,13 @@ def reembed(
             f"to [bold]{escape(engine.configured_space.key)}[/] "
             f"(detector {engine.settings.detector})"
         )
-        progress = Progress(
-            TextColumn("[bold]reembed"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[magenta]{task.fields[faces]} faces"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=errors,
-        )
-        task = progress.add_task("reembed", total=None, faces=0)
-        faces_so_far = 0
-
-        def on_progress(images: int, faces: int) -> None:
-            nonlocal faces_so_far
-            faces_so_far += faces
-            progress.update(task, advance=images, faces=faces_so_far)
-
         try:
-            with progress:
+            with ImageJobProgress("reembed") as bar:
                 report = engine.reembed(
                     actor,
                     drop_uncarried_optouts=drop_uncarried_optouts,
-                    on_total=lambda total: progress.update(task, total=total),
-                    on_progress=on_progress,
+                    on_total=bar.on_total,
+                    on_progress=bar.on_progress,
                 )
         except KeyboardInterrupt:
             errors.print(
