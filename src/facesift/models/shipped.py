@@ -83,7 +83,7 @@ def verified_path(shipped: ShippedFile) -> Path:
     """The file's path, after checking (once per process) that its bytes are the published ones."""
     path = shipped.path
     with _lock:
-        if shipped.relative_path in _verified:
+        if str(path) in _verified:
             return path
         if not path.is_file():
             raise ConfigError(
@@ -96,5 +96,5 @@ def verified_path(shipped: ShippedFile) -> Path:
                 f"{path}: sha256 {actual} is not the published {shipped.sha256}; the model file "
                 "is damaged or was replaced, and facesift will not run it (reinstall facesift)"
             )
-        _verified.add(shipped.relative_path)
+        _verified.add(str(path))
     return path
