@@ -79,6 +79,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
 	$(BIN)/python bench/catalog_backends.py
 	$(BIN)/python bench/index_backends.py
+	# cv2.FaceDetectorYN runs YuNet for the embedder-runtime comparison (the benchmark only).
+	$(BIN)/pip install --quiet 'opencv-python-headless==5.0.0.93'
+	nice $(BIN)/python bench/embedder_runtimes.py --lfw $(LFW) --models $(SHARED)/models
 	$(BIN)/pip install --quiet 'locust==2.47.0'  # load generator for the API benchmark only
 	$(BIN)/python bench/serve_load.py --lfw $(LFW)
 	# 1M and 10M faces: ~11 GB of scratch disk, <12 GB of memory, about an hour on 2 cores.
