@@ -55,9 +55,10 @@ _compile_lock = threading.Lock()
 def shipped_models() -> dict[int, object]:
     """The shipped INT8 IR compiled at each of ``BATCH_SIZES``, once per process.
 
-    Compiling takes about a second per batch size (OpenVINO's INT8 graph transformations), and
-    the server builds one analyser per request thread; a compiled model is safe to share between
-    threads (each thread runs its own infer requests), so they all share these.
+    Compiling took 2.2 s per batch size on the 2-core machine under load (OpenVINO's INT8 graph
+    transformations), and the server builds an analyser for each of its request threads; a
+    compiled model is safe to share between threads (each runs its own infer requests), so they
+    all share these. Ingest workers are spawned processes and compile their own.
     """
     with _compile_lock:
         for batch in BATCH_SIZES:

@@ -140,6 +140,20 @@ def test_concurrent_calls_from_threads_give_the_serial_vectors(embedder, chips):
         np.testing.assert_allclose(vector, serial[name], atol=1e-6)
 
 
+def test_injected_models_are_used_and_batch_one_is_required(chips):
+    from facesift.embed.reid_0095 import Reid0095Embedder, shipped_models
+
+    models = shipped_models()
+    only_singles = Reid0095Embedder({1: models[1]})
+    names = ["collins", "hopper"] * 9  # 18 chips, one call each
+    np.testing.assert_array_equal(
+        only_singles.embed([chips[n] for n in names]),
+        Reid0095Embedder().embed([chips[n] for n in names]),
+    )
+    with pytest.raises(ConfigError, match="batch size 1"):
+        Reid0095Embedder({16: models[16]})
+
+
 def test_a_chip_of_the_wrong_size_is_refused_by_position(embedder, chips):
     with pytest.raises(InputError, match=r"chip 1: shape \(112, 112, 3\)"):
         embedder.embed([chips["collins"], np.zeros((112, 112, 3), np.uint8)])
