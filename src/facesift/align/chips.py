@@ -123,13 +123,14 @@ def warped_chip(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 def arcface_points(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     """Corresponding (image points, template points) for the ArcFace template.
 
-    SCRFD gives the template's 5 points directly. dlib's 68-point layout contains them (eye
+    SCRFD gives the template's 5 points directly, and YuNet the same 5 in the same order (eyes,
+    nose tip, mouth corners, each pair image-left first). dlib's 68-point layout contains them (eye
     centres, nose tip, mouth corners). dlib's 5-point layout has eye corners and the base of the
     nose, not the tip, and no mouth: the eye centres alone fix a similarity transform, which is
     more faithful than pairing the nose base with the template's nose tip.
     """
     points = np.asarray(landmarks.points, dtype=np.float64)
-    if landmarks.scheme == "arcface-5" and len(points) == 5:
+    if landmarks.scheme in ("arcface-5", "yunet-5") and len(points) == 5:
         return points, ARCFACE_TEMPLATE_112
     if landmarks.scheme == "dlib-68" and len(points) == 68:
         eyes = sorted([points[36:42].mean(axis=0), points[42:48].mean(axis=0)], key=lambda p: p[0])
@@ -140,7 +141,7 @@ def arcface_points(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
         return np.array(eyes), ARCFACE_TEMPLATE_112[:2]
     raise ConfigError(
         f"cannot align {landmarks.scheme!r} landmarks ({len(points)} points) to the ArcFace "
-        "template; known: arcface-5, dlib-5, dlib-68"
+        "template; known: arcface-5, yunet-5, dlib-5, dlib-68"
     )
 
 
