@@ -7,10 +7,10 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test lint bench eval calibrate system-deps browser-deps clean
+.PHONY: demo test lint bench eval calibrate accuracy-plots system-deps browser-deps clean
 
-# dlib is compiled against OpenBLAS (6x faster embedding than the BLAS-less wheel, see
-# docs/benchmarks.md); the build needs cmake and libopenblas-dev. pip caches the built wheel.
+# Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
+# same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -22,8 +22,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,onnx,serve,browser]'
+	@touch $@
+
+# The dlib backends for their tests (and dlib galleries' re-embedding): the prebuilt dlib-bin
+# wheel, so no machine compiles dlib just to run the tests (~15 minutes saved on a new one).
+# Any dlib that imports will do: `make bench` puts the source build in its place.
+$(VENV)/.dlib-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -c 'import dlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dlib-prebuilt]'
 	@touch $@
 
 FS := FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift
@@ -54,7 +61,7 @@ $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[ray]'
 	@touch $@
 
-test: $(VENV)/.installed $(VENV)/.ray-installed browser-deps
+test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 lint: $(VENV)/.installed
@@ -67,11 +74,22 @@ eval: $(VENV)/.installed
 	$(BIN)/facesift eval identify --root $(LFW)
 	$(BIN)/facesift eval cluster --root $(LFW)
 
-calibrate: $(VENV)/.installed
-	$(BIN)/facesift eval calibrate --root $(LFW) \
-	    --out src/facesift/search/calibration/dlib-resnet_v1_128_euclidean.json
+# The shipped calibrations of both models (all LFW pairs; the dlib one needs the dlib extra).
+calibrate: $(VENV)/.installed $(VENV)/.dlib-installed
+	$(BIN)/facesift eval calibrate --root $(LFW) --out src/facesift/search/calibration/$$( \
+	    $(BIN)/python -c 'from facesift.embed.base import embedding_space_of as s; \
+	    from facesift.search.calibration import calibration_filename as f; print(f(s("reid-0095")))')
+	FACESIFT_DETECTOR=dlib-hog FACESIFT_EMBEDDER=dlib-resnet $(BIN)/facesift eval calibrate \
+	    --root $(LFW) --out src/facesift/search/calibration/dlib-resnet_v1_128_euclidean.json
 
-bench: $(VENV)/.installed
+# DET curves of the shipped calibrations, the picture in docs/accuracy.md.
+accuracy-plots: $(VENV)/.installed
+	$(BIN)/python scripts/plot_det.py --out docs/img/det-lfw.png
+
+bench: $(VENV)/.installed system-deps
+	# dlib compiled against OpenBLAS, the build facesift's dlib figures and the peer use.
+	$(BIN)/pip uninstall --quiet --yes dlib-bin 2>/dev/null || true
+	$(BIN)/pip install --quiet -e '.[dlib]'
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)

@@ -10,11 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The default pipeline for new galleries (docs/accuracy.md has its measured figures). A gallery
 # already built with other models keeps using them until `facesift reembed` moves it.
-DEFAULT_DETECTOR = "dlib-hog"
-DEFAULT_EMBEDDER = "dlib-resnet"
+DEFAULT_DETECTOR = "yunet"
+DEFAULT_EMBEDDER = "reid-0095"
 # The detector whose landmarks each embedder's chips are aligned from, used when a gallery's
 # recorded embedder is chosen and the operator named no detector.
 PAIRED_DETECTOR = {
+    "reid-0095": "yunet",
     "dlib-resnet": "dlib-hog",
     "onnx-arcface": "onnx-scrfd",
 }
