@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test lint bench eval calibrate system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers bench eval calibrate system-deps browser-deps clean
 
 # dlib is compiled against OpenBLAS (6x faster embedding than the BLAS-less wheel, see
 # docs/benchmarks.md); the build needs cmake and libopenblas-dev. pip caches the built wheel.
@@ -57,9 +57,23 @@ $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 test: $(VENV)/.installed $(VENV)/.ray-installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
+# The inner loop: unit and contract tests without LFW, browsers or the slow ones (~2 minutes).
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -x -m "not slow and not lfw and not browser" --basetemp=.pytest-tmp-fast \
+	    tests/unit tests/contract
+
+# Style, types (mypy: strict on the core packages, [tool.mypy]) and the one-way layers contract
+# (import-linter, [tool.importlinter]). `.ci/run` runs this as well as the tests.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(MAKE) --no-print-directory types layers
+
+types: $(VENV)/.installed
+	$(BIN)/mypy
+
+layers: $(VENV)/.installed
+	PYTHONPATH=src $(BIN)/lint-imports
 
 # Accuracy figures for README and docs/accuracy.md (about 15 minutes on 2 cores, cached after).
 eval: $(VENV)/.installed

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from facesift.catalog import NewImage, SqlCatalog
+from facesift.catalog.casework import StoredSearch
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
 from facesift.errors import (
@@ -71,8 +72,8 @@ class FaceSift:
         # What the configured embedder produces; the gallery's own space is the catalog's.
         self.configured_space = embedding_space_of(self.settings.embedder, self.settings)
         self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
-        self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
-        self.operators = OperatorRegistry(self.catalog.engine)
+        self.audit = AuditTrail(self.catalog, head_file=self.data_dir / "audit.head")
+        self.operators = OperatorRegistry(self.catalog)
         self._open_space()
 
     def _open_space(self) -> None:
@@ -631,6 +632,11 @@ class FaceSift:
     ) -> review.LeadReviewStatus:
         return review.review_lead(self, actor, search_id, face_id, decision, note)
 
+    def kept_searches(
+        self, actor: Actor, *, pending_only: bool = False, limit: int = 100
+    ) -> list[StoredSearch]:
+        return review.kept_searches(self, actor, pending_only=pending_only, limit=limit)
+
     def lead_reviews(self, actor: Actor, search_id: int) -> list[review.LeadReviewStatus]:
         return review.lead_reviews(self, actor, search_id)
 
@@ -687,7 +693,7 @@ class FaceSift:
 
     def identity_faces(self, actor: Actor, identity_id: int):
         actor.require(Action.IDENTITY_VIEW)
-        return self._identity_lookup(lambda: self.catalog.identity_faces(identity_id))
+        return self.catalog.identity_faces(identity_id)
 
     def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
         self._edit_identities(
@@ -716,16 +722,9 @@ class FaceSift:
         """A human edit: permitted, applied (unknown ids are the user's error), then audited
         with ``describe(result)``."""
         actor.require(Action.IDENTITY_EDIT)
-        result = self._identity_lookup(operation)
+        result = operation()  # an unknown id raises NotFoundError, the user's error
         self.record(AuditEvent(actor, Action.IDENTITY_EDIT, details=describe(result)))
         return result
-
-    @staticmethod
-    def _identity_lookup(operation):
-        try:
-            return operation()
-        except LookupError as error:
-            raise InputError(str(error).strip("'\"")) from None
 
 
 def _identity_fields(summary) -> dict:

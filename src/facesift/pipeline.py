@@ -15,7 +15,7 @@ from facesift.align import aligned_chip, sharpness
 from facesift.detect import Detector, create_detector
 from facesift.embed import Embedder, create_embedder
 from facesift.errors import ConfigError
-from facesift.ingest.decode import decode_image, read_and_decode
+from facesift.read.decode import decode_image, read_and_decode
 from facesift.timing import measure
 from facesift.types import AnalysedFace, AnalysedImage, Quality
 

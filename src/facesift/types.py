@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -144,6 +144,43 @@ class LawfulBasis(enum.StrEnum):
     VITAL_INTEREST = "vital-interest"
 
 
+# --- states: StrEnums, so a state read back from the catalog or a form compares equal ----------
+
+
+class RequestKind(enum.StrEnum):
+    """What a data subject asks for (GDPR Art. 15, 17, 21)."""
+
+    ACCESS = "access"
+    ERASURE = "erasure"
+    OPTOUT = "optout"
+
+
+class RequestStatus(enum.StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    DECLINED = "declined"
+
+
+class ReviewDecision(enum.StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
+class LeadStatus(enum.StrEnum):
+    """A lead is confirmed by two different reviewers, rejected by one (govern/review.py)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Source:
     """A declared collection of images with the legal terms under which it is held."""
@@ -157,6 +194,12 @@ class Source:
     created_at: datetime
     purpose: str = ""
     controller: str = ""  # who answers subject requests for this source
+
+    def expiry(self, ingested_at: datetime, consent_until: datetime | None = None) -> datetime:
+        """Retention: an image ingested now expires after the source's retention period, or at
+        the end of its consent if that comes first; `purge` deletes what expired."""
+        until = ingested_at + timedelta(days=self.retention_days)
+        return min(until, consent_until) if consent_until else until
 
 
 @dataclass(frozen=True)

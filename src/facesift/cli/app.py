@@ -347,9 +347,9 @@ def backends() -> None:
 
     console.print(f"detectors: {', '.join(available_detectors())}")
     console.print(f"embedders: {', '.join(available_embedders())}")
-    from facesift.index import INDEX_BACKENDS
+    from facesift.index import available_indexes
 
-    console.print(f"indexes: {', '.join(INDEX_BACKENDS)} (FACESIFT_VECTOR_INDEX)")
+    console.print(f"indexes: {', '.join(available_indexes())} (FACESIFT_VECTOR_INDEX)")
     console.print(
         "catalogs: sqlite (default), postgresql (FACESIFT_CATALOG_URL=postgresql+psycopg://..., "
         "extra 'postgres')"

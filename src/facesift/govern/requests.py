@@ -20,16 +20,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from facesift.catalog.casework import StoredSubjectRequest
-from facesift.errors import InputError
+from facesift.errors import InputError, RequestNotFound
 from facesift.govern import subjects
 from facesift.govern.audit import AuditEvent
 from facesift.govern.roles import Action, Actor, Role
+from facesift.types import RequestKind, RequestStatus
 
 if TYPE_CHECKING:
     from facesift.engine import FaceSift
 
-KINDS = ("access", "erasure", "optout")
-STATUSES = ("open", "fulfilled", "declined")
+KINDS = tuple(RequestKind)
+STATUSES = tuple(RequestStatus)
 MAX_CONTACT = 320  # the longest e-mail address
 
 # The portal is not an operator: it records that a request arrived, and can do nothing else
@@ -52,10 +53,6 @@ class SubjectRequest:
     report_html: str | None
     decline_reason: str | None = None
     handled_by: str | None = None
-
-
-class RequestNotFound(InputError):
-    pass
 
 
 def one_month_after(moment: datetime) -> datetime:
@@ -86,7 +83,7 @@ def open_subject_request(
         kind=kind,
         contact=contact,
         name=name,
-        status="open",
+        status=RequestStatus.OPEN,
         received_at=received,
         due_at=one_month_after(received),
         selfie=selfie,
@@ -152,11 +149,23 @@ def fulfil_subject_request(
         if not reason:
             raise InputError("decline_reason: say why the request is declined")
         return _close(
-            engine, actor, found, "declined", {"reason": reason}, decline_reason=reason, at=now
+            engine,
+            actor,
+            found,
+            RequestStatus.DECLINED,
+            {"reason": reason},
+            decline_reason=reason,
+            at=now,
         )
     report_html = _CARRY_OUT[found.kind](engine, actor, found, face_ids)
     return _close(
-        engine, actor, found, "fulfilled", {"face_ids": face_ids}, report_html=report_html, at=now
+        engine,
+        actor,
+        found,
+        RequestStatus.FULFILLED,
+        {"face_ids": face_ids},
+        report_html=report_html,
+        at=now,
     )
 
 
@@ -217,7 +226,11 @@ def _optout(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
     )
 
 
-_CARRY_OUT = {"access": _access, "erasure": _erasure, "optout": _optout}
+_CARRY_OUT = {
+    RequestKind.ACCESS: _access,
+    RequestKind.ERASURE: _erasure,
+    RequestKind.OPTOUT: _optout,
+}
 
 
 def _only(report: subjects.SubjectReport, face_ids: list[int] | None) -> subjects.SubjectReport:
@@ -244,7 +257,7 @@ def _stored(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
 
 def _open(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
     found = _stored(engine, request_id)
-    if found.status != "open" or found.selfie is None:
+    if found.status != RequestStatus.OPEN or found.selfie is None:
         raise InputError(f"subject request {request_id} is already {found.status}")
     return found
 
@@ -260,7 +273,7 @@ def _view(found: StoredSubjectRequest) -> SubjectRequest:
         received_at=found.received_at,
         due_at=found.due_at,
         fulfilled_at=found.fulfilled_at,
-        overdue=found.status == "open" and datetime.now(UTC) > found.due_at,
+        overdue=found.status == RequestStatus.OPEN and datetime.now(UTC) > found.due_at,
         report_html=found.report_html,
         decline_reason=found.decline_reason,
         handled_by=found.handled_by,

@@ -11,19 +11,19 @@ out), and a lead with any rejection is never shown as confirmed. Every decision 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from facesift.catalog.casework import DuplicateReview, StoredSearch
-from facesift.errors import InputError
+from facesift.catalog.casework import StoredSearch
+from facesift.errors import DuplicateReview, InputError, ReviewConflict, SearchNotFound
 from facesift.govern.audit import AuditEvent
-from facesift.govern.roles import Action, Actor
-from facesift.types import ProbeFaceResult
+from facesift.govern.roles import PERMISSIONS, Action, Actor
+from facesift.types import LeadStatus, ProbeFaceResult, ReviewDecision
 
 if TYPE_CHECKING:
     from facesift.engine import FaceSift
 
 CONFIRMATIONS_NEEDED = 2
-DECISIONS = ("confirm", "reject")
+DECISIONS = tuple(ReviewDecision)
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,9 @@ class SearchRecord:
 class LeadReviewStatus:
     search_id: int
     face_id: int
-    status: Literal["pending", "confirmed", "rejected"]
+    status: LeadStatus
     confirmations: list[str]
     rejections: list[str]
-
-
-class SearchNotFound(InputError):
-    def __init__(self, search_id: int):
-        super().__init__(f"search {search_id} not found")
-        self.search_id = search_id
-
-
-class ReviewConflict(InputError):
-    """A review that the rules refuse (own search, second decision by the same reviewer)."""
 
 
 def kept_search(engine: FaceSift, search_id: int) -> StoredSearch:
@@ -111,6 +101,29 @@ def lead_reviews(engine: FaceSift, actor: Actor, search_id: int) -> list[LeadRev
     return [statuses[face_id] for face_id in dict.fromkeys(f for _, f, _ in search.leads)]
 
 
+def kept_searches(
+    engine: FaceSift, actor: Actor, *, pending_only: bool = False, limit: int = 100
+) -> list[StoredSearch]:
+    """Kept searches, newest first: every one for reviewers, their own for investigators;
+    ``pending_only`` keeps those with a lead still awaiting review."""
+    if Action.REVIEW in PERMISSIONS[actor.role]:
+        ids = engine.catalog.search_ids()
+    else:
+        actor.require(Action.SEARCH)
+        ids = engine.catalog.search_ids(actor.name)
+    found = []
+    for search_id in ids:
+        search = kept_search(engine, search_id)
+        if pending_only and not any(
+            s.status == LeadStatus.PENDING for s in _statuses(engine, search).values()
+        ):
+            continue
+        found.append(search)
+        if len(found) >= limit:
+            break
+    return found
+
+
 def may_view_search(actor: Actor, search: StoredSearch) -> None:
     """Reviewers see every kept search; an investigator sees their own."""
     if actor.name != search.actor:
@@ -122,15 +135,21 @@ def _statuses(engine: FaceSift, search: StoredSearch) -> dict[int, LeadReviewSta
     statuses = {}
     for _, face_id, _ in search.leads:
         confirmed = [
-            r.reviewer for r in reviews if r.face_id == face_id and r.decision == "confirm"
+            r.reviewer
+            for r in reviews
+            if r.face_id == face_id and r.decision == ReviewDecision.CONFIRM
         ]
-        rejected = [r.reviewer for r in reviews if r.face_id == face_id and r.decision == "reject"]
+        rejected = [
+            r.reviewer
+            for r in reviews
+            if r.face_id == face_id and r.decision == ReviewDecision.REJECT
+        ]
         if rejected:
-            status = "rejected"
+            status = LeadStatus.REJECTED
         elif len(set(confirmed)) >= CONFIRMATIONS_NEEDED:
-            status = "confirmed"
+            status = LeadStatus.CONFIRMED
         else:
-            status = "pending"
+            status = LeadStatus.PENDING
         statuses[face_id] = LeadReviewStatus(search.id, face_id, status, confirmed, rejected)
     return statuses
 
@@ -141,6 +160,7 @@ __all__ = [
     "SearchNotFound",
     "SearchRecord",
     "kept_search",
+    "kept_searches",
     "lead_reviews",
     "may_view_search",
     "review_lead",

@@ -27,9 +27,8 @@ import numpy as np
 from facesift.catalog.base import NewImage
 from facesift.config import Settings
 from facesift.errors import FaceSiftError, ImageError, SourceError
-from facesift.govern.retention import expiry
-from facesift.ingest.manifests import Provenance, read_manifest
-from facesift.ingest.readers import display_path, iter_image_files
+from facesift.read.folders import display_path, iter_image_files
+from facesift.read.manifests import Provenance, read_manifest
 from facesift.timing import StageSeconds, measure, stage_tally
 from facesift.types import AnalysedImage, LawfulBasis, Source
 
@@ -339,9 +338,7 @@ class _BatchWriter:
         records = []
         for image in batch:
             provenance = self.declared.get(image.path)
-            expires = expiry(
-                now, self.source.retention_days, provenance.consent_until if provenance else None
-            )
+            expires = self.source.expiry(now, provenance.consent_until if provenance else None)
             records.append(NewImage(self.source.id, image, expires, provenance))
         self.engine.record_images(records)
         for image in batch:

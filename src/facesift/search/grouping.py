@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
-from sqlalchemy import select
 
-from facesift.catalog.tables import faces, images
 from facesift.govern.audit import AuditEvent
 from facesift.govern.roles import Action, Actor
 from facesift.search.cluster import cluster_faces
@@ -150,20 +148,6 @@ class DuplicatePair:
     false_match_rate: float
 
 
-def _records_of(engine: FaceSift, source_id: int) -> tuple[np.ndarray, list[str]]:
-    """Face ids of a source and, for each, its record: subject reference, else its image."""
-    with engine.catalog.engine.connect() as connection:
-        rows = connection.execute(
-            select(faces.c.id, images.c.id.label("image_id"), images.c.subject_ref)
-            .select_from(faces.join(images))
-            .where(images.c.source_id == source_id)
-            .order_by(faces.c.id)
-        ).all()
-    ids = np.asarray([r.id for r in rows], dtype=np.int64)
-    records = [r.subject_ref or f"image:{r.image_id}" for r in rows]
-    return ids, records
-
-
 def find_duplicates(
     engine: FaceSift,
     actor: Actor,
@@ -176,11 +160,11 @@ def find_duplicates(
     """Pairs of different records that are likely the same person, most alike first (at most
     ``k`` candidates per record: a ranked list of leads, not every pair under the threshold)."""
     actor.require(Action.DUPLICATES)
-    ids_a, records_a = _records_of(engine, engine.catalog.get_source(source).id)
+    ids_a, records_a = engine.catalog.source_records(engine.catalog.get_source(source).id)
     if against is None:
         ids_b, records_b = ids_a, records_a
     else:
-        ids_b, records_b = _records_of(engine, engine.catalog.get_source(against).id)
+        ids_b, records_b = engine.catalog.source_records(engine.catalog.get_source(against).id)
     comparisons = len(ids_a) * (len(ids_a) - 1) / 2 if against is None else len(ids_a) * len(ids_b)
     limit = threshold if threshold is not None else duplicate_threshold(engine, comparisons)
     pairs: dict[tuple[str, str], DuplicatePair] = {}

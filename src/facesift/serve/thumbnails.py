@@ -15,22 +15,12 @@ import tempfile
 from PIL import Image, ImageDraw, ImageOps
 
 from facesift.engine import FaceSift
-from facesift.errors import FaceSiftError, InputError
+from facesift.errors import FaceNotFound, InputError, NotShown
 from facesift.govern.derived import thumbnail_path
 from facesift.govern.roles import Action, Actor, Role
 from facesift.types import BoundingBox
 
 SIZES = (80, 160, 320)
-
-
-class NotShown(FaceSiftError):
-    """The operator may not see this face or image (it was never shown to them as a lead)."""
-
-    exit_code = 7
-
-
-class FaceNotFound(InputError):
-    pass
 
 
 def may_see_face(engine: FaceSift, actor: Actor, face_id: int) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 
 from facesift.govern.roles import Action
-from facesift.ingest.manifests import read_manifest
+from facesift.read.manifests import read_manifest
 from facesift.serve.api.common import AUTHED, problems
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.jobs import Job

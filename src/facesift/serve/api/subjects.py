@@ -23,6 +23,7 @@ from facesift.serve.schemas import (
     SubjectRequestPublic,
 )
 from facesift.serve.uploads import read_image
+from facesift.types import RequestStatus
 
 router = APIRouter()
 
@@ -125,7 +126,7 @@ def request_status(reference: str, engine: Engine, _caller: PublicCaller) -> Sub
 def request_report(reference: str, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
     """The report (access) or receipt (erasure, opt-out) of a fulfilled request."""
     found = engine.subject_request_by_reference(reference)
-    if found.status != "fulfilled" or not found.report_html:
+    if found.status != RequestStatus.FULFILLED or not found.report_html:
         raise Problem(404, f"request is {found.status}: there is no report yet", kind="not-found")
     return HTMLResponse(
         found.report_html,
@@ -223,7 +224,7 @@ def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
         decline_reason=found.decline_reason,
         report_url=(
             f"/api/v1/subject-requests/{found.reference}/report"
-            if found.status == "fulfilled"
+            if found.status == RequestStatus.FULFILLED
             else None
         ),
     )

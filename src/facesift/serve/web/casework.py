@@ -55,30 +55,7 @@ def kept_search(engine: FaceSift, actor: Actor, search_id: int) -> StoredSearch:
 def kept_searches(
     engine: FaceSift, actor: Actor, pending_only: bool, limit: int = 100
 ) -> list[StoredSearch]:
-    if hasattr(engine, "kept_searches"):
-        return engine.kept_searches(actor, pending_only=pending_only, limit=limit)
-    # Until the engine lists kept searches itself (requested in SERVE-CONTRACT.md).
-    from sqlalchemy import select
-
-    from facesift.catalog.tables import searches
-
-    query = select(searches.c.id).order_by(searches.c.id.desc())
-    if Action.REVIEW not in PERMISSIONS[actor.role]:
-        actor.require(Action.SEARCH)
-        query = query.where(searches.c.actor == actor.name)  # investigators: their own
-    with engine.catalog.engine.connect() as connection:
-        ids = list(connection.execute(query).scalars())
-    found = []
-    for search_id in ids:
-        search = review.kept_search(engine, search_id)
-        if pending_only and not any(
-            s.status == "pending" for s in engine.lead_reviews(actor, search_id)
-        ):
-            continue
-        found.append(search)
-        if len(found) >= limit:
-            break
-    return found
+    return engine.kept_searches(actor, pending_only=pending_only, limit=limit)
 
 
 def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:

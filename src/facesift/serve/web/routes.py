@@ -34,6 +34,10 @@ from facesift.serve.web.session import (
     sign_out,
     signed_in_actor,
 )
+from facesift.types import RequestKind, RequestStatus
+
+# Access and erasure requests act on the faces the selfie matches; an opt-out on the selfie.
+MATCHING_KINDS = (RequestKind.ACCESS, RequestKind.ERASURE)
 
 web_router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -317,7 +321,7 @@ def request_status(request: Request, engine: Engine, reference: Annotated[str, F
 @web_router.post("/subject/report", dependencies=[CsrfChecked, Public])
 def request_report(engine: Engine, reference: Annotated[str, Form()] = ""):
     found = engine.subject_request_by_reference(reference.strip())
-    if found.status != "fulfilled" or not found.report_html:
+    if found.status != RequestStatus.FULFILLED or not found.report_html:
         raise InputError(
             "this request has no report yet: it is available once the request is fulfilled"
         )
@@ -336,7 +340,7 @@ def request_report(engine: Engine, reference: Annotated[str, Form()] = ""):
 
 @web_router.get("/admin/requests")
 def admin_requests(request: Request, engine: Engine, actor: SignedIn, status: str | None = "open"):
-    chosen = status if status in ("open", "fulfilled", "declined") else None
+    chosen = status if status in tuple(RequestStatus) else None
     found = engine.subject_requests(actor, chosen)
     return page(
         request, "admin_requests.html", actor, requests=found, status=chosen, now=datetime.now(UTC)
@@ -347,7 +351,7 @@ def admin_requests(request: Request, engine: Engine, actor: SignedIn, status: st
 def admin_request(request: Request, engine: Engine, actor: SignedIn, request_id: int):
     found = engine.subject_request(actor, request_id)
     candidates = None
-    if found.status == "open" and found.kind in ("access", "erasure"):
+    if found.status == RequestStatus.OPEN and found.kind in MATCHING_KINDS:
         candidates = engine.subject_request_candidates(actor, request_id)
     return page(
         request,
@@ -368,7 +372,7 @@ def fulfil_request(
     face_ids: Annotated[list[int], Form()] = (),
 ):
     found = engine.subject_request(actor, request_id)
-    chosen = list(face_ids) if found.kind in ("access", "erasure") else None
+    chosen = list(face_ids) if found.kind in MATCHING_KINDS else None
     engine.fulfil_subject_request(actor, request_id, face_ids=chosen)
     return see_other(f"/admin/requests/{request_id}")
 

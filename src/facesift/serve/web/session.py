@@ -26,25 +26,13 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from facesift.engine import FaceSift
-from facesift.errors import FaceSiftError
-from facesift.govern.operators import AuthenticationError, key_digest
+from facesift.errors import AuthenticationError, CsrfRefused, NotSignedIn
+from facesift.govern.operators import key_digest
 from facesift.govern.roles import Actor
 
 COOKIE = "facesift_session"
 MAX_AGE_SECONDS = 12 * 3600  # a working day; signing in again after that is cheap
 SECRET_FILE = "web-session.key"
-
-
-class NotSignedIn(FaceSiftError):
-    """A page for operators was asked for without a (valid) session."""
-
-    exit_code = 7
-
-
-class CsrfRefused(FaceSiftError):
-    """A form came back without the token of the session that served it."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)
