@@ -63,6 +63,31 @@ class EmbeddingSpace:
     def key(self) -> str:
         return f"{self.model}/{self.version}/{self.dimension}/{self.metric}"
 
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The one distance of this space between two vectors (what a calibration measures)."""
+        self._require_euclidean()
+        return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+    def distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """All distances between the rows of ``a`` (n, d) and of ``b`` (m, d), as (n, m).
+
+        Computed as |a|^2 + |b|^2 - 2ab in float64 (one matrix product, no (n, m, d) temporary);
+        callers keep ``n x m`` bounded by querying in chunks (index/optouts.py)."""
+        self._require_euclidean()
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        squared = (
+            np.einsum("ij,ij->i", a, a)[:, None]
+            + np.einsum("ij,ij->i", b, b)[None, :]
+            - 2.0 * (a @ b.T)
+        )
+        result: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
+        return result
+
+    def _require_euclidean(self) -> None:
+        if self.metric != "euclidean":
+            raise ValueError(f"no distance implemented for metric {self.metric!r}")
+
     @classmethod
     def from_key(cls, key: str) -> EmbeddingSpace:
         """The space a catalog or index recorded by its ``key``."""
@@ -243,3 +268,11 @@ class Verification:
     false_match_rate: float
     box_a: BoundingBox
     box_b: BoundingBox
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """A search's results with the id reviewers use to review its leads (None if not kept)."""
+
+    search_id: int | None
+    results: list[ProbeFaceResult]

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +204,15 @@ class AuditTrail:
             return None
         seq, head = self.head_file.read_text().split()
         return int(seq), head
+
+
+class AuditRecorder:
+    """What a service records through: events appended with the gallery version they follow.
+    Call only after the write an event describes has committed."""
+
+    def __init__(self, trail: AuditTrail, gallery_version: Callable[[], int]):
+        self.trail = trail
+        self.gallery_version = gallery_version
+
+    def record(self, event: AuditEvent) -> AuditRecord:
+        return self.trail.append(event, self.gallery_version())

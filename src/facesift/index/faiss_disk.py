@@ -31,6 +31,7 @@ import numpy as np
 from readerwriterlock import rwlock
 
 from facesift.errors import IndexError_, SpaceMismatchError
+from facesift.index.base import files_size
 from facesift.index.faiss_compressed import (
     MIN_COMPRESSED_FACES,
     RERANK_FACTOR,
@@ -210,6 +211,12 @@ class FaissDiskIndex:
     @property
     def catalog_version(self) -> int | None:
         return self._catalog_version
+
+    def size_bytes(self) -> int:
+        store = self._current.store
+        return files_size(
+            [self._index_path, self._meta_path, *(store.files() if store is not None else ())]
+        )
 
     # --- contents ------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from facesift.errors import IndexError_, SpaceMismatchError
-from facesift.index.base import checked_entries, checked_scope, checked_vectors
+from facesift.index.base import checked_entries, checked_scope, checked_vectors, files_size
 from facesift.types import EmbeddingSpace, FaceTags
 
 SPACE_PROPERTY = "facesift.embedding_space"
@@ -192,6 +192,12 @@ class MilvusIndex:
     @_translated
     def __len__(self) -> int:
         return self._count("")
+
+    def size_bytes(self) -> int:
+        if is_milvus_lite(self.uri):
+            return files_size([Path(self.uri).expanduser()])
+        # A server's storage is not visible to a client: report the raw vectors it holds.
+        return len(self) * self.space.dimension * 4
 
     def _count(self, where: str) -> int:
         rows = self.client.query(self.collection, filter=where, output_fields=["count(*)"])

@@ -20,7 +20,6 @@ from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
 from facesift.govern.operators import AuthenticationError
 from facesift.govern.requests import KINDS
 from facesift.govern.roles import PERMISSIONS, Action
-from facesift.serve import thumbnails
 from facesift.serve.deps import Engine, public_caller
 from facesift.serve.problems import Problem
 from facesift.serve.uploads import read_image
@@ -248,13 +247,13 @@ def face_thumbnail(
     size: Annotated[int, Query()] = 160,
     boxed: Annotated[bool, Query()] = False,
 ):
-    data = thumbnails.face_thumbnail(engine, actor, face_id, size, boxed)
+    data = engine.face_thumbnail(actor, face_id, size, boxed)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-cache"})
 
 
 @web_router.get("/images/{image_id}")
 def full_image(engine: Engine, actor: SignedIn, image_id: int):
-    data, mime = thumbnails.image_bytes(engine, actor, image_id)
+    data, mime = engine.image_file(actor, image_id)
     return Response(data, media_type=mime, headers={"Cache-Control": "private, no-cache"})
 
 
@@ -441,8 +440,7 @@ def audit_verify(request: Request, engine: Engine, actor: SignedIn):
 
 @web_router.get("/gallery")
 def gallery(request: Request, engine: Engine, actor: SignedIn):
-    actor.require(Action.SOURCE_LIST)
-    counts = engine.catalog.source_counts()
+    counts = engine.source_sizes(actor)  # SOURCE_LIST
     sources = [(source, *counts.get(source.name, (0, 0))) for source in engine.sources()]
     stats = engine.stats() if Action.STATS in PERMISSIONS[actor.role] else None
     return page(request, "gallery.html", actor, sources=sources, stats=stats)

@@ -146,7 +146,7 @@ def signed_in_actor(request: Request) -> Actor:
     if not (session.operator and session.key_sha256):
         raise NotSignedIn("please sign in with your API key")
     try:
-        actor = request.app.state.engine.operators.by_key_digest(session.key_sha256)
+        actor = request.app.state.engine.operator_by_key_digest(session.key_sha256)
     except AuthenticationError:
         sign_out(request)
         raise NotSignedIn(
