@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test test-fast lint types layers bench eval calibrate system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs bench eval calibrate system-deps browser-deps clean
 
 # dlib is compiled against OpenBLAS (6x faster embedding than the BLAS-less wheel, see
 # docs/benchmarks.md); the build needs cmake and libopenblas-dev. pip caches the built wheel.
@@ -68,6 +68,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(MAKE) --no-print-directory types layers
+
+# docs/cli.md from the commands' own --help (tests/unit/cli/test_cli_docs.py fails when stale).
+docs: $(VENV)/.installed
+	$(BIN)/python -m facesift.cli.docs > docs/cli.md
 
 types: $(VENV)/.installed
 	$(BIN)/mypy

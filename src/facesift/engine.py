@@ -42,7 +42,7 @@ from facesift.govern.review import LeadReviews, LeadReviewStatus
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 from facesift.govern.subjects import OptOutReceipt, Receipt, SubjectReport, SubjectRights
 from facesift.govern.visibility import Visibility
-from facesift.index import open_index
+from facesift.index import VectorIndex, open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
@@ -115,9 +115,10 @@ class FaceSift:
             match_false_match_rate=self.settings.match_false_match_rate,
             subject_false_match_rate=self.settings.subject_false_match_rate,
         )
-        if getattr(self, "index", None) is not None:
-            self.index.close()  # reopening after a re-embed switched spaces
-        self.index = open_index(self.settings, self.space, replace_other_space=True)
+        previous: VectorIndex | None = getattr(self, "index", None)
+        if previous is not None:
+            previous.close()  # reopening after a re-embed switched spaces
+        self.index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
         self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
         self.keeper.bring_up_to_date()
         self._wire()

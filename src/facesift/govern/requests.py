@@ -41,10 +41,10 @@ PORTAL = Actor("subject-portal", Role.ADMIN)
 class SubjectRequest:
     id: int
     reference: str
-    kind: str
+    kind: RequestKind
     contact: str
     name: str | None
-    status: str
+    status: RequestStatus
     received_at: datetime
     due_at: datetime
     fulfilled_at: datetime | None
@@ -266,10 +266,10 @@ def _view(found: StoredSubjectRequest) -> SubjectRequest:
     return SubjectRequest(
         id=found.id,
         reference=found.reference,
-        kind=found.kind,
+        kind=RequestKind(found.kind),
         contact=found.contact,
         name=found.name,
-        status=found.status,
+        status=RequestStatus(found.status),
         received_at=found.received_at,
         due_at=found.due_at,
         fulfilled_at=found.fulfilled_at,

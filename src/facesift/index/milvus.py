@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -58,9 +59,15 @@ def displayed(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else uri
 
 
-def _translated(method):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(
+    method: Callable[Concatenate[MilvusIndex, P], R],
+) -> Callable[Concatenate[MilvusIndex, P], R]:
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: MilvusIndex, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except MilvusException as error:
@@ -141,7 +148,7 @@ class MilvusIndex:
             properties={SPACE_PROPERTY: self.space.key},
         )
 
-    def _properties(self) -> dict:
+    def _properties(self) -> dict[str, Any]:
         return self.client.describe_collection(self.collection).get("properties", {}) or {}
 
     def _check_space(self) -> None:

@@ -305,7 +305,7 @@ def _results(done: set[Future], with_stages: bool) -> Iterator:
         yield (outcome, stages) if with_stages else outcome
 
 
-_worker_analyser = None
+_worker_analyser: FaceAnalyser | None = None
 
 
 def _init_worker(settings_json: str) -> None:
@@ -321,6 +321,8 @@ def _init_worker(settings_json: str) -> None:
 
 def _analyse_in_worker(item: FileToAnalyse) -> tuple[Outcome, StageSeconds]:
     before = StageSeconds(stage_tally())
+    if _worker_analyser is None:  # the pool's initializer loads it in every worker first
+        raise RuntimeError("worker analyser not loaded")
     outcome = analyse_file(_worker_analyser, item)
     return outcome, stage_tally().since(before)
 

@@ -154,7 +154,7 @@ class Identifier:
                         lawful_basis=hit.lawful_basis,
                         jurisdiction=hit.jurisdiction,
                         ingested_at=hit.ingested_at,
-                        **_identity_fields(identity_of.get(hit.face_id)),
+                        **_identity_fields(identity_of.get(hit.face_id)),  # type: ignore[arg-type]
                     )
                 )
             results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))

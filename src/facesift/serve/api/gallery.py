@@ -162,7 +162,7 @@ def get_job(job_id: int, request: Request, actor: CurrentActor) -> JobOut:
 def stats(engine: Engine, actor: CurrentActor) -> StatsOut:
     actor.require(Action.STATS)
     found = engine.stats()
-    return StatsOut(**{k: v for k, v in vars(found).items() if k in StatsOut.model_fields})
+    return StatsOut.model_validate(found)
 
 
 def job_out(job: Job) -> JobOut:

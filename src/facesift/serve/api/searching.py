@@ -129,7 +129,7 @@ def kept_search(search_id: int, engine: Engine, actor: CurrentActor) -> KeptSear
         purpose=found.purpose,
         case=found.case_ref,
         at=found.at,
-        leads=[LeadReviewOut(**vars(status)) for status in statuses],
+        leads=[LeadReviewOut.model_validate(status) for status in statuses],
     )
 
 
@@ -143,7 +143,7 @@ def review_lead(
 ) -> LeadReviewOut:
     """Confirm or reject a lead (reviewers). Confirmed once two different reviewers confirm."""
     status = engine.review_lead(actor, search_id, face_id, body.decision, body.note)
-    return LeadReviewOut(**vars(status))
+    return LeadReviewOut.model_validate(status)
 
 
 JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}}

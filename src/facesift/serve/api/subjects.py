@@ -73,7 +73,7 @@ def subject_optout(
     """Put the person's face template on the do-not-index list."""
     data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
     receipt = engine.subject_optout(actor, data, face)
-    return OptOutOut(**vars(receipt))
+    return OptOutOut.model_validate(receipt)
 
 
 @router.post("/subjects/optout/withdraw", tags=["subjects"], responses=UPLOADS)
@@ -203,14 +203,7 @@ def report_out(report) -> SubjectReportOut:
 
 
 def receipt_out(receipt) -> ReceiptOut:
-    return ReceiptOut(
-        action=receipt.action,
-        reference=receipt.reference,
-        at=receipt.at,
-        images=receipt.images,
-        faces=receipt.faces,
-        audit_seq=receipt.audit_seq,
-    )
+    return ReceiptOut.model_validate(receipt)
 
 
 def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
@@ -231,4 +224,4 @@ def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
 
 
 def admin_out(found: requests.SubjectRequest) -> SubjectRequestOut:
-    return SubjectRequestOut(**{k: getattr(found, k) for k in SubjectRequestOut.model_fields})
+    return SubjectRequestOut.model_validate(found)
