@@ -27,7 +27,7 @@ DetectorFactory = Callable[..., Detector]
 
 def _load_builtins() -> None:
     # Built-ins register themselves exactly as a third-party backend would.
-    from facesift.detect import dlib_cnn, dlib_hog, onnx_scrfd  # noqa: F401
+    from facesift.detect import dlib_cnn, dlib_hog, onnx_scrfd, yunet  # noqa: F401
 
 
 DETECTORS: Registry[DetectorFactory] = Registry("detector", _load_builtins)

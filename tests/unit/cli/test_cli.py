@@ -275,3 +275,11 @@ def test_cluster_lists_identities_only_to_those_who_may_view_them(gallery):
     assert "Identities with at least" not in table
     viewer = json.loads(run("cluster", "--json", data_dir=data, operator="ina").stdout)
     assert viewer["identities"]
+
+
+def test_backends_lists_every_embedder_and_detector(tmp_path):
+    listed = run("backends", data_dir=tmp_path).stdout
+    line = next(line for line in listed.splitlines() if line.startswith("embedders:"))
+    embedders = set(line.removeprefix("embedders:").strip().split(", "))
+    assert {"dlib-resnet", "onnx-arcface", "reid-0095"} <= embedders
+    assert "detectors: " in listed and "dlib-hog" in listed

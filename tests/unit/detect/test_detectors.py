@@ -74,7 +74,7 @@ def test_cnn_detector_finds_the_astronaut(photos):
 def test_unknown_detector_lists_the_known_ones():
     with pytest.raises(
         BackendNotFound,
-        match="unknown detector backend 'yolo'; known: dlib-cnn, dlib-hog, onnx-scrfd",
+        match="unknown detector backend 'yolo'; known: dlib-cnn, dlib-hog, onnx-scrfd, yunet",
     ):
         create_detector("yolo", min_face_size=40, max_detect_side=1600)
-    assert available_detectors() == ["dlib-cnn", "dlib-hog", "onnx-scrfd"]
+    assert available_detectors() == ["dlib-cnn", "dlib-hog", "onnx-scrfd", "yunet"]
