@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test lint bench eval calibrate accuracy-plots system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs bench eval calibrate accuracy-plots system-deps browser-deps clean
 
 # Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
 # same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
@@ -64,9 +64,27 @@ $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
+# The inner loop: unit and contract tests without LFW, browsers or the slow ones (~2 minutes).
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -x -m "not slow and not lfw and not browser" --basetemp=.pytest-tmp-fast \
+	    tests/unit tests/contract
+
+# Style, types (mypy: strict on the core packages, [tool.mypy]) and the one-way layers contract
+# (import-linter, [tool.importlinter]). `.ci/run` runs this as well as the tests.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(MAKE) --no-print-directory types layers
+
+# docs/cli.md from the commands' own --help (tests/unit/cli/test_cli_docs.py fails when stale).
+docs: $(VENV)/.installed
+	$(BIN)/python -m facesift.cli.docs > docs/cli.md
+
+types: $(VENV)/.installed
+	$(BIN)/mypy
+
+layers: $(VENV)/.installed
+	PYTHONPATH=src $(BIN)/lint-imports
 
 # Accuracy figures for README and docs/accuracy.md (about 15 minutes on 2 cores, cached after).
 eval: $(VENV)/.installed

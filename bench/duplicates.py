@@ -23,7 +23,7 @@ from search_latency import gallery_of, real_embeddings  # noqa: E402
 
 from facesift import FaceSift, Settings  # noqa: E402
 from facesift.catalog.base import NewImage  # noqa: E402
-from facesift.ingest.manifests import Provenance  # noqa: E402
+from facesift.read.manifests import Provenance  # noqa: E402
 from facesift.types import (  # noqa: E402
     AnalysedFace,
     AnalysedImage,

@@ -1,44 +1,66 @@
-"""FaceSift: the one object the CLI, the tests (and later the API) build and call."""
+"""FaceSift: the composition root. It builds the ports from ``Settings`` (catalog, index, audit
+trail, matching policy, probe reader, gallery writer) and wires the services that live in their
+stage packages; its methods delegate to them. The CLI, the API, the web UI and the tests all build
+and call this one object.
+
+    search/   Identifier (1:N), Verifier (1:1), Clusterer, DuplicateFinder, MatchingPolicy
+    govern/   SubjectRights, SubjectRequests, LeadReviews, Erasure, ProcessingRecords, audit, roles
+    ingest/   Ingestor, Reembedder
+    index/    GalleryWriter (lock, catalog commit, index update), OptOutList, IndexKeeper
+
+``catalog`` and ``index`` are attributes for tests and tools; serve/ and cli/ never use them
+(tests/unit/test_layers.py), they call the permission-checked methods below.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from facesift.catalog import NewImage, SqlCatalog
+from facesift.catalog import SqlCatalog
+from facesift.catalog.base import StoredFace
+from facesift.catalog.casework import StoredSearch
+from facesift.catalog.governance import ImageProvenance
+from facesift.catalog.identities import IdentitySummary
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.errors import (
-    AmbiguousFaceError,
-    ConfigError,
-    FaceSiftError,
-    InputError,
-    NoFaceError,
-    SpaceMismatchError,
-)
-from facesift.govern import erasure, records, requests, review, subjects
-from facesift.govern.audit import AuditEvent, AuditRecord, AuditTrail
+from facesift.errors import FaceSiftError, SpaceMismatchError
+from facesift.govern.audit import AuditEvent, AuditRecord, AuditRecorder, AuditTrail, ChainCheck
+from facesift.govern.erasure import Erasure
 from facesift.govern.operators import OperatorRegistry
+from facesift.govern.records import ProcessingRecords
+from facesift.govern.requests import SubjectRequest, SubjectRequests
+from facesift.govern.review import LeadReviews, LeadReviewStatus
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
-from facesift.index import open_index
+from facesift.govern.subjects import OptOutReceipt, Receipt, SubjectReport, SubjectRights
+from facesift.govern.visibility import Visibility
+from facesift.index import VectorIndex, open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
-from facesift.ingest.jobs import IngestReport, run_ingest
-from facesift.ingest.reembed import ReembedReport, run_reembed
-from facesift.pipeline import AnalyserPool, FaceAnalyser
-from facesift.search import grouping
-from facesift.search.calibration import Calibration, calibration_filename, find_calibration
+from facesift.index.optouts import OptOutList
+from facesift.index.writer import GalleryWriter
+from facesift.ingest.jobs import Ingestor, IngestPorts, IngestReport
+from facesift.ingest.reembed import Reembedder, ReembedPorts, ReembedReport
+from facesift.pipeline import AnalyserPool, FaceAnalyser, ProbeReader
+from facesift.search.calibration import Calibration
+from facesift.search.clustering import Clusterer, ClusterReport
+from facesift.search.duplicates import DuplicateFinder, DuplicateReport
+from facesift.search.identify import Identifier
+from facesift.search.policy import MatchingPolicy
+from facesift.search.verify import Verifier
 from facesift.types import (
-    AnalysedFace,
     AnalysedImage,
     EmbeddingSpace,
     LawfulBasis,
-    Lead,
     ProbeFaceResult,
+    SearchRecord,
     Source,
     Verification,
 )
@@ -72,12 +94,14 @@ class FaceSift:
         self.data_dir = self.settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
-        self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
-        self.operators = OperatorRegistry(self.catalog.engine)
+        self.audit = AuditTrail(self.catalog, head_file=self.data_dir / "audit.head")
+        self.operators = OperatorRegistry(self.catalog)
+        self._recorder = AuditRecorder(self.audit, self.catalog.version)
         self._open_space()
 
     def _open_space(self) -> None:
-        """The space the catalog records (else the configured one), its calibration and index."""
+        """The space the catalog records (else the configured one), its policy and index, and
+        the services over them (rebuilt after a re-embed switched spaces)."""
         recorded = self.catalog.embedding_space()
         settings = self.requested_settings.for_gallery(recorded)
         if settings is not self.settings:
@@ -85,12 +109,115 @@ class FaceSift:
             for cached in ("analyser", "probe_analysers", "configured_space"):  # other models
                 self.__dict__.pop(cached, None)
         self.space = EmbeddingSpace.from_key(recorded) if recorded else self.configured_space
-        self._calibration = find_calibration(self.space, self.data_dir)
-        if getattr(self, "index", None) is not None:
-            self.index.close()  # reopening after a re-embed switched spaces
-        self.index = open_index(self.settings, self.space, replace_other_space=True)
+        self.policy = MatchingPolicy.for_space(
+            self.space,
+            self.data_dir,
+            match_false_match_rate=self.settings.match_false_match_rate,
+            subject_false_match_rate=self.settings.subject_false_match_rate,
+        )
+        previous: VectorIndex | None = getattr(self, "index", None)
+        if previous is not None:
+            previous.close()  # reopening after a re-embed switched spaces
+        self.index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
         self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
         self.keeper.bring_up_to_date()
+        self._wire()
+
+    def _wire(self) -> None:
+        catalog, index, policy, audit = self.catalog, self.index, self.policy, self._recorder
+        # Models are loaded on first use: opening a gallery for stats or the audit trail needs
+        # no model file.
+        self._probes = ProbeReader(lambda: self.probe_analysers, self.require_configured_space)
+        self.writer = GalleryWriter(catalog, index, self.keeper)
+        self.optouts = OptOutList(catalog, self.space, lambda: self.policy.optout_threshold)
+        purpose_required = self.settings.require_purpose_and_case
+        self.identifier = Identifier(
+            probes=self._probes,
+            faces=catalog,
+            identities=catalog,
+            casework=catalog,
+            index=index,
+            optouts=self.optouts,
+            policy=policy,
+            audit=audit,
+            require_purpose_and_case=purpose_required,
+        )
+        self.verifier = Verifier(
+            probes=self._probes,
+            policy=policy,
+            audit=audit,
+            require_purpose_and_case=purpose_required,
+        )
+        self.clusterer = Clusterer(
+            faces=catalog,
+            identities=catalog,
+            index=index,
+            optouts=self.optouts,
+            policy=policy,
+            audit=audit,
+            writer_lock=self.writer.lock,
+        )
+        self.duplicate_finder = DuplicateFinder(
+            sources=catalog, faces=catalog, optouts=self.optouts, policy=policy, audit=audit
+        )
+        self.rights = SubjectRights(
+            probes=self._probes,
+            faces=catalog,
+            governance=catalog,
+            index=index,
+            policy=policy,
+            optouts=self.optouts,
+            writer=self.writer,
+            audit=audit,
+            data_dir=self.data_dir,
+        )
+        self.requests = SubjectRequests(catalog, self.rights, audit)
+        self.visibility = Visibility(catalog, catalog, catalog, self.data_dir)
+        self.reviews = LeadReviews(catalog, catalog, catalog, audit)
+        self.erasure = Erasure(
+            sources=catalog,
+            governance=catalog,
+            writer=self.writer,
+            audit=audit,
+            data_dir=self.data_dir,
+        )
+        self.records = ProcessingRecords(
+            sources=catalog,
+            governance=catalog,
+            operators=self.operators,
+            trail=self.audit,
+            audit=audit,
+            space=self.space,
+            storage=f"{self.settings.resolved_catalog_url.split('://')[0]} and {self.data_dir}",
+        )
+        self.ingestor = Ingestor(
+            IngestPorts(
+                sources=catalog,
+                faces=catalog,
+                governance=catalog,
+                writer=self.writer,
+                optouts=self.optouts,
+                settings=self.settings,
+                analyser=lambda: self.analyser,
+                space=lambda: self.configured_space,
+            ),
+            audit,
+            self.require_configured_space,
+        )
+        self.reembedder = Reembedder(
+            ReembedPorts(
+                catalog=catalog,
+                index=index,
+                policy=policy,
+                settings=self.requested_settings,  # the models being moved to
+                analyser=lambda: FaceAnalyser.from_settings(self.requested_settings),
+                target=lambda: self.reembed_space,
+                space=self.space,
+            ),
+            self.writer,
+            audit,
+            on_switched=self._open_space,
+        )
 
     @cached_property
     def configured_space(self) -> EmbeddingSpace:
@@ -112,28 +239,15 @@ class FaceSift:
 
     @property
     def calibration(self) -> Calibration:
-        """What a distance means in this space. Without one, no match decision is made: a
-        threshold carried over from another model would be a guess."""
-        if self._calibration is None:
-            raise ConfigError(
-                f"no calibration for embedding space {self.space.key}, so facesift cannot tell "
-                "what false-match rate a distance means and makes no match decisions; measure "
-                "one with `facesift eval calibrate --root LFW_DIR --out "
-                f"{self.data_dir / 'calibration' / calibration_filename(self.space)}` "
-                "(docs/models.md)"
-            )
-        return self._calibration
+        return self.policy.require_calibration()
 
     @property
     def match_threshold(self) -> float:
-        return self.calibration.threshold_for(self.settings.match_false_match_rate)
+        return self.policy.match_threshold
 
     @property
     def subject_threshold(self) -> float:
-        return max(
-            self.match_threshold,
-            self.calibration.threshold_for(self.settings.subject_false_match_rate),
-        )
+        return self.policy.subject_threshold
 
     def close(self) -> None:
         self.index.close()
@@ -142,7 +256,7 @@ class FaceSift:
     def __enter__(self) -> FaceSift:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- consistency between catalog (truth) and index (derived): see index/keeper.py ------
@@ -157,11 +271,19 @@ class FaceSift:
         self.keeper.rebuild()
 
     def save_index(self) -> None:
-        self.keeper.save()
+        self.writer.save()
 
-    def writer_lock(self):
+    def writer_lock(self) -> AbstractContextManager[None]:
         """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
-        return self.keeper.writer_lock()
+        return self.writer.lock()
+
+    def record_images(self, batch: list[Any]) -> None:
+        """Commit analysed images to the catalog, then add their faces to the index."""
+        self.writer.record_images(batch, self.configured_space)
+
+    def matches_optout(self, vectors: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Which of ``vectors`` belong to someone on the do-not-index list."""
+        return self.optouts.matches(vectors, threshold)
 
     # --- operators and audit -------------------------------------------------------------------
 
@@ -174,6 +296,10 @@ class FaceSift:
         raise FaceSiftError(
             "who is acting? set FACESIFT_OPERATOR (your operator name) or FACESIFT_API_KEY"
         )
+
+    def operator_by_key_digest(self, digest: str) -> Actor:
+        """The operator of a web session (which keeps the key's digest, never the key)."""
+        return self.operators.by_key_digest(digest)
 
     def create_first_admin(self, name: str) -> str | None:
         """On a new gallery, create the first administrator and return its key (else None)."""
@@ -195,24 +321,44 @@ class FaceSift:
         )
         return key
 
+    def list_operators(self, actor: Actor) -> list[tuple[Actor, datetime]]:
+        actor.require(Action.USER_LIST)
+        return self.operators.list()
+
     def record(self, event: AuditEvent) -> AuditRecord:
         """Append to the audit trail (after the write the event describes has committed)."""
-        return self.audit.append(event, self.catalog.version())
+        return self._recorder.record(event)
 
-    def _require_purpose(self, purpose: str | None, case: str | None) -> tuple[str, str]:
-        purpose, case = (purpose or "").strip(), (case or "").strip()
-        if self.settings.require_purpose_and_case and not (purpose and case):
-            raise InputError(
-                "a search needs --purpose (why) and --case (the case or authorisation "
-                "reference); both are recorded in the audit trail"
-            )
-        return purpose, case
+    def audit_records(
+        self,
+        actor: Actor,
+        *,
+        operator: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        actor.require(Action.AUDIT_SHOW)
+        return self.audit.records(actor=operator, action=action, since=since, limit=limit)
+
+    def audit_verify(self, actor: Actor) -> ChainCheck:
+        actor.require(Action.AUDIT_VERIFY)
+        return self.audit.verify()
 
     # --- pipeline ------------------------------------------------------------------------------
 
     @cached_property
     def analyser(self) -> FaceAnalyser:
         return FaceAnalyser.from_settings(self.settings)
+
+    @cached_property
+    def probe_analysers(self) -> AnalyserPool:
+        # Separate from ``analyser`` (which an in-process ingest uses), one per core: probes
+        # analysed on several server threads at once never share a model.
+        return AnalyserPool(self.settings, self.settings.workers)
+
+    def analyse_probe(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
+        return self._probes.analyse(probe, name)
 
     # --- sources and ingest --------------------------------------------------------------------
 
@@ -231,7 +377,7 @@ class FaceSift:
         actor.require(Action.SOURCE_ADD)
         source = self.catalog.add_source(
             name,
-            lawful_basis,
+            lawful_basis,  # type: ignore[arg-type]  # the catalog validates the name
             jurisdiction,
             retention_days,
             description,
@@ -257,6 +403,16 @@ class FaceSift:
     def sources(self) -> list[Source]:
         return self.catalog.list_sources()
 
+    def source(self, actor: Actor, name: str) -> Source:
+        """One declared source (unknown: SourceError)."""
+        actor.require(Action.SOURCE_LIST)
+        return self.catalog.get_source(name)
+
+    def source_sizes(self, actor: Actor) -> dict[str, tuple[int, int]]:
+        """Images and faces per source name."""
+        actor.require(Action.SOURCE_LIST)
+        return self.catalog.source_counts()
+
     def ingest(
         self,
         actor: Actor,
@@ -268,64 +424,15 @@ class FaceSift:
         on_progress: Callable[[int, int], None] | None = None,
         ray_address: str | None = None,
     ) -> IngestReport:
-        actor.require(Action.INGEST)
-        self.require_configured_space()
-        with self.writer_lock():
-            report = run_ingest(
-                self,
-                paths,
-                source,
-                manifest=manifest,
-                on_total=on_total,
-                on_progress=on_progress,
-                ray_address=ray_address,
-            )
-        self.record(
-            AuditEvent(
-                actor,
-                Action.INGEST,
-                details={
-                    "source": source,
-                    "images_ingested": report.images_ingested,
-                    "faces_found": report.faces_found,
-                    "faces_opted_out": report.faces_opted_out,
-                    "skipped_erased_before": report.erased_before,
-                    "errors": len(report.errors),
-                    "interrupted": report.interrupted,
-                },
-            )
+        return self.ingestor.ingest(
+            actor,
+            paths,
+            source,
+            manifest=manifest,
+            on_total=on_total,
+            on_progress=on_progress,
+            ray_address=ray_address,
         )
-        return report
-
-    # --- opt-outs (the do-not-index list) --------------------------------------------------------
-
-    def optout_templates(self) -> np.ndarray:
-        _, templates = self.catalog.optout_templates()
-        return templates
-
-    def matches_optout(
-        self,
-        vectors: np.ndarray,
-        templates: np.ndarray | None = None,
-        threshold: float | None = None,
-    ) -> np.ndarray:
-        """Which of ``vectors`` belong to someone on the do-not-index list."""
-        templates = self.optout_templates() if templates is None else templates
-        if len(templates) == 0 or len(vectors) == 0:
-            return np.zeros(len(vectors), dtype=bool)
-        limit = self.match_threshold if threshold is None else threshold
-        distances = np.linalg.norm(vectors[:, None, :] - templates[None, :, :], axis=2)
-        return (distances <= limit).any(axis=1)
-
-    def record_images(self, batch: list[NewImage]) -> None:
-        """Commit analysed images to the catalog, then add their faces to the index."""
-        # Recorded under the space the vectors come from: the catalog refuses it if that is not
-        # the gallery's (a second line of defence behind require_configured_space).
-        face_ids, vectors = self.catalog.add_images(batch, self.configured_space)
-        face_ids = np.asarray(face_ids, dtype=np.int64)
-        self.index.add(face_ids, vectors, self.catalog.face_tags(face_ids))
-
-    # --- switching models ---------------------------------------------------------------------
 
     def reembed(
         self,
@@ -337,51 +444,14 @@ class FaceSift:
     ) -> ReembedReport:
         """Re-analyse every stored image with the configured models into their space, then
         switch catalog and index to it at once (see ingest/reembed.py). Resumable."""
-        actor.require(Action.REEMBED)
-        with self.writer_lock():
-            report = run_reembed(
-                self,
-                drop_uncarried_optouts=drop_uncarried_optouts,
-                on_total=on_total,
-                on_progress=on_progress,
-            )
-        if report.switch is not None:
-            self._open_space()  # the index file is of the old space: rebuilt and saved here
-        self.record(
-            AuditEvent(
-                actor,
-                Action.REEMBED,
-                details={
-                    "from_space": report.previous_space,
-                    "to_space": report.target_space,
-                    "detector": self.requested_settings.detector,
-                    "images_analysed": report.images_analysed,
-                    "images_resumed": report.images_already_done,
-                    "unreadable": len(report.unreadable),
-                    "switched": report.switch is not None,
-                    "faces_after": report.switch.faces_after if report.switch else None,
-                    "faces_held_back": report.switch.faces_held_back if report.switch else 0,
-                    "optouts_carried": report.optouts_carried,
-                    "optouts_dropped": report.optouts_dropped,
-                },
-            )
+        return self.reembedder.reembed(
+            actor,
+            drop_uncarried_optouts=drop_uncarried_optouts,
+            on_total=on_total,
+            on_progress=on_progress,
         )
-        return report
 
-    # --- search --------------------------------------------------------------------------------
-
-    @cached_property
-    def probe_analysers(self) -> AnalyserPool:
-        # Separate from ``analyser`` (which an in-process ingest uses), one per core: probes
-        # analysed on several server threads at once never share a model.
-        return AnalyserPool(self.settings, self.settings.workers)
-
-    def analyse_probe(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
-        self.require_configured_space()
-        with self.probe_analysers.borrowed() as analyser:
-            if isinstance(probe, bytes):
-                return analyser.analyse_bytes(probe, name or "<upload>")
-            return analyser.analyse_file(Path(probe))
+    # --- search and verification (search/identify.py, search/verify.py) ----------------------
 
     def search(
         self,
@@ -396,8 +466,15 @@ class FaceSift:
         name: str | None = None,
     ) -> list[ProbeFaceResult]:
         """1:N search: for each face of the probe (or only face number ``face``), ranked leads."""
-        return self._audited_search(
-            actor, probe, purpose, case, top_k, threshold, face, name, keep=False
+        return self.identifier.search(
+            actor,
+            probe,
+            purpose=purpose,
+            case=case,
+            top_k=top_k,
+            threshold=threshold,
+            face=face,
+            name=name,
         ).results
 
     def search_with_id(
@@ -411,111 +488,20 @@ class FaceSift:
         threshold: float | None = None,
         face: int | None = None,
         name: str | None = None,
-    ) -> review.SearchRecord:
+    ) -> SearchRecord:
         """As ``search``, and the search is kept (who, why, which leads) so that reviewers can
         confirm or reject its leads later by its ``search_id``."""
-        return self._audited_search(
-            actor, probe, purpose, case, top_k, threshold, face, name, keep=True
+        return self.identifier.search(
+            actor,
+            probe,
+            purpose=purpose,
+            case=case,
+            top_k=top_k,
+            threshold=threshold,
+            face=face,
+            name=name,
+            keep=True,
         )
-
-    def _audited_search(
-        self, actor, probe, purpose, case, top_k, threshold, face, name, *, keep: bool
-    ) -> review.SearchRecord:
-        actor.require(Action.SEARCH)
-        purpose, case = self._require_purpose(purpose, case)
-        analysed = self.analyse_probe(probe, name)
-        results, hidden = self._search_analysed(analysed, top_k, threshold, face)
-        leads = [
-            [r.face_number, lead.face_id, round(lead.distance, 4)]
-            for r in results
-            for lead in r.leads
-        ]
-        search_id = (
-            self.catalog.add_search(actor.name, purpose, case, analysed.sha256, leads)
-            if keep
-            else None
-        )
-        details = {
-            "probe_faces": len(analysed.faces),
-            "threshold": threshold if threshold is not None else self.match_threshold,
-            "leads": leads,
-            "hidden_by_optout": hidden,
-        }
-        if search_id is not None:
-            details["search_id"] = search_id
-        self.record(
-            AuditEvent(
-                actor,
-                Action.SEARCH,
-                purpose=purpose,
-                case_ref=case,
-                probe_sha256=analysed.sha256,
-                details=details,
-            )
-        )
-        return review.SearchRecord(search_id, results)
-
-    def _search_analysed(
-        self, analysed: AnalysedImage, top_k: int, threshold: float | None, face: int | None
-    ) -> tuple[list[ProbeFaceResult], int]:
-        if not analysed.faces:
-            raise NoFaceError(analysed.path)
-        chosen = list(enumerate(analysed.faces, start=1))
-        if face is not None:
-            if not 1 <= face <= len(chosen):
-                raise AmbiguousFaceError(analysed.path, len(chosen))
-            chosen = [chosen[face - 1]]
-        limit = self.match_threshold if threshold is None else threshold
-        if len(self.index) == 0:
-            return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
-        matrix = np.vstack([f.embedding for _, f in chosen])
-        distances, ids = self.index.search(matrix, top_k)
-        wanted = {
-            int(i)
-            for row, dist in zip(ids, distances, strict=True)
-            for i, d in zip(row, dist, strict=True)
-            if i >= 0 and d <= limit
-        }
-        stored = self.catalog.stored_faces(wanted)
-        # Opted-out people are filtered at least as widely as leads are shown, so no lead of
-        # theirs survives, whatever threshold the investigator chose.
-        hidden_ids = self._opted_out(list(stored), max(limit, self.match_threshold))
-        for face_id in hidden_ids:
-            stored.pop(face_id, None)
-        identity_of = self.catalog.identities_of(stored)
-        results = []
-        for (number, probe_face), row, dist in zip(chosen, ids, distances, strict=True):
-            leads = []
-            for face_id, distance in zip(row, dist, strict=True):
-                hit = stored.get(int(face_id))
-                if hit is None or distance > limit:
-                    continue  # beyond the threshold, or deleted since the index was saved
-                leads.append(
-                    Lead(
-                        face_id=hit.face_id,
-                        distance=float(distance),
-                        false_match_rate=self.calibration.false_match_rate(float(distance)),
-                        image_id=hit.image_id,
-                        image_path=hit.image_path,
-                        image_sha256=hit.image_sha256,
-                        box=hit.box,
-                        source=hit.source,
-                        lawful_basis=hit.lawful_basis,
-                        jurisdiction=hit.jurisdiction,
-                        ingested_at=hit.ingested_at,
-                        **_identity_fields(identity_of.get(hit.face_id)),
-                    )
-                )
-            results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))
-        return results, len(hidden_ids)
-
-    def _opted_out(self, face_ids: list[int], threshold: float) -> set[int]:
-        templates = self.optout_templates()
-        if len(templates) == 0 or not face_ids:
-            return set()
-        vectors = self.catalog.embeddings(np.asarray(face_ids, dtype=np.int64))
-        mask = self.matches_optout(vectors, templates, threshold)
-        return {face_id for face_id, out in zip(face_ids, mask, strict=True) if out}
 
     def verify(
         self,
@@ -528,55 +514,12 @@ class FaceSift:
         threshold: float | None = None,
     ) -> Verification:
         """1:1: is the main face in ``a`` the same person as the main face in ``b``?"""
-        actor.require(Action.VERIFY)
-        purpose, case = self._require_purpose(purpose, case)
-        image_a, image_b = self.analyse_probe(a), self.analyse_probe(b)
-        face_a, face_b = self._main_face(image_a), self._main_face(image_b)
-        limit = self.match_threshold if threshold is None else threshold
-        distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
-        result = Verification(
-            same_person=distance <= limit,
-            distance=distance,
-            threshold=limit,
-            false_match_rate=self.calibration.false_match_rate(distance),
-            box_a=face_a.detection.box,
-            box_b=face_b.detection.box,
-        )
-        self.record(
-            AuditEvent(
-                actor,
-                Action.VERIFY,
-                purpose=purpose,
-                case_ref=case,
-                probe_sha256=image_a.sha256,
-                details={
-                    "other_sha256": image_b.sha256,
-                    "distance": round(distance, 4),
-                    "threshold": limit,
-                    "same_person": result.same_person,
-                },
-            )
-        )
-        return result
-
-    @staticmethod
-    def _main_face(image: AnalysedImage) -> AnalysedFace:
-        """The subject of a portrait: large and confidently detected (area x detector score),
-        so a weak false detection of similar size never wins over the real face."""
-        if not image.faces:
-            raise NoFaceError(image.path)
-        return max(
-            image.faces,
-            key=lambda f: (
-                f.detection.box.width * f.detection.box.height * max(f.detection.score, 0)
-            ),
-        )
+        return self.verifier.verify(actor, a, b, purpose=purpose, case=case, threshold=threshold)
 
     # --- reporting -----------------------------------------------------------------------------
 
     def stats(self) -> Stats:
         counts = self.catalog.counts()
-        index_file = self.data_dir / "faces.faiss"
         return Stats(
             data_dir=str(self.data_dir.resolve()),
             catalog_url=self.catalog.display_url,
@@ -586,26 +529,38 @@ class FaceSift:
             faces=counts.faces,
             index_kind=self.index.kind,
             index_size=len(self.index),
-            index_bytes=index_file.stat().st_size if index_file.exists() else 0,
+            index_bytes=self.index.size_bytes(),
             embedding_space=self.space.key,
             detector=self.settings.detector,
-            match_threshold=self.match_threshold if self._calibration else None,
+            match_threshold=self.policy.match_threshold if self.policy.calibrated else None,
             match_false_match_rate=self.settings.match_false_match_rate,
         )
 
+    def health(self) -> tuple[int, str]:
+        """Faces searchable and the index kind (the unauthenticated health check)."""
+        return len(self.index), self.index.kind
+
     # --- governance: subject rights, erasure, retention, records (see govern/) ----------------
 
-    def subject_access(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
-        return subjects.subject_access(self, actor, selfie, face)
+    def subject_access(
+        self, actor: Actor, selfie: Path | bytes, face: int | None = None
+    ) -> SubjectReport:
+        return self.rights.access(actor, selfie, face)
 
-    def subject_erase(self, actor: Actor, report, face_ids: list[int] | None = None):
-        return subjects.subject_erase(self, actor, report, face_ids)
+    def subject_erase(
+        self, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
+    ) -> Receipt:
+        return self.rights.erase(actor, report, face_ids)
 
-    def subject_optout(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
-        return subjects.subject_optout(self, actor, selfie, face)
+    def subject_optout(
+        self, actor: Actor, selfie: Path | bytes, face: int | None = None
+    ) -> OptOutReceipt:
+        return self.rights.optout(actor, selfie, face)
 
-    def subject_optout_remove(self, actor: Actor, selfie: Path | bytes, face: int | None = None):
-        return subjects.subject_optout_remove(self, actor, selfie, face)
+    def subject_optout_remove(
+        self, actor: Actor, selfie: Path | bytes, face: int | None = None
+    ) -> int:
+        return self.rights.optout_remove(actor, selfie, face)
 
     def erase(
         self,
@@ -614,52 +569,51 @@ class FaceSift:
         jurisdiction: str | None = None,
         source: str | None = None,
         dry_run: bool = False,
-    ):
-        return erasure.erase_scope(
-            self, actor, jurisdiction=jurisdiction, source=source, dry_run=dry_run
+    ) -> tuple[list[int], Receipt | None]:
+        return self.erasure.erase_scope(
+            actor, jurisdiction=jurisdiction, source=source, dry_run=dry_run
         )
 
-    def purge(self, actor: Actor, *, dry_run: bool = False, now=None):
-        return erasure.purge_expired(self, actor, dry_run=dry_run, now=now)
+    def purge(
+        self, actor: Actor, *, dry_run: bool = False, now: datetime | None = None
+    ) -> tuple[list[int], Receipt | None]:
+        return self.erasure.purge_expired(actor, dry_run=dry_run, now=now)
 
-    def processing_record(self, actor: Actor) -> dict:
-        return records.processing_record(self, actor)
-
-    def audit_records(
-        self,
-        actor: Actor,
-        *,
-        operator: str | None = None,
-        action: str | None = None,
-        since=None,
-        limit: int | None = None,
-    ) -> list[AuditRecord]:
-        actor.require(Action.AUDIT_SHOW)
-        return self.audit.records(actor=operator, action=action, since=since, limit=limit)
-
-    def audit_verify(self, actor: Actor):
-        actor.require(Action.AUDIT_VERIFY)
-        return self.audit.verify()
+    def processing_record(self, actor: Actor) -> dict[str, Any]:
+        return self.records.processing_record(actor)
 
     # --- lead review and subject requests (see govern/review.py, govern/requests.py) -----------
 
     def review_lead(
         self, actor: Actor, search_id: int, face_id: int, decision: str, note: str = ""
-    ) -> review.LeadReviewStatus:
-        return review.review_lead(self, actor, search_id, face_id, decision, note)
+    ) -> LeadReviewStatus:
+        return self.reviews.review_lead(actor, search_id, face_id, decision, note)
 
-    def lead_reviews(self, actor: Actor, search_id: int) -> list[review.LeadReviewStatus]:
-        return review.lead_reviews(self, actor, search_id)
+    def kept_searches(
+        self, actor: Actor, *, pending_only: bool = False, limit: int = 100
+    ) -> list[StoredSearch]:
+        return self.reviews.kept_searches(actor, pending_only=pending_only, limit=limit)
+
+    def kept_search(self, actor: Actor, search_id: int) -> StoredSearch:
+        """One kept search, for reviewers and for whoever ran it."""
+        return self.reviews.viewable_search(actor, search_id)
+
+    def lead_faces(
+        self, actor: Actor, search_id: int
+    ) -> tuple[dict[int, StoredFace], dict[int, ImageProvenance]]:
+        """Where each lead of a kept search is, for whoever may view the search."""
+        return self.reviews.lead_faces(actor, search_id)
+
+    def lead_reviews(self, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
+        return self.reviews.lead_reviews(actor, search_id)
 
     def open_subject_request(
         self, selfie: bytes, kind: str, contact: str, name: str | None = None
-    ) -> requests.SubjectRequest:
-        return requests.open_subject_request(self, selfie, kind, contact, name)
+    ) -> SubjectRequest:
+        return self.requests.open_subject_request(selfie, kind, contact, name)
 
-    def subject_requests(
-        self, actor: Actor, status: str | None = None
-    ) -> list[requests.SubjectRequest]:
-        return requests.subject_requests(self, actor, status)
+    def subject_requests(self, actor: Actor, status: str | None = None) -> list[SubjectRequest]:
+        return self.requests.subject_requests(actor, status)
 
     def fulfil_subject_request(
         self,
@@ -668,25 +622,27 @@ class FaceSift:
         *,
         face_ids: list[int] | None = None,
         decline_reason: str | None = None,
-    ) -> requests.SubjectRequest:
-        return requests.fulfil_subject_request(
-            self, actor, request_id, face_ids=face_ids, decline_reason=decline_reason
+    ) -> SubjectRequest:
+        return self.requests.fulfil_subject_request(
+            actor, request_id, face_ids=face_ids, decline_reason=decline_reason
         )
 
-    def subject_request_by_reference(self, reference: str) -> requests.SubjectRequest:
-        return requests.subject_request_by_reference(self, reference)
+    def subject_request_by_reference(self, reference: str) -> SubjectRequest:
+        return self.requests.subject_request_by_reference(reference)
 
-    def subject_request(self, actor: Actor, request_id: int) -> requests.SubjectRequest:
-        return requests.subject_request(self, actor, request_id)
+    def subject_request(self, actor: Actor, request_id: int) -> SubjectRequest:
+        return self.requests.subject_request(actor, request_id)
 
-    def subject_request_candidates(self, actor: Actor, request_id: int):
+    def subject_request_candidates(self, actor: Actor, request_id: int) -> SubjectReport:
         """The faces an open request's selfie matches, for the admin to check before fulfilling."""
-        return requests.subject_request_candidates(self, actor, request_id)
+        return self.requests.subject_request_candidates(actor, request_id)
 
-    # --- identities and duplicates (see search/grouping.py) ------------------------------------
+    # --- identities and duplicates (search/clustering.py, search/duplicates.py) ---------------
 
-    def cluster(self, actor: Actor, *, threshold: float | None = None, rebuild: bool = False):
-        return grouping.run_clustering(self, actor, threshold=threshold, rebuild=rebuild)
+    def cluster(
+        self, actor: Actor, *, threshold: float | None = None, rebuild: bool = False
+    ) -> ClusterReport:
+        return self.clusterer.cluster(actor, threshold=threshold, rebuild=rebuild)
 
     def duplicates(
         self,
@@ -695,16 +651,16 @@ class FaceSift:
         *,
         against: str | None = None,
         threshold: float | None = None,
-    ):
-        return grouping.find_duplicates(self, actor, source, against=against, threshold=threshold)
+    ) -> DuplicateReport:
+        return self.duplicate_finder.find(actor, source, against=against, threshold=threshold)
 
-    def identities(self, actor: Actor, min_faces: int = 1):
+    def identities(self, actor: Actor, min_faces: int = 1) -> list[IdentitySummary]:
         actor.require(Action.IDENTITY_VIEW)
         return self.catalog.identity_summaries(min_faces)
 
-    def identity_faces(self, actor: Actor, identity_id: int):
+    def identity_faces(self, actor: Actor, identity_id: int) -> list[int]:
         actor.require(Action.IDENTITY_VIEW)
-        return self._identity_lookup(lambda: self.catalog.identity_faces(identity_id))
+        return self.catalog.identity_faces(identity_id)
 
     def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
         self._edit_identities(
@@ -714,43 +670,46 @@ class FaceSift:
         )
 
     def merge_identities(self, actor: Actor, keep: int, other: int) -> int:
-        return self._edit_identities(
+        merged: int = self._edit_identities(
             actor,
             lambda: self.catalog.merge_identities(keep, other),
             lambda _: {"edit": "merge", "keep": keep, "merged": other},
         )
+        return merged
 
     def move_faces(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
         """Move faces to an identity (None: split them into a new one); returns its id."""
-        target = self._edit_identities(
+        target: int = self._edit_identities(
             actor,
             lambda: self.catalog.move_faces(face_ids, identity_id),
             lambda target: {"edit": "move", "faces": face_ids, "to": target},
         )
         return target
 
-    def _edit_identities(self, actor: Actor, operation, describe):
-        """A human edit: permitted, applied (unknown ids are the user's error), then audited
-        with ``describe(result)``."""
+    def _edit_identities(
+        self,
+        actor: Actor,
+        operation: Callable[[], Any],
+        describe: Callable[[Any], dict[str, Any]],
+    ) -> Any:
+        """A human edit: permitted, applied (an unknown id raises NotFoundError, the user's
+        error), then audited with ``describe(result)``."""
         actor.require(Action.IDENTITY_EDIT)
-        result = self._identity_lookup(operation)
+        result = operation()
         self.record(AuditEvent(actor, Action.IDENTITY_EDIT, details=describe(result)))
         return result
 
-    @staticmethod
-    def _identity_lookup(operation):
-        try:
-            return operation()
-        except LookupError as error:
-            raise InputError(str(error).strip("'\"")) from None
+    # --- faces and images as operators may see them (govern/visibility.py) --------------------
 
+    def face_thumbnail(
+        self, actor: Actor, face_id: int, size: int = 160, boxed: bool = False
+    ) -> bytes:
+        return self.visibility.face_thumbnail(actor, face_id, size, boxed)
 
-def _identity_fields(summary) -> dict:
-    if summary is None:
-        return {}
-    return {
-        "identity_id": summary.id,
-        "identity_name": summary.name,
-        "identity_faces": summary.faces,
-        "identity_face_ids": summary.face_ids,
-    }
+    def image_file(self, actor: Actor, image_id: int) -> tuple[bytes, str]:
+        return self.visibility.image_bytes(actor, image_id)
+
+    def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, Any]:
+        """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
+        actor.require(Action.IDENTITY_VIEW)
+        return self.catalog.stored_faces(face_ids)

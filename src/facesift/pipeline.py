@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from facesift.align.chips import FIVE_POINT_SCHEMES, landmarks_fit
 from facesift.detect import Detector, create_detector
 from facesift.embed import Embedder, create_embedder
 from facesift.errors import ConfigError
-from facesift.ingest.decode import decode_image, read_and_decode
+from facesift.read.decode import decode_image, read_and_decode
 from facesift.timing import measure
 from facesift.types import AnalysedFace, AnalysedImage, Quality
 
@@ -140,3 +140,19 @@ class AnalyserPool:
         if create:
             return FaceAnalyser.from_settings(self.settings)
         return self._idle.get()
+
+
+class ProbeReader:
+    """Probes and selfies analysed in memory (never stored) by the configured models, one
+    borrowed analyser per thread; ``check_space`` refuses a gallery of another space first."""
+
+    def __init__(self, pool: Callable[[], AnalyserPool], check_space: Callable[[], None]):
+        self.pool = pool  # asked on each use: the models load when the first probe arrives
+        self.check_space = check_space
+
+    def analyse(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
+        self.check_space()
+        with self.pool().borrowed() as analyser:
+            if isinstance(probe, bytes):
+                return analyser.analyse_bytes(probe, name or "<upload>")
+            return analyser.analyse_file(Path(probe))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -62,6 +62,31 @@ class EmbeddingSpace:
     @property
     def key(self) -> str:
         return f"{self.model}/{self.version}/{self.dimension}/{self.metric}"
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The one distance of this space between two vectors (what a calibration measures)."""
+        self._require_euclidean()
+        return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+    def distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """All distances between the rows of ``a`` (n, d) and of ``b`` (m, d), as (n, m).
+
+        Computed as |a|^2 + |b|^2 - 2ab in float64 (one matrix product, no (n, m, d) temporary);
+        callers keep ``n x m`` bounded by querying in chunks (index/optouts.py)."""
+        self._require_euclidean()
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        squared = (
+            np.einsum("ij,ij->i", a, a)[:, None]
+            + np.einsum("ij,ij->i", b, b)[None, :]
+            - 2.0 * (a @ b.T)
+        )
+        result: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
+        return result
+
+    def _require_euclidean(self) -> None:
+        if self.metric != "euclidean":
+            raise ValueError(f"no distance implemented for metric {self.metric!r}")
 
     @classmethod
     def from_key(cls, key: str) -> EmbeddingSpace:
@@ -145,6 +170,43 @@ class LawfulBasis(enum.StrEnum):
     VITAL_INTEREST = "vital-interest"
 
 
+# --- states: StrEnums, so a state read back from the catalog or a form compares equal ----------
+
+
+class RequestKind(enum.StrEnum):
+    """What a data subject asks for (GDPR Art. 15, 17, 21)."""
+
+    ACCESS = "access"
+    ERASURE = "erasure"
+    OPTOUT = "optout"
+
+
+class RequestStatus(enum.StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    DECLINED = "declined"
+
+
+class ReviewDecision(enum.StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
+class LeadStatus(enum.StrEnum):
+    """A lead is confirmed by two different reviewers, rejected by one (govern/review.py)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Source:
     """A declared collection of images with the legal terms under which it is held."""
@@ -158,6 +220,12 @@ class Source:
     created_at: datetime
     purpose: str = ""
     controller: str = ""  # who answers subject requests for this source
+
+    def expiry(self, ingested_at: datetime, consent_until: datetime | None = None) -> datetime:
+        """Retention: an image ingested now expires after the source's retention period, or at
+        the end of its consent if that comes first; `purge` deletes what expired."""
+        until = ingested_at + timedelta(days=self.retention_days)
+        return min(until, consent_until) if consent_until else until
 
 
 @dataclass(frozen=True)
@@ -201,3 +269,11 @@ class Verification:
     false_match_rate: float
     box_a: BoundingBox
     box_b: BoundingBox
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """A search's results with the id reviewers use to review its leads (None if not kept)."""
+
+    search_id: int | None
+    results: list[ProbeFaceResult]

@@ -21,7 +21,7 @@ from facesift.errors import CatalogError, FaceSiftError, SourceError, SpaceMisma
 from facesift.govern.audit import AuditEvent, AuditTrail
 from facesift.govern.operators import AuthenticationError, OperatorRegistry
 from facesift.govern.roles import Action, Actor, Role
-from facesift.ingest.manifests import Provenance
+from facesift.read.manifests import Provenance
 from facesift.types import (
     AnalysedFace,
     AnalysedImage,
@@ -87,7 +87,7 @@ def image_ids(catalog) -> list[int]:
 
 
 def test_migrations_create_exactly_the_declared_schema(catalog):
-    with catalog.engine.connect() as connection:
+    with catalog.db.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
@@ -140,7 +140,7 @@ def test_processes_opening_a_new_catalog_together_all_succeed(catalog_url):
 def test_opening_a_catalog_does_not_wait_for_a_writer(catalog_url):
     """A search starting while an ingest batch is being written opens the catalog at once."""
     writer = SqlCatalog(catalog_url)
-    with writer.engine.begin() as connection:
+    with writer.db.begin() as connection:
         # Holds the write lock (SQLite) or the row lock (PostgreSQL) until the block ends.
         connection.execute(update(gallery_state).values(version=gallery_state.c.version + 1))
         reader = SqlCatalog(catalog_url)
@@ -388,7 +388,7 @@ def test_merging_identities(catalog):
 
 
 def test_operators(catalog):
-    registry = OperatorRegistry(catalog.engine)
+    registry = OperatorRegistry(catalog)
     actor, key = registry.add("ada", "admin")
     assert registry.by_key(key) == actor == registry.by_name("ada")
     with pytest.raises(FaceSiftError, match="operator 'ada' already exists"):
@@ -403,7 +403,7 @@ def test_operators(catalog):
 
 
 def test_the_audit_chain_verifies_filters_and_detects_edits(catalog, tmp_path):
-    trail = AuditTrail(catalog.engine, head_file=tmp_path / "audit.head")
+    trail = AuditTrail(catalog, head_file=tmp_path / "audit.head")
     started = datetime.now(UTC)
     for n in range(1, 5):
         trail.append(
@@ -421,13 +421,13 @@ def test_the_audit_chain_verifies_filters_and_detects_edits(catalog, tmp_path):
     assert check.intact and check.records == 4
     assert [r.case_ref for r in trail.records(since=started, limit=2)] == ["C-1", "C-2"]
     assert trail.records(action="erase") == [] and len(trail.records(actor="alice")) == 4
-    with catalog.engine.begin() as connection:
+    with catalog.db.begin() as connection:
         connection.execute(text("UPDATE audit_log SET case_ref = 'C-X' WHERE seq = 3"))
     assert trail.verify().first_broken == 3
 
 
 def test_concurrent_audit_appends_form_one_chain(catalog):
-    trail = AuditTrail(catalog.engine)
+    trail = AuditTrail(catalog)
     errors: list[Exception] = []
 
     def append_some(writer: int):

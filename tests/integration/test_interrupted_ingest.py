@@ -72,7 +72,7 @@ def assert_consistent(data: Path, expected_images: int | None = None) -> int:
         check = engine.check_index()
         assert check.in_agreement, check
         counts = engine.catalog.counts()
-        with engine.catalog.engine.connect() as connection:
+        with engine.catalog.db.connect() as connection:
             from sqlalchemy import text
 
             declared = connection.execute(

@@ -53,6 +53,11 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
         assert engine.index.kind.startswith("Milvus" if backend == "milvus" else "exact")
         admin, investigator = ingest_two_sources(engine, photos)
         assert engine.check_index().in_agreement
+        # Regression: the stats read the size of a hard-coded "faces.faiss", 0 on Milvus.
+        stats = engine.stats()
+        assert stats.index_size == len(engine.index) >= 4
+        # At least the vectors themselves: 128 float32 per face.
+        assert stats.index_bytes >= stats.index_size * 128 * 4
         # Collins's probe (not itself in the gallery) finds her mirrored photo and her face in
         # the group photo, with their provenance; never Hopper.
         leads = lead_names(engine, investigator, photos["collins"])

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, overload
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from facesift.catalog.statements import new_id
 from facesift.catalog.tables import (
     faces,
     lead_reviews,
@@ -16,6 +19,7 @@ from facesift.catalog.tables import (
     searches,
     subject_requests,
 )
+from facesift.errors import DuplicateReview
 
 
 @dataclass(frozen=True)
@@ -57,18 +61,22 @@ class StoredSubjectRequest:
     handled_by: str | None
 
 
-class DuplicateReview(Exception):
-    """The reviewer already decided on this lead."""
+@overload
+def _utc(value: datetime) -> datetime: ...
 
 
-def _utc(value):
+@overload
+def _utc(value: None) -> None: ...
+
+
+def _utc(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class CaseworkQueries:
-    """Mixed into SqlCatalog (``self.engine`` is its SQLAlchemy engine)."""
+    """Mixed into SqlCatalog (``self.db`` is its SQLAlchemy engine)."""
 
-    engine: object
+    db: Engine  # the SQLAlchemy engine, set by SqlCatalog
 
     # --- searches ------------------------------------------------------------------------------
 
@@ -80,17 +88,19 @@ class CaseworkQueries:
         probe_sha256: str,
         leads: Iterable[tuple[int, int, float]],
     ) -> int:
-        with self.engine.begin() as connection:
-            search_id = connection.execute(
-                searches.insert().values(
-                    actor=actor,
-                    purpose=purpose,
-                    case_ref=case_ref,
-                    at=datetime.now(UTC),
-                    probe_sha256=probe_sha256,
+        with self.db.begin() as connection:
+            search_id = new_id(
+                connection.execute(
+                    searches.insert().values(
+                        actor=actor,
+                        purpose=purpose,
+                        case_ref=case_ref,
+                        at=datetime.now(UTC),
+                        probe_sha256=probe_sha256,
+                    )
                 )
-            ).inserted_primary_key[0]
-            rows = {}
+            )
+            rows: dict[int, dict[str, Any]] = {}
             for number, face_id, distance in leads:
                 # One row per face: a face that matched two probe faces keeps its closest.
                 if face_id not in rows or distance < rows[face_id]["distance"]:
@@ -105,7 +115,7 @@ class CaseworkQueries:
         return int(search_id)
 
     def get_search(self, search_id: int) -> StoredSearch | None:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             row = (
                 connection.execute(select(searches).where(searches.c.id == search_id))
                 .mappings()
@@ -128,12 +138,20 @@ class CaseworkQueries:
             leads=tuple((int(n), int(f), float(d)) for n, f, d in leads),
         )
 
+    def search_ids(self, actor: str | None = None) -> list[int]:
+        """Ids of kept searches, newest first (only ``actor``'s, if given)."""
+        query = select(searches.c.id).order_by(searches.c.id.desc())
+        if actor is not None:
+            query = query.where(searches.c.actor == actor)
+        with self.db.connect() as connection:
+            return [int(i) for i in connection.execute(query).scalars()]
+
     def face_was_lead(self, face_id: int, actor: str | None = None) -> bool:
         """Whether ``face_id`` was shown as a lead by some search (of ``actor``, if given)."""
         query = select(search_leads.c.search_id).where(search_leads.c.face_id == face_id)
         if actor is not None:
             query = query.join(searches).where(searches.c.actor == actor)
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return connection.execute(query.limit(1)).first() is not None
 
     def image_had_lead(self, image_id: int, actor: str | None = None) -> bool:
@@ -147,7 +165,7 @@ class CaseworkQueries:
             query = query.join(searches, searches.c.id == search_leads.c.search_id).where(
                 searches.c.actor == actor
             )
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return connection.execute(query.limit(1)).first() is not None
 
     # --- lead reviews --------------------------------------------------------------------------
@@ -156,7 +174,7 @@ class CaseworkQueries:
         self, search_id: int, face_id: int, reviewer: str, decision: str, note: str
     ) -> None:
         try:
-            with self.engine.begin() as connection:
+            with self.db.begin() as connection:
                 connection.execute(
                     lead_reviews.insert().values(
                         search_id=search_id,
@@ -171,7 +189,7 @@ class CaseworkQueries:
             raise DuplicateReview(reviewer) from None
 
     def reviews(self, search_id: int) -> list[StoredReview]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(
                 select(lead_reviews)
                 .where(lead_reviews.c.search_id == search_id)
@@ -184,13 +202,9 @@ class CaseworkQueries:
 
     # --- subject requests ----------------------------------------------------------------------
 
-    def add_subject_request(self, **values) -> int:
-        with self.engine.begin() as connection:
-            return int(
-                connection.execute(subject_requests.insert().values(**values)).inserted_primary_key[
-                    0
-                ]
-            )
+    def add_subject_request(self, **values: Any) -> int:
+        with self.db.begin() as connection:
+            return int(new_id(connection.execute(subject_requests.insert().values(**values))))
 
     def subject_request(
         self, *, request_id: int | None = None, reference: str | None = None
@@ -200,7 +214,7 @@ class CaseworkQueries:
             query = query.where(subject_requests.c.id == request_id)
         else:
             query = query.where(subject_requests.c.reference == reference)
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             row = connection.execute(query).mappings().first()
         return _subject_request(row) if row else None
 
@@ -208,12 +222,12 @@ class CaseworkQueries:
         query = select(subject_requests).order_by(subject_requests.c.due_at, subject_requests.c.id)
         if status:
             query = query.where(subject_requests.c.status == status)
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return [_subject_request(row) for row in connection.execute(query).mappings()]
 
-    def close_subject_request(self, request_id: int, **values) -> None:
+    def close_subject_request(self, request_id: int, **values: Any) -> None:
         """Mark a request closed and drop the selfie: it is kept only while the request is open."""
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             connection.execute(
                 update(subject_requests)
                 .where(subject_requests.c.id == request_id)
@@ -221,11 +235,11 @@ class CaseworkQueries:
             )
 
     def delete_subject_request(self, request_id: int) -> None:
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             connection.execute(delete(subject_requests).where(subject_requests.c.id == request_id))
 
 
-def _subject_request(row) -> StoredSubjectRequest:
+def _subject_request(row: RowMapping) -> StoredSubjectRequest:
     return StoredSubjectRequest(
         id=row["id"],
         reference=row["reference"],
@@ -246,7 +260,6 @@ def _subject_request(row) -> StoredSubjectRequest:
 
 __all__ = [
     "CaseworkQueries",
-    "DuplicateReview",
     "StoredReview",
     "StoredSearch",
     "StoredSubjectRequest",

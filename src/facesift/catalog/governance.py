@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
 
 from facesift.catalog.statements import (
     among,
@@ -17,6 +18,7 @@ from facesift.catalog.statements import (
     present,
 )
 from facesift.catalog.tables import faces, images, optouts, sources, tombstones
+from facesift.errors import FaceNotFound
 from facesift.types import FaceTags
 
 
@@ -49,9 +51,9 @@ class Deletion:
 
 
 class GovernanceQueries:
-    """Mixed into SqlCatalog (``self.engine`` is its SQLAlchemy engine)."""
+    """Mixed into SqlCatalog (``self.db`` is its SQLAlchemy engine)."""
 
-    engine: object
+    db: Engine  # the SQLAlchemy engine, set by SqlCatalog
 
     # --- provenance ----------------------------------------------------------------------------
 
@@ -74,7 +76,7 @@ class GovernanceQueries:
             sources.c.controller,
         ).select_from(images.join(sources))
         found = {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             for chunk in in_chunks(wanted):
                 rows = connection.execute(query.where(among(images.c.id, chunk)))
                 for r in rows.mappings():
@@ -105,13 +107,13 @@ class GovernanceQueries:
             faces.join(images).join(sources)
         )
         found: dict[int, tuple[int, str]] = {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             for chunk in in_chunks(wanted):
                 for row in connection.execute(query.where(faces.c.id.in_(chunk))):
                     found[row.id] = (row.source_id, row.jurisdiction)
         missing = [i for i in wanted if i not in found]
         if missing:
-            raise KeyError(f"faces not in the catalog: {missing[:10]}")
+            raise FaceNotFound(f"faces not in the catalog: {missing[:10]}")
         return FaceTags(
             np.asarray([found[i][0] for i in wanted], dtype=np.int64),
             np.asarray([found[i][1] for i in wanted], dtype="<U2"),
@@ -120,7 +122,7 @@ class GovernanceQueries:
     # --- selecting what to erase ---------------------------------------------------------------
 
     def expired_image_ids(self, now: datetime) -> list[int]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return list(
                 connection.execute(
                     select(images.c.id).where(images.c.expires_at <= now).order_by(images.c.id)
@@ -129,7 +131,7 @@ class GovernanceQueries:
 
     def image_ids_in_jurisdiction(self, code: str) -> list[int]:
         effective = func.coalesce(images.c.jurisdiction, sources.c.jurisdiction)
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return list(
                 connection.execute(
                     select(images.c.id)
@@ -140,7 +142,7 @@ class GovernanceQueries:
             )
 
     def image_ids_of_source(self, source_id: int) -> list[int]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return list(
                 connection.execute(
                     select(images.c.id).where(images.c.source_id == source_id).order_by(images.c.id)
@@ -151,8 +153,10 @@ class GovernanceQueries:
 
     def delete_images(self, image_ids: Iterable[int]) -> Deletion:
         wanted = sorted({int(i) for i in image_ids})
-        face_ids, hashes, paths = [], [], []
-        with self.engine.begin() as connection:
+        face_ids: list[int] = []
+        hashes: list[str] = []
+        paths: list[str] = []
+        with self.db.begin() as connection:
             for chunk in in_chunks(wanted):
                 face_ids += (
                     connection.execute(select(faces.c.id).where(among(faces.c.image_id, chunk)))
@@ -175,7 +179,7 @@ class GovernanceQueries:
         """Delete faces; an image left with no faces is deleted too (nothing of anyone remains)."""
         wanted = sorted({int(i) for i in face_ids})
         emptied, hashes, paths = [], [], []
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             touched: set[int] = set()
             for chunk in in_chunks(wanted):
                 touched.update(
@@ -210,7 +214,7 @@ class GovernanceQueries:
     def add_tombstones(self, hashes: Iterable[str], reason: str) -> None:
         now = datetime.now(UTC)
         wanted = set(hashes)
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             # Writes happen under the writer lock (index/keeper.py), so nothing can add one of
             # these between this check and the insert.
             existing = present(connection, tombstones.c.sha256, wanted)
@@ -219,13 +223,13 @@ class GovernanceQueries:
                 connection.execute(tombstones.insert(), rows)
 
     def tombstoned(self, hashes: Iterable[str]) -> set[str]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return present(connection, tombstones.c.sha256, hashes)
 
     # --- opt-outs ------------------------------------------------------------------------------
 
     def add_optout(self, template: np.ndarray, space: str, reference: str) -> None:
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             connection.execute(
                 optouts.insert().values(
                     embedding_space=space,
@@ -236,7 +240,7 @@ class GovernanceQueries:
             )
 
     def optout_templates(self) -> tuple[list[str], np.ndarray]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(select(optouts.c.reference, optouts.c.template)).all()
         if not rows:
             return [], np.zeros((0, 0), np.float32)
@@ -248,15 +252,15 @@ class GovernanceQueries:
         refs = list(references)
         if not refs:
             return 0
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             return connection.execute(delete(optouts).where(optouts.c.reference.in_(refs))).rowcount
 
     def optout_count(self) -> int:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return connection.execute(select(func.count()).select_from(optouts)).scalar_one()
 
     def tombstone_count(self) -> int:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return connection.execute(select(func.count()).select_from(tombstones)).scalar_one()
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.engine import Connection, Engine
 
-from facesift.catalog.statements import among, drop_empty_identities, in_chunks
+from facesift.catalog.statements import among, drop_empty_identities, in_chunks, new_id
 from facesift.catalog.tables import face_identities, faces, identities
+from facesift.errors import FaceNotFound, IdentityNotFound
 
 AUTO, HUMAN = "auto", "human"
 
@@ -24,7 +27,7 @@ class IdentitySummary:
     face_ids: tuple[int, ...]  # up to a few, for display
 
 
-def _counted_identities():
+def _counted_identities() -> Select[Any]:
     """Identities with their face counts (as "faces")."""
     return (
         select(
@@ -39,14 +42,14 @@ def _counted_identities():
 
 
 class IdentityQueries:
-    """Mixed into SqlCatalog (``self.engine`` is its SQLAlchemy engine)."""
+    """Mixed into SqlCatalog (``self.db`` is its SQLAlchemy engine)."""
 
-    engine: object
+    db: Engine  # the SQLAlchemy engine, set by SqlCatalog
 
     def face_images(self, face_ids: np.ndarray) -> np.ndarray:
         wanted = [int(i) for i in face_ids]
         by_face: dict[int, int] = {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             for chunk in in_chunks(wanted):
                 rows = connection.execute(
                     select(faces.c.id, faces.c.image_id).where(among(faces.c.id, chunk))
@@ -59,7 +62,7 @@ class IdentityQueries:
         query = select(
             face_identities.c.face_id, face_identities.c.identity_id, identities.c.locked
         ).select_from(face_identities.join(identities))
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(query).all()
         return (
             np.asarray([r.face_id for r in rows], dtype=np.int64),
@@ -73,7 +76,7 @@ class IdentityQueries:
         never changed. Returns (identities created, faces assigned)."""
         created = assigned = 0
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             human = set(
                 connection.execute(
                     select(face_identities.c.face_id).where(face_identities.c.assigned_by == HUMAN)
@@ -84,9 +87,11 @@ class IdentityQueries:
                 if known:
                     identity_id = max(set(known), key=known.count)
                 else:
-                    identity_id = connection.execute(
-                        identities.insert().values(name=None, locked=False, created_at=now)
-                    ).inserted_primary_key[0]
+                    identity_id = new_id(
+                        connection.execute(
+                            identities.insert().values(name=None, locked=False, created_at=now)
+                        )
+                    )
                     created += 1
                 for face_id in group:
                     if face_id in human or existing.get(face_id) == identity_id:
@@ -106,7 +111,7 @@ class IdentityQueries:
     def unassign(self, face_ids: Iterable[int], *, automatic_only: bool = True) -> int:
         wanted = [int(i) for i in face_ids]
         removed = 0
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             for chunk in in_chunks(wanted):
                 statement = delete(face_identities).where(among(face_identities.c.face_id, chunk))
                 if automatic_only:
@@ -118,7 +123,7 @@ class IdentityQueries:
     # --- human edits -----------------------------------------------------------------------------
 
     def name_identity(self, identity_id: int, name: str) -> None:
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             self._require_identity(connection, identity_id)
             connection.execute(
                 update(identities)
@@ -135,17 +140,21 @@ class IdentityQueries:
     def move_faces(self, face_ids: Iterable[int], identity_id: int | None) -> int:
         """Assign faces to ``identity_id`` (None: a new identity) as a human decision."""
         wanted = [int(i) for i in face_ids]
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             present = set(
                 connection.execute(select(faces.c.id).where(faces.c.id.in_(wanted))).scalars()
             )
             missing = sorted(set(wanted) - present)
             if missing:
-                raise LookupError(f"no face with id {', '.join(map(str, missing))}")
+                raise FaceNotFound(f"no face with id {', '.join(map(str, missing))}")
             if identity_id is None:
-                identity_id = connection.execute(
-                    identities.insert().values(name=None, locked=True, created_at=datetime.now(UTC))
-                ).inserted_primary_key[0]
+                identity_id = new_id(
+                    connection.execute(
+                        identities.insert().values(
+                            name=None, locked=True, created_at=datetime.now(UTC)
+                        )
+                    )
+                )
             else:
                 self._require_identity(connection, identity_id)
                 connection.execute(
@@ -172,7 +181,7 @@ class IdentityQueries:
         return identity_id
 
     def merge_identities(self, keep: int, other: int) -> int:
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             self._require_identity(connection, keep)
             self._require_identity(connection, other)
             moved = connection.execute(
@@ -192,14 +201,14 @@ class IdentityQueries:
         return moved
 
     @staticmethod
-    def _require_identity(connection, identity_id: int) -> None:
+    def _require_identity(connection: Connection, identity_id: int) -> None:
         if (
             connection.execute(
                 select(identities.c.id).where(identities.c.id == identity_id)
             ).first()
             is None
         ):
-            raise LookupError(f"no identity with id {identity_id}")
+            raise IdentityNotFound(f"no identity with id {identity_id}")
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -209,7 +218,7 @@ class IdentityQueries:
             .having(func.count(face_identities.c.face_id) >= min_faces)
             .order_by(func.count(face_identities.c.face_id).desc(), identities.c.id)
         )
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(query).all()
             members = self._members(connection, [r.id for r in rows], sample)
         return [
@@ -218,7 +227,7 @@ class IdentityQueries:
         ]
 
     def identity_faces(self, identity_id: int) -> list[int]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             self._require_identity(connection, identity_id)
             return list(
                 connection.execute(
@@ -232,7 +241,7 @@ class IdentityQueries:
         wanted = [int(i) for i in face_ids]
         if not wanted:
             return {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(
                 select(face_identities.c.face_id, face_identities.c.identity_id).where(
                     face_identities.c.face_id.in_(wanted)
@@ -256,7 +265,9 @@ class IdentityQueries:
         }
 
     @staticmethod
-    def _members(connection, identity_ids: list[int], sample: int) -> dict[int, tuple[int, ...]]:
+    def _members(
+        connection: Connection, identity_ids: list[int], sample: int
+    ) -> dict[int, tuple[int, ...]]:
         members: dict[int, list[int]] = {}
         for chunk in in_chunks(identity_ids):
             for row in connection.execute(

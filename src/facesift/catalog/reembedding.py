@@ -12,11 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Engine
 
-from facesift.catalog.statements import bump_gallery_version, drop_empty_identities, in_chunks
+from facesift.catalog.statements import (
+    bump_gallery_version,
+    drop_empty_identities,
+    in_chunks,
+    new_id,
+)
 from facesift.catalog.tables import (
     face_identities,
     faces,
@@ -69,11 +76,11 @@ class SwitchSummary:
 
 
 class ReembedQueries:
-    engine: object  # the SQLAlchemy engine, set by SqlCatalog
+    db: Engine  # the SQLAlchemy engine, set by SqlCatalog
 
     def reembed_discard_other_jobs(self, job: str) -> int:
         """Staged work for another target space is stale (the configuration changed again)."""
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             stale = connection.execute(
                 delete(reembed_images).where(reembed_images.c.job != job)
             ).rowcount
@@ -86,12 +93,12 @@ class ReembedQueries:
         query = select(images.c.id, images.c.path, images.c.sha256).where(~images.c.id.in_(done))
         if only_held_back:
             query = query.where(images.c.id.in_(select(faces_held_back.c.image_id)))
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(query.order_by(images.c.id)).all()
         return [ImageToReembed(row.id, row.path, row.sha256) for row in rows]
 
     def reembed_progress(self, job: str) -> dict[str, int]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(
                 select(reembed_images.c.outcome, func.count())
                 .where(reembed_images.c.job == job)
@@ -107,14 +114,16 @@ class ReembedQueries:
             .where(reembed_images.c.job == job, reembed_images.c.outcome == "unreadable")
             .order_by(images.c.path)
         )
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return [(row.path, row.detail) for row in connection.execute(query)]
 
-    def live_faces_of(self, image_ids: Iterable[int]) -> dict[int, list[tuple[int, tuple]]]:
+    def live_faces_of(
+        self, image_ids: Iterable[int]
+    ) -> dict[int, list[tuple[int, tuple[Any, ...]]]]:
         """Per image, the faces the gallery holds (live or held back) as (face id, box)."""
         wanted = [int(i) for i in image_ids]
-        found: dict[int, list[tuple[int, tuple]]] = {i: [] for i in wanted}
-        with self.engine.connect() as connection:
+        found: dict[int, list[tuple[int, tuple[Any, ...]]]] = {i: [] for i in wanted}
+        with self.db.connect() as connection:
             for table in (faces, faces_held_back):
                 query = select(
                     table.c.id,
@@ -132,8 +141,8 @@ class ReembedQueries:
 
     def record_reembedded(self, job: str, outcomes: list[ReembedOutcome]) -> None:
         """Stage a batch in one transaction (an image erased meanwhile is skipped)."""
-        with self.engine.begin() as connection:
-            present = set()
+        with self.db.begin() as connection:
+            present: set[int] = set()
             for chunk in in_chunks([o.image_id for o in outcomes]):
                 present.update(
                     connection.execute(select(images.c.id).where(images.c.id.in_(chunk))).scalars()
@@ -173,7 +182,7 @@ class ReembedQueries:
         query = select(reembed_faces.c.old_face_id, reembed_faces.c.embedding).where(
             reembed_faces.c.job == job, reembed_faces.c.old_face_id.is_not(None)
         )
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(query).all()
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
@@ -197,7 +206,7 @@ class ReembedQueries:
         unreadable = select(reembed_images.c.image_id).where(
             reembed_images.c.job == job, reembed_images.c.outcome == "unreadable"
         )
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             recorded = connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
             if recorded != old_space:
                 raise SpaceMismatchError(old_space or "no space", recorded or "no space")
@@ -264,14 +273,16 @@ class ReembedQueries:
             carried = 0
             for row in staged:
                 values = {name: row[name] for name in FACE_COLUMNS}
-                face_id = connection.execute(
-                    faces.insert().values(
-                        image_id=row["image_id"],
-                        embedding_space=new_space.key,
-                        embedding=row["embedding"],
-                        **values,
+                face_id = new_id(
+                    connection.execute(
+                        faces.insert().values(
+                            image_id=row["image_id"],
+                            embedding_space=new_space.key,
+                            embedding=row["embedding"],
+                            **values,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 if row["old_face_id"] in identity_of:
                     identity_id, assigned_by = identity_of[row["old_face_id"]]
                     connection.execute(
@@ -325,7 +336,7 @@ class ReembedQueries:
         )
 
     def held_back_count(self) -> int:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return connection.execute(
                 select(func.count()).select_from(faces_held_back)
             ).scalar_one()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from alembic import command
@@ -21,15 +22,17 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from facesift.catalog.base import CatalogCounts, NewImage, StoredFace
+from facesift.catalog.audit_log import AuditLogQueries
+from facesift.catalog.base import Catalog, CatalogCounts, NewImage, StoredFace
 from facesift.catalog.casework import CaseworkQueries
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
+from facesift.catalog.operators import OperatorQueries
 from facesift.catalog.reembedding import ReembedQueries
-from facesift.catalog.statements import among, bump_gallery_version, in_chunks, present
+from facesift.catalog.statements import among, bump_gallery_version, in_chunks, new_id, present
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -72,7 +75,16 @@ def _one_migration_at_a_time(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQueries):
+class SqlCatalog(
+    GovernanceQueries,
+    IdentityQueries,
+    ReembedQueries,
+    CaseworkQueries,
+    AuditLogQueries,
+    OperatorQueries,
+):
+    """Every catalog role (catalog/base.py) on one SQLAlchemy engine, ``db``."""
+
     def __init__(self, url: str):
         self.url = url
         try:
@@ -84,10 +96,10 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             # pre_ping: a pooled connection the server closed (restart, idle timeout, failover)
             # is replaced instead of failing the next query.
-            self.engine = create_engine(url, pool_pre_ping=True)
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            migrate(self.engine)
+            self.db = create_engine(url, pool_pre_ping=True)
+            if self.db.dialect.name == "sqlite":
+                event.listen(self.db, "connect", _sqlite_pragmas)
+            migrate(self.db)
         except ImportError as error:
             raise CatalogError(
                 f"catalog {self.display_url} needs a database driver that is not installed "
@@ -103,10 +115,10 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
         PostgreSQL: a session advisory lock held on a connection of its own (released by the
         server if this process dies). SQLite: nothing to do, the data directory's lock covers it.
         """
-        if self.engine.dialect.name != "postgresql":
+        if self.db.dialect.name != "postgresql":
             yield
             return
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             if not connection.execute(select(func.pg_try_advisory_lock(WRITER_LOCK))).scalar():
                 raise CatalogError(
                     f"catalog {self.display_url}: another facesift process (maybe on another "
@@ -167,16 +179,14 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
             "controller": controller.strip(),
         }
         try:
-            with self.engine.begin() as connection:
-                source_id = connection.execute(sources.insert().values(**row)).inserted_primary_key[
-                    0
-                ]
+            with self.db.begin() as connection:
+                source_id = new_id(connection.execute(sources.insert().values(**row)))
         except IntegrityError:
             raise SourceError(f"source {name!r} already exists") from None
         return _source(dict(row, id=source_id))
 
     def get_source(self, name: str) -> Source:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             row = (
                 connection.execute(select(sources).where(sources.c.name == name)).mappings().first()
             )
@@ -189,7 +199,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
         return _source(row)
 
     def list_sources(self) -> list[Source]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(select(sources).order_by(sources.c.name)).mappings().all()
         return [_source(row) for row in rows]
 
@@ -204,13 +214,13 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
             .select_from(sources.outerjoin(images, images.c.source_id == sources.c.id))
             .group_by(sources.c.name)
         )
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return {name: (int(n), int(f)) for name, n, f in connection.execute(query)}
 
     # --- images and faces ----------------------------------------------------------------------
 
     def known_hashes(self, hashes: Iterable[str]) -> set[str]:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return present(connection, images.c.sha256, hashes)
 
     def add_images(
@@ -219,48 +229,52 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
         now = datetime.now(UTC)
         face_ids: list[int] = []
         vectors: list[np.ndarray] = []
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             self._claim_space(connection, space)
             for item in batch:
                 image = item.analysed
                 declared = item.provenance
-                image_id = connection.execute(
-                    images.insert().values(
-                        source_id=item.source_id,
-                        path=image.path,
-                        sha256=image.sha256,
-                        size_bytes=image.size_bytes,
-                        width=image.width,
-                        height=image.height,
-                        face_count=len(image.faces),
-                        ingested_at=now,
-                        expires_at=item.expires_at,
-                        jurisdiction=declared.jurisdiction if declared else None,
-                        subject_ref=declared.subject_ref if declared else None,
-                        consent_ref=declared.consent_ref if declared else None,
-                        captured_at=declared.captured_at if declared else None,
-                        source_url=declared.source_url if declared else None,
-                        notes=declared.notes if declared else None,
+                image_id = new_id(
+                    connection.execute(
+                        images.insert().values(
+                            source_id=item.source_id,
+                            path=image.path,
+                            sha256=image.sha256,
+                            size_bytes=image.size_bytes,
+                            width=image.width,
+                            height=image.height,
+                            face_count=len(image.faces),
+                            ingested_at=now,
+                            expires_at=item.expires_at,
+                            jurisdiction=declared.jurisdiction if declared else None,
+                            subject_ref=declared.subject_ref if declared else None,
+                            consent_ref=declared.consent_ref if declared else None,
+                            captured_at=declared.captured_at if declared else None,
+                            source_url=declared.source_url if declared else None,
+                            notes=declared.notes if declared else None,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 for face in image.faces:
                     box = face.detection.box
                     vector = np.ascontiguousarray(face.embedding, dtype="<f4")
-                    face_id = connection.execute(
-                        faces.insert().values(
-                            image_id=image_id,
-                            box_left=box.left,
-                            box_top=box.top,
-                            box_right=box.right,
-                            box_bottom=box.bottom,
-                            landmarks=face.detection.landmarks.as_list(),
-                            detection_score=face.detection.score,
-                            face_size=face.quality.face_size,
-                            sharpness=face.quality.sharpness,
-                            embedding_space=space.key,
-                            embedding=vector.tobytes(),
+                    face_id = new_id(
+                        connection.execute(
+                            faces.insert().values(
+                                image_id=image_id,
+                                box_left=box.left,
+                                box_top=box.top,
+                                box_right=box.right,
+                                box_bottom=box.bottom,
+                                landmarks=face.detection.landmarks.as_list(),
+                                detection_score=face.detection.score,
+                                face_size=face.quality.face_size,
+                                sharpness=face.quality.sharpness,
+                                embedding_space=space.key,
+                                embedding=vector.tobytes(),
+                            )
                         )
-                    ).inserted_primary_key[0]
+                    )
                     face_ids.append(int(face_id))
                     vectors.append(vector)
             if face_ids:
@@ -297,7 +311,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
             sources.c.jurisdiction,
         ).select_from(faces.join(images).join(sources))
         found: dict[int, StoredFace] = {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             for chunk in in_chunks(wanted):
                 for row in connection.execute(query.where(among(faces.c.id, chunk))).mappings():
                     found[row["id"]] = StoredFace(
@@ -315,15 +329,27 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
                     )
         return found
 
+    def source_records(self, source_id: int) -> tuple[np.ndarray, list[str]]:
+        """Face ids of a source and, for each, its record: subject reference, else its image."""
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                select(faces.c.id, images.c.id.label("image_id"), images.c.subject_ref)
+                .select_from(faces.join(images))
+                .where(images.c.source_id == source_id)
+                .order_by(faces.c.id)
+            ).all()
+        ids = np.asarray([r.id for r in rows], dtype=np.int64)
+        return ids, [r.subject_ref or f"image:{r.image_id}" for r in rows]
+
     def face_ids(self) -> np.ndarray:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             ids = connection.execute(select(faces.c.id).order_by(faces.c.id)).scalars().all()
         return np.asarray(ids, dtype=np.int64)
 
     def embeddings(self, face_ids: np.ndarray) -> np.ndarray:
         wanted = [int(i) for i in face_ids]
         by_id: dict[int, bytes] = {}
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             for chunk in in_chunks(wanted):
                 rows = connection.execute(
                     select(faces.c.id, faces.c.embedding).where(among(faces.c.id, chunk))
@@ -333,7 +359,7 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
 
     def iter_embeddings(self, batch_size: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         last_id = 0
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             while True:
                 rows = connection.execute(
                     select(faces.c.id, faces.c.embedding)
@@ -349,15 +375,18 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
                 last_id = int(ids[-1])
 
     def version(self) -> int:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return int(connection.execute(select(gallery_state.c.version)).scalar_one())
 
     def embedding_space(self) -> str | None:
-        with self.engine.connect() as connection:
-            return connection.execute(select(gallery_state.c.embedding_space)).scalar_one()
+        with self.db.connect() as connection:
+            space: str | None = connection.execute(
+                select(gallery_state.c.embedding_space)
+            ).scalar_one()
+            return space
 
     def counts(self) -> CatalogCounts:
-        with self.engine.connect() as connection:
+        with self.db.connect() as connection:
             return CatalogCounts(
                 sources=connection.execute(select(func.count()).select_from(sources)).scalar_one(),
                 images=connection.execute(select(func.count()).select_from(images)).scalar_one(),
@@ -368,10 +397,10 @@ class SqlCatalog(GovernanceQueries, IdentityQueries, ReembedQueries, CaseworkQue
             )
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers (searches) are not blocked by the ingest writer; NORMAL is durable in WAL mode
     # up to the last checkpointed transaction, and never corrupts.
@@ -382,7 +411,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _source(row) -> Source:
+def _source(row: Mapping[str, Any] | RowMapping) -> Source:
     return Source(
         id=row["id"],
         name=row["name"],
@@ -394,3 +423,8 @@ def _source(row) -> Source:
         purpose=row["purpose"],
         controller=row["controller"],
     )
+
+
+def _conforms(catalog: SqlCatalog) -> Catalog:
+    """Type-checked, never called: mypy proves SqlCatalog has every role of ``Catalog``."""
+    return catalog

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select, update
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, bindparam, delete, select, update
+from sqlalchemy.engine import Connection, CursorResult
 
 from facesift.catalog.tables import face_identities, gallery_state, identities
 
+T = TypeVar("T")
 
-def bump_gallery_version(connection) -> None:
+
+def bump_gallery_version(connection: Connection) -> None:
     """Every committed change to faces moves the version the index compares itself with."""
     connection.execute(update(gallery_state).values(version=gallery_state.c.version + 1))
 
 
-def drop_empty_identities(connection) -> None:
+def drop_empty_identities(connection: Connection) -> None:
     """An identity whose last face was erased, moved or opted out goes with it."""
     connection.execute(
         delete(identities).where(~identities.c.id.in_(select(face_identities.c.identity_id)))
     )
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT of one row created."""
+    key = result.inserted_primary_key
+    if key is None:  # only for statements that insert nothing, which we never run here
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
 
 
 # Bound parameters per statement are limited: 999 in older SQLite builds, 65,535 in PostgreSQL's
@@ -24,22 +38,22 @@ def drop_empty_identities(connection) -> None:
 IN_CHUNK = 900
 
 
-def in_chunks(values: list):
+def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     """``values`` in slices small enough for one ``IN (...)`` clause."""
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
 
 
-def among(column, chunk: list):
+def among(column: ColumnElement[Any], chunk: Sequence[Any]) -> ColumnElement[bool]:
     """``column IN (chunk)`` for a slice of ids or hashes, the values written into the SQL by
     SQLAlchemy's literal rendering (typed and quoted per dialect) rather than bound one by one:
     with psycopg, binding 900 parameters took three times as long as the query itself."""
     return column.in_(bindparam(None, chunk, expanding=True, literal_execute=True))
 
 
-def present(connection, column, values) -> set:
+def present(connection: Connection, column: ColumnElement[T], values: Iterable[T]) -> set[T]:
     """Those of ``values`` that ``column`` holds (any number of them)."""
-    found: set = set()
+    found: set[T] = set()
     for chunk in in_chunks(list(values)):
         found.update(connection.execute(select(column).where(among(column, chunk))).scalars())
     return found

@@ -7,6 +7,7 @@ migrated schema and this metadata agree.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -25,9 +26,10 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[datetime]):
     """A point in time, written and read back in UTC on every backend.
 
     SQLite has no time-zone type (SQLAlchemy stores the wall-clock digits and drops the offset,
@@ -39,13 +41,13 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return self.process_bind_param(value, dialect)
+    def process_result_value(self, value: object | None, dialect: Dialect) -> datetime | None:
+        return self.process_bind_param(value, dialect) if isinstance(value, datetime) else None
 
 
 # Image and face ids are 64-bit where the database distinguishes (PostgreSQL BIGSERIAL: ids are
@@ -102,7 +104,7 @@ images = Table(
 )
 
 
-def face_columns() -> list[Column]:
+def face_columns() -> list[Column[Any]]:
     """Where a face is and how good it is: the same columns on live, staged and held-back faces
     (fresh Column objects each call; a Column belongs to one table)."""
     return [

@@ -93,9 +93,8 @@ def source_add(
 def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List declared sources with their image and face counts."""
     with open_engine(data_dir) as engine:
-        acting_operator(engine).require(Action.SOURCE_LIST)
+        counts = engine.source_sizes(acting_operator(engine))  # SOURCE_LIST
         sources = engine.sources()
-        counts = engine.catalog.source_counts()
     if as_json:
         print_json(
             console,
@@ -318,7 +317,8 @@ def index_rebuild(data_dir: DataDir = None) -> None:
     with open_engine(data_dir) as engine, engine.writer_lock():
         acting_operator(engine).require(Action.INDEX_ADMIN)
         engine.rebuild_index()
-        console.print(f"index rebuilt: {len(engine.index)} faces, {engine.index.kind}")
+        faces, kind = engine.health()
+        console.print(f"index rebuilt: {faces} faces, {kind}")
 
 
 @app.command()
@@ -347,9 +347,9 @@ def backends() -> None:
 
     console.print(f"detectors: {', '.join(available_detectors())}")
     console.print(f"embedders: {', '.join(available_embedders())}")
-    from facesift.index import INDEX_BACKENDS
+    from facesift.index import available_indexes
 
-    console.print(f"indexes: {', '.join(INDEX_BACKENDS)} (FACESIFT_VECTOR_INDEX)")
+    console.print(f"indexes: {', '.join(available_indexes())} (FACESIFT_VECTOR_INDEX)")
     console.print(
         "catalogs: sqlite (default), postgresql (FACESIFT_CATALOG_URL=postgresql+psycopg://..., "
         "extra 'postgres')"

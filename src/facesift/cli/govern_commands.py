@@ -57,11 +57,11 @@ def user_add(
 def user_list(data_dir: DataDir = None) -> None:
     """List operators and their roles."""
     with open_engine(data_dir) as engine:
-        acting_operator(engine).require(Action.USER_LIST)
+        operators = engine.list_operators(acting_operator(engine))
         table = Table(title="Operators")
         for column in ("name", "role", "since"):
             table.add_column(column)
-        for operator, created in engine.operators.list():
+        for operator, created in operators:
             table.add_row(operator.name, operator.role.value, str(created)[:19])
     console.print(table)
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from facesift.cli.common import AsJson, DataDir, acting_operator, console, open_engine
 from facesift.cli.output import format_rate, print_json, short_path
 from facesift.errors import InputError
+from facesift.govern.roles import PERMISSIONS, Action
 
 identity_app = typer.Typer(help="Identities: groups of faces of one person; name, merge, split.")
 
@@ -42,9 +43,18 @@ def cluster(
     with open_engine(data_dir) as engine:
         actor = acting_operator(engine)
         report = engine.cluster(actor, threshold=threshold, rebuild=rebuild)
-        listed = engine.catalog.identity_summaries(min_faces)
+        # Clustering is not seeing: the identities are listed only to those who may view them
+        # (an administrator clusters but is refused `identity list`).
+        listed = (
+            engine.identities(actor, min_faces)
+            if Action.IDENTITY_VIEW in PERMISSIONS[actor.role]
+            else None
+        )
     if as_json:
-        print_json(console, {"report": report, "identities": listed})
+        print_json(
+            console,
+            {"report": report} if listed is None else {"report": report, "identities": listed},
+        )
         return
     console.print(
         f"{report.faces_considered} faces considered, {report.faces_assigned} (re)assigned, "
@@ -52,6 +62,9 @@ def cluster(
         f"{report.links_refused} links refused (same photo, or two fixed identities); "
         f"{report.opted_out_faces} opted-out faces left out; {report.seconds:.1f} s"
     )
+    if listed is None:
+        console.print(f"identities not listed: {actor.role.value} may not view identities")
+        return
     _identity_table(listed, f"Identities with at least {min_faces} faces")
 
 
@@ -89,8 +102,9 @@ def identity_list(
 def identity_show(identity: int, as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """The faces of one identity, with their images."""
     with open_engine(data_dir) as engine:
-        face_ids = engine.identity_faces(acting_operator(engine), identity)
-        stored = engine.catalog.stored_faces(face_ids)
+        actor = acting_operator(engine)
+        face_ids = engine.identity_faces(actor, identity)
+        stored = engine.stored_faces(actor, face_ids)
     if as_json:
         print_json(console, [stored[f] for f in face_ids])
         return

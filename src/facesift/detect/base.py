@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from facesift.errors import BackendNotFound
+from facesift.registry import Registry
 from facesift.types import Detection
 
 if TYPE_CHECKING:
@@ -23,22 +23,28 @@ class Detector(Protocol):
 
 
 DetectorFactory = Callable[..., Detector]
-_REGISTRY: dict[str, DetectorFactory] = {}
 
 
-def register_detector(name: str, factory: DetectorFactory) -> None:
-    _REGISTRY[name] = factory
+def _load_builtins() -> None:
+    # Built-ins register themselves exactly as a third-party backend would.
+    from facesift.detect import dlib_cnn, dlib_hog, onnx_scrfd, yunet  # noqa: F401
+
+
+DETECTORS: Registry[DetectorFactory] = Registry("detector", _load_builtins)
+
+
+def register_detector(name: str, factory: DetectorFactory | type[Any]) -> None:
+    DETECTORS.register(name, factory)
 
 
 def available_detectors() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return DETECTORS.names()
 
 
 def smallest_face_px(name: str) -> int | None:
     """The detector's smallest reliably found face, if it declares one (results depend on it)."""
-    _load_builtins()
-    return getattr(_REGISTRY.get(name), "smallest_face_px", None)
+    smallest: int | None = getattr(DETECTORS.find(name), "smallest_face_px", None)
+    return smallest
 
 
 def create_detector(
@@ -46,21 +52,16 @@ def create_detector(
 ) -> Detector:
     """Build detector ``name``. A factory with ``from_settings`` (one whose model file the
     operator names) also gets the settings."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise BackendNotFound("detector", name, list(_REGISTRY))
-    factory = _REGISTRY[name]
+    factory: Any = DETECTORS.get(name)
+    detector: Detector
     if hasattr(factory, "from_settings"):
         if settings is None:
             from facesift.config import Settings
 
             settings = Settings()
-        return factory.from_settings(
+        detector = factory.from_settings(
             settings, min_face_size=min_face_size, max_detect_side=max_detect_side
         )
-    return factory(min_face_size=min_face_size, max_detect_side=max_detect_side)
-
-
-def _load_builtins() -> None:
-    # Built-ins register themselves exactly as a third-party backend would.
-    from facesift.detect import dlib_cnn, dlib_hog, onnx_scrfd, yunet  # noqa: F401
+    else:
+        detector = factory(min_face_size=min_face_size, max_detect_side=max_detect_side)
+    return detector

@@ -11,6 +11,8 @@ to the original image.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from PIL import Image
 
@@ -19,6 +21,9 @@ from facesift.detect.scaling import reading_order
 from facesift.errors import ConfigError
 from facesift.onnx_models import OnnxModelFile, fixed, inspect_model, open_session
 from facesift.types import BoundingBox, Detection, Landmarks
+
+if TYPE_CHECKING:
+    from facesift.config import Settings
 
 SETTING = "FACESIFT_ONNX_DETECTOR_MODEL"
 STRIDES = (8, 16, 32)
@@ -71,7 +76,7 @@ class OnnxScrfdDetector:
         min_face_size: int = 40,
         input_size: int = 640,
         score_threshold: float = 0.5,
-        session=None,
+        session: Any = None,
     ):
         self.model = model
         self.input_height, self.input_width = scrfd_input_size(model, input_size)
@@ -83,7 +88,7 @@ class OnnxScrfdDetector:
 
     @classmethod
     def from_settings(
-        cls, settings, *, min_face_size: int, max_detect_side: int
+        cls, settings: Settings, *, min_face_size: int, max_detect_side: int
     ) -> OnnxScrfdDetector:
         # max_detect_side does not apply: the image is always letterboxed to the model's input.
         return cls(
@@ -141,7 +146,7 @@ class OnnxScrfdDetector:
 
     def decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (n,), boxes (n, 4) and landmarks (n, 5, 2) in model-input pixels, after NMS."""
-        by_kind = {kind: [] for kind in OUTPUT_WIDTHS}
+        by_kind: dict[str, list[np.ndarray]] = {kind: [] for kind in OUTPUT_WIDTHS}
         for output in outputs:
             array = np.asarray(output, dtype=np.float32)
             kind = next(k for k, w in OUTPUT_WIDTHS.items() if array.shape[-1] == w)

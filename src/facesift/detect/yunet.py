@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -138,13 +139,13 @@ def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     inter = width * height
     area_a = (a[2] - a[0]) * (a[3] - a[1])
     area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return (
+    return bool(
         inter / (area_a + area_b - inter) > NMS_OVERLAP
         or inter / max(min(area_a, area_b), 1e-9) > CONTAINED
     )
 
 
-def open_yunet(score_threshold: float, threads: int):
+def open_yunet(score_threshold: float, threads: int) -> Any:
     """OpenCV's FaceDetectorYN on the shipped, sha256-checked model file."""
     try:
         import cv2
@@ -181,7 +182,7 @@ class YuNetDetector:
         max_detect_side: int = 1600,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         threads: int = 1,
-        detector=None,
+        detector: Any = None,
     ):
         if max_detect_side < 2 * TILE_OVERLAP:
             raise ConfigError(

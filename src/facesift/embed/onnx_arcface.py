@@ -10,12 +10,17 @@ and calibration compute; thresholds convert with cos = 1 - d²/2.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from facesift.embed.base import register_embedder
 from facesift.errors import ConfigError
 from facesift.onnx_models import OnnxModelFile, fixed, inspect_model, open_session
 from facesift.types import ChipSpec, EmbeddingSpace
+
+if TYPE_CHECKING:
+    from facesift.config import Settings
 
 SETTING = "FACESIFT_ONNX_EMBEDDER_MODEL"
 CHIP_SIDE = 112
@@ -43,14 +48,14 @@ def arcface_signature(model: OnnxModelFile) -> int:
             f"{model.path}: output {out_name!r} has shape {list(out_shape)}; an ArcFace model "
             "returns (N, d) with a fixed embedding dimension d"
         )
-    return int(out_shape[1])
+    return int(fixed(out_shape[1]) or 0)
 
 
 class OnnxArcFaceEmbedder:
     name = "onnx-arcface"
     chip = ChipSpec(size=CHIP_SIDE, padding=0.0, template="arcface-112")
 
-    def __init__(self, model: OnnxModelFile, session=None):
+    def __init__(self, model: OnnxModelFile, session: Any = None):
         self.model = model
         self.space = self.space_of_model(model)
         self._session = session or open_session(model)
@@ -68,11 +73,11 @@ class OnnxArcFaceEmbedder:
         )
 
     @classmethod
-    def space_for(cls, settings) -> EmbeddingSpace:
+    def space_for(cls, settings: Settings) -> EmbeddingSpace:
         return cls.space_of_model(inspect_model(settings.onnx_embedder_model, SETTING))
 
     @classmethod
-    def from_settings(cls, settings) -> OnnxArcFaceEmbedder:
+    def from_settings(cls, settings: Settings) -> OnnxArcFaceEmbedder:
         return cls(inspect_model(settings.onnx_embedder_model, SETTING))
 
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
@@ -86,7 +91,8 @@ class OnnxArcFaceEmbedder:
         ]
         vectors = np.concatenate(parts).astype(np.float32).reshape(len(chips), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised
 
 
 register_embedder(OnnxArcFaceEmbedder.name, OnnxArcFaceEmbedder)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,11 +49,11 @@ REID_0095_SPACE = EmbeddingSpace(
 )
 
 
-_compiled: dict[int, object] = {}
+_compiled: dict[int, Any] = {}
 _compile_lock = threading.Lock()
 
 
-def shipped_models() -> dict[int, object]:
+def shipped_models() -> dict[int, Any]:
     """The shipped INT8 IR compiled at each of ``BATCH_SIZES``, once per process.
 
     Compiling took 2.2 s per batch size on the 2-core machine under load (OpenVINO's INT8 graph
@@ -67,13 +68,13 @@ def shipped_models() -> dict[int, object]:
         return dict(_compiled)
 
 
-def compile_shipped_model(batch: int = 1, threads: int = 1):
+def compile_shipped_model(batch: int = 1, threads: int = 1) -> Any:
     """The shipped INT8 IR (checked against Intel's sha256) compiled at a fixed ``batch`` size."""
     xml, weights = verified_path(REID_0095_INT8_XML), verified_path(REID_0095_INT8_BIN)
     return compile_ir(xml, weights, batch, threads)
 
 
-def compile_ir(xml: Path, weights: Path, batch: int = 1, threads: int = 1):
+def compile_ir(xml: Path, weights: Path, batch: int = 1, threads: int = 1) -> Any:
     """An OpenVINO IR of this model compiled for the CPU at a fixed ``batch`` size.
 
     One inference thread by default: ingest already runs one worker process per core, and more
@@ -120,7 +121,7 @@ class Reid0095Embedder:
     space = REID_0095_SPACE
     chip = ChipSpec(size=CHIP_SIDE, padding=0.0, template="reid-0095-128")
 
-    def __init__(self, compiled_models: Mapping[int, object] | None = None):
+    def __init__(self, compiled_models: Mapping[int, Any] | None = None):
         """``compiled_models``: batch size → OpenVINO ``CompiledModel`` of the shipped weights at
         that fixed batch size (one of them for batch 1); by default the shipped weights,
         compiled once per process; tests and benchmarks may pass their own."""
@@ -149,9 +150,10 @@ class Reid0095Embedder:
             start += batch
         vectors = np.concatenate(parts).reshape(len(chips), DIMENSION)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        unit: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return unit
 
-    def _request(self, batch: int):
+    def _request(self, batch: int) -> Any:
         requests = getattr(self._local, "requests", None)
         if requests is None:
             requests = self._local.requests = {}

@@ -15,17 +15,13 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-
-from facesift.catalog.tables import audit_log
-from facesift.errors import FaceSiftError
+from facesift.catalog.base import AuditLog
 from facesift.govern.roles import Action, Actor
 
 GENESIS = "0" * 64
@@ -96,58 +92,54 @@ def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class AuditTrail:
-    def __init__(self, engine: Engine, head_file: Path | None = None):
-        self.engine = engine
+    """The hash chain over the catalog's audit log (its ``AuditLog`` role), anchored by a head
+    file in this data directory."""
+
+    def __init__(self, log: AuditLog, head_file: Path | None = None):
+        self.log = log
         self.head_file = head_file
         self._head_lock = threading.Lock()
 
     def append(self, event: AuditEvent, gallery_version: int) -> AuditRecord:
         """Seal and store ``event``; call only after the write it describes has committed."""
         details = json.loads(json.dumps(event.details, default=str))
-        for _attempt in range(20):
-            try:
-                with self.engine.begin() as connection:
-                    last = connection.execute(
-                        select(audit_log.c.seq, audit_log.c.hash)
-                        .order_by(audit_log.c.seq.desc())
-                        .limit(1)
-                    ).first()
-                    record = {
-                        "seq": (last.seq + 1) if last else 1,
-                        "at": datetime.now(UTC).isoformat(timespec="microseconds"),
-                        "actor": event.actor.name,
-                        "role": event.actor.role.value,
-                        "action": event.action.value,
-                        "purpose": event.purpose,
-                        "case_ref": event.case_ref,
-                        "probe_sha256": event.probe_sha256,
-                        "details": details,
-                        "gallery_version": gallery_version,
-                        "prev_hash": last.hash if last else GENESIS,
-                    }
-                    record["hash"] = seal(record)
-                    connection.execute(audit_log.insert().values(**record))
-            except IntegrityError:
-                continue  # another process took this sequence number: read the new head, retry
-            if self.head_file is not None:
-                self._advance_head(record["seq"], record["hash"])
-            return AuditRecord(**record)
-        raise FaceSiftError("could not append to the audit trail: too much contention")
 
-    def _advance_head(self, seq: int, head: str) -> None:
+        def next_record(last_seq: int, last_hash: str | None) -> dict[str, Any]:
+            record: dict[str, Any] = {
+                "seq": last_seq + 1,
+                "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "actor": event.actor.name,
+                "role": event.actor.role.value,
+                "action": event.action.value,
+                "purpose": event.purpose,
+                "case_ref": event.case_ref,
+                "probe_sha256": event.probe_sha256,
+                "details": details,
+                "gallery_version": gallery_version,
+                "prev_hash": last_hash or GENESIS,
+            }
+            record["hash"] = seal(record)
+            return record
+
+        record = self.log.append_chained(next_record)
+        if self.head_file is not None:
+            self._advance_head(self.head_file, record["seq"], record["hash"])
+        return AuditRecord(**record)
+
+    def _advance_head(self, head_file: Path, seq: int, head: str) -> None:
         """Write the head file, never moving it back: threads (a server's requests) append
         concurrently and may finish out of order. Each writes its own temporary file."""
         with self._head_lock:
             try:
-                current = int(self.head_file.read_text().split()[0])
+                current = int(head_file.read_text().split()[0])
             except (OSError, ValueError, IndexError):
                 current = 0
             if seq <= current:
                 return
-            handle, tmp = tempfile.mkstemp(dir=self.head_file.parent, prefix=".audit.head.")
+            handle, tmp = tempfile.mkstemp(dir=head_file.parent, prefix=".audit.head.")
             with os.fdopen(handle, "w") as out:
                 out.write(f"{seq} {head}\n")
-            os.replace(tmp, self.head_file)
+            os.replace(tmp, head_file)
 
     def records(
         self,
@@ -157,61 +149,50 @@ class AuditTrail:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
-        query = select(audit_log).order_by(audit_log.c.seq)
-        if actor:
-            query = query.where(audit_log.c.actor == actor)
-        if action:
-            query = query.where(audit_log.c.action == action)
-        if since:
-            query = query.where(audit_log.c.at >= since.astimezone(UTC).isoformat())
-        if limit:
-            query = query.limit(limit)
-        with self.engine.connect() as connection:
-            return [AuditRecord(**dict(row)) for row in connection.execute(query).mappings()]
+        rows = self.log.audit_rows(actor=actor, action=action, since=since, limit=limit)
+        return [AuditRecord(**row) for row in rows]
 
     def verify(self) -> ChainCheck:
         anchor = self._anchor()
         anchored_hash = None
         expected_prev, expected_seq, count = GENESIS, 1, 0
-        with self.engine.connect() as connection:
-            for row in connection.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
-                record = dict(row)
-                count += 1
-                if record["seq"] != expected_seq:
-                    return ChainCheck(
-                        count,
-                        expected_prev,
-                        expected_seq,
-                        f"record {expected_seq} is missing (next is {record['seq']})",
-                    )
-                if record["prev_hash"] != expected_prev:
-                    return ChainCheck(
-                        count,
-                        expected_prev,
-                        record["seq"],
-                        f"record {record['seq']} does not follow record "
-                        f"{record['seq'] - 1} (deleted, inserted or reordered)",
-                    )
-                if seal(_hashed_fields(record)) != record["hash"]:
-                    return ChainCheck(
-                        count,
-                        expected_prev,
-                        record["seq"],
-                        f"record {record['seq']} was altered after it was written",
-                    )
-                if anchor is not None and record["seq"] == anchor[0]:
-                    anchored_hash = record["hash"]
-                expected_prev, expected_seq = record["hash"], expected_seq + 1
+        for record in self.log.iter_audit_rows():
+            count += 1
+            if record["seq"] != expected_seq:
+                return ChainCheck(
+                    count,
+                    expected_prev,
+                    expected_seq,
+                    f"record {expected_seq} is missing (next is {record['seq']})",
+                )
+            if record["prev_hash"] != expected_prev:
+                return ChainCheck(
+                    count,
+                    expected_prev,
+                    record["seq"],
+                    f"record {record['seq']} does not follow record "
+                    f"{record['seq'] - 1} (deleted, inserted or reordered)",
+                )
+            if seal(_hashed_fields(record)) != record["hash"]:
+                return ChainCheck(
+                    count,
+                    expected_prev,
+                    record["seq"],
+                    f"record {record['seq']} was altered after it was written",
+                )
+            if anchor is not None and record["seq"] == anchor[0]:
+                anchored_hash = record["hash"]
+            expected_prev, expected_seq = record["hash"], expected_seq + 1
         if anchor is not None and anchored_hash != anchor[1]:
-            seq = anchor[0]
+            seq, head_name = anchor[0], self.head_file.name if self.head_file else "audit.head"
             if seq > count:
                 problem = (
-                    f"chain ends at record {count} but {self.head_file.name} records head "
+                    f"chain ends at record {count} but {head_name} records head "
                     f"{seq}: records were removed from the end"
                 )
             else:
                 problem = (
-                    f"record {seq} is not the one {self.head_file.name} recorded: the end of "
+                    f"record {seq} is not the one {head_name} recorded: the end of "
                     "the chain was removed and rewritten"
                 )
             return ChainCheck(count, expected_prev, seq, problem)
@@ -223,3 +204,15 @@ class AuditTrail:
             return None
         seq, head = self.head_file.read_text().split()
         return int(seq), head
+
+
+class AuditRecorder:
+    """What a service records through: events appended with the gallery version they follow.
+    Call only after the write an event describes has committed."""
+
+    def __init__(self, trail: AuditTrail, gallery_version: Callable[[], int]):
+        self.trail = trail
+        self.gallery_version = gallery_version
+
+    def record(self, event: AuditEvent) -> AuditRecord:
+        return self.trail.append(event, self.gallery_version())

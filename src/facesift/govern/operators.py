@@ -7,19 +7,11 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-
-from facesift.catalog.tables import operators
-from facesift.errors import FaceSiftError
+from facesift.catalog.base import Operators
+from facesift.errors import AuthenticationError, InputError
 from facesift.govern.roles import Actor, Role
 
 OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-
-
-class AuthenticationError(FaceSiftError):
-    exit_code = 7
 
 
 def key_digest(key: str) -> str:
@@ -27,63 +19,38 @@ def key_digest(key: str) -> str:
 
 
 class OperatorRegistry:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    """Operators over the catalog's ``Operators`` role: names, roles and API keys (hashed)."""
+
+    def __init__(self, store: Operators):
+        self.store = store
 
     def add(self, name: str, role: Role | str) -> tuple[Actor, str]:
         """Create an operator; return it with its API key (shown once, stored only hashed)."""
         if not OPERATOR_NAME.match(name):
-            raise FaceSiftError(f"operator name {name!r} is invalid (letters, digits, . _ @ -)")
+            raise InputError(f"operator name {name!r} is invalid (letters, digits, . _ @ -)")
         try:
             role = Role(role)
         except ValueError:
             known = ", ".join(r.value for r in Role)
-            raise FaceSiftError(f"unknown role {role!r}; one of: {known}") from None
+            raise InputError(f"unknown role {role!r}; one of: {known}") from None
         key = "fs_" + secrets.token_urlsafe(32)
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    operators.insert().values(
-                        name=name,
-                        role=role.value,
-                        key_sha256=key_digest(key),
-                        created_at=datetime.now(UTC),
-                    )
-                )
-        except IntegrityError:
-            raise FaceSiftError(f"operator {name!r} already exists") from None
+        self.store.add_operator(name, role.value, key_digest(key), datetime.now(UTC))
         return Actor(name, role), key
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(operators)).scalar_one()
+        return self.store.operator_count()
 
     def list(self) -> list[tuple[Actor, datetime]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(operators)
-                .where(operators.c.disabled_at.is_(None))
-                .order_by(operators.c.name)
-            ).mappings()
-            return [(Actor(r["name"], Role(r["role"])), r["created_at"]) for r in rows]
+        return [(Actor(o.name, Role(o.role)), o.created_at) for o in self.store.active_operators()]
 
     def by_name(self, name: str) -> Actor:
-        with self.engine.connect() as connection:
-            row = (
-                connection.execute(
-                    select(operators).where(
-                        operators.c.name == name, operators.c.disabled_at.is_(None)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
+        found = self.store.active_operator(name=name)
+        if found is None:
             raise AuthenticationError(
                 f"unknown operator {name!r}; an administrator adds operators with "
                 "`facesift user add NAME --role ROLE`"
             )
-        return Actor(row["name"], Role(row["role"]))
+        return Actor(found.name, Role(found.role))
 
     def by_key(self, key: str) -> Actor:
         return self.by_key_digest(key_digest(key))
@@ -91,16 +58,7 @@ class OperatorRegistry:
     def by_key_digest(self, digest: str) -> Actor:
         """The operator whose key hashes to ``digest`` (web sessions keep the digest, not the key,
         so a session ends when its operator is disabled or given a new key)."""
-        with self.engine.connect() as connection:
-            row = (
-                connection.execute(
-                    select(operators).where(
-                        operators.c.key_sha256 == digest, operators.c.disabled_at.is_(None)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
+        found = self.store.active_operator(key_sha256=digest)
+        if found is None:
             raise AuthenticationError("API key not recognised (or its operator was disabled)")
-        return Actor(row["name"], Role(row["role"]))
+        return Actor(found.name, Role(found.role))

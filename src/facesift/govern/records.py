@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
-from facesift.govern.audit import AuditEvent
+from facesift.catalog.base import Governance, Sources
+from facesift.govern.audit import AuditEvent, AuditRecorder, AuditTrail
+from facesift.govern.operators import OperatorRegistry
 from facesift.govern.roles import Action, Actor
-
-if TYPE_CHECKING:
-    from facesift.engine import FaceSift
+from facesift.types import EmbeddingSpace
 
 SAFEGUARDS = (
     "No ingest without a declared source with lawful basis, purpose, jurisdiction, retention "
@@ -26,44 +26,65 @@ SAFEGUARDS = (
 )
 
 
-def processing_record(engine: FaceSift, actor: Actor) -> dict:
-    actor.require(Action.REPORT)
-    counts = engine.catalog.source_counts()
-    sources = [
-        {
-            "name": s.name,
-            "purpose": s.purpose,
-            "lawful_basis": s.lawful_basis.value,
-            "jurisdiction": s.jurisdiction,
-            "retention_days": s.retention_days,
-            "controller": s.controller,
-            "description": s.description,
-            "images": counts.get(s.name, (0, 0))[0],
-            "faces": counts.get(s.name, (0, 0))[1],
+class ProcessingRecords:
+    """The record of processing activities, from the deployment's own sources and operators."""
+
+    def __init__(
+        self,
+        *,
+        sources: Sources,
+        governance: Governance,
+        operators: OperatorRegistry,
+        trail: AuditTrail,
+        audit: AuditRecorder,
+        space: EmbeddingSpace,
+        storage: str,
+    ):
+        self.sources = sources
+        self.governance = governance
+        self.operators = operators
+        self.trail = trail
+        self.audit = audit
+        self.space = space
+        self.storage = storage  # "sqlite and /path/to/data": where the deployment keeps data
+
+    def processing_record(self, actor: Actor) -> dict[str, Any]:
+        actor.require(Action.REPORT)
+        counts = self.sources.source_counts()
+        sources = [
+            {
+                "name": s.name,
+                "purpose": s.purpose,
+                "lawful_basis": s.lawful_basis.value,
+                "jurisdiction": s.jurisdiction,
+                "retention_days": s.retention_days,
+                "controller": s.controller,
+                "description": s.description,
+                "images": counts.get(s.name, (0, 0))[0],
+                "faces": counts.get(s.name, (0, 0))[1],
+            }
+            for s in self.sources.list_sources()
+        ]
+        recipients: dict[str, list[str]] = {}
+        for operator, _created in self.operators.list():
+            recipients.setdefault(operator.role.value, []).append(operator.name)
+        record = {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "categories_of_data": "facial images and biometric templates (GDPR Art. 9 special "
+            f"category), embedding space {self.space.key}",
+            "sources": sources,
+            "recipients_by_role": recipients,
+            "transfers": f"none made by facesift; the deployment stores all data in {self.storage}",
+            "opt_outs": self.governance.optout_count(),
+            "erased_at_subjects_request": self.governance.tombstone_count(),
+            "audit_records": len(self.trail.records()),
+            "safeguards": list(SAFEGUARDS),
         }
-        for s in engine.sources()
-    ]
-    recipients: dict[str, list[str]] = {}
-    for operator, _created in engine.operators.list():
-        recipients.setdefault(operator.role.value, []).append(operator.name)
-    record = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "categories_of_data": "facial images and biometric templates (GDPR Art. 9 special "
-        f"category), embedding space {engine.space.key}",
-        "sources": sources,
-        "recipients_by_role": recipients,
-        "transfers": "none made by facesift; the deployment stores all data in "
-        f"{engine.settings.resolved_catalog_url.split('://')[0]} and {engine.data_dir}",
-        "opt_outs": engine.catalog.optout_count(),
-        "erased_at_subjects_request": engine.catalog.tombstone_count(),
-        "audit_records": len(engine.audit.records()),
-        "safeguards": list(SAFEGUARDS),
-    }
-    engine.record(AuditEvent(actor, Action.REPORT, details={"report": "processing"}))
-    return record
+        self.audit.record(AuditEvent(actor, Action.REPORT, details={"report": "processing"}))
+        return record
 
 
-def processing_record_markdown(record: dict) -> str:
+def processing_record_markdown(record: dict[str, Any]) -> str:
     lines = [
         f"# Record of processing activities\n\nGenerated {record['generated_at']}.\n",
         f"**Categories of data:** {record['categories_of_data']}\n",

@@ -17,19 +17,19 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
+from facesift.catalog.base import Casework
 from facesift.catalog.casework import StoredSubjectRequest
-from facesift.errors import InputError
+from facesift.errors import InputError, RequestNotFound
 from facesift.govern import subjects
-from facesift.govern.audit import AuditEvent
+from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor, Role
+from facesift.govern.subjects import SubjectRights
+from facesift.types import RequestKind, RequestStatus
 
-if TYPE_CHECKING:
-    from facesift.engine import FaceSift
-
-KINDS = ("access", "erasure", "optout")
-STATUSES = ("open", "fulfilled", "declined")
+KINDS = tuple(RequestKind)
+STATUSES = tuple(RequestStatus)
 MAX_CONTACT = 320  # the longest e-mail address
 
 # The portal is not an operator: it records that a request arrived, and can do nothing else
@@ -41,10 +41,10 @@ PORTAL = Actor("subject-portal", Role.ADMIN)
 class SubjectRequest:
     id: int
     reference: str
-    kind: str
+    kind: RequestKind
     contact: str
     name: str | None
-    status: str
+    status: RequestStatus
     received_at: datetime
     due_at: datetime
     fulfilled_at: datetime | None
@@ -54,10 +54,6 @@ class SubjectRequest:
     handled_by: str | None = None
 
 
-class RequestNotFound(InputError):
-    pass
-
-
 def one_month_after(moment: datetime) -> datetime:
     """The same day next month, or that month's last day if it is shorter (31 Jan -> 28 Feb)."""
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
@@ -65,159 +61,190 @@ def one_month_after(moment: datetime) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def open_subject_request(
-    engine: FaceSift, selfie: bytes, kind: str, contact: str, name: str | None = None
-) -> SubjectRequest:
-    if kind not in KINDS:
-        raise InputError(f"request kind {kind!r} is not one of: {', '.join(KINDS)}")
-    contact = (contact or "").strip()
-    if not contact or len(contact) > MAX_CONTACT or re.search(r"[\x00-\x1f]", contact):
-        raise InputError(
-            "contact: give an e-mail address or postal address we can answer you at "
-            f"(up to {MAX_CONTACT} characters)"
+class SubjectRequests:
+    """Requests from data subjects through the portal, answered by an administrator."""
+
+    def __init__(self, casework: Casework, rights: SubjectRights, audit: AuditRecorder):
+        self.casework = casework
+        self.rights = rights
+        self.audit = audit
+
+    def open_subject_request(
+        self, selfie: bytes, kind: str, contact: str, name: str | None = None
+    ) -> SubjectRequest:
+        if kind not in KINDS:
+            raise InputError(f"request kind {kind!r} is not one of: {', '.join(KINDS)}")
+        contact = (contact or "").strip()
+        if not contact or len(contact) > MAX_CONTACT or re.search(r"[\x00-\x1f]", contact):
+            raise InputError(
+                "contact: give an e-mail address or postal address we can answer you at "
+                f"(up to {MAX_CONTACT} characters)"
+            )
+        name = (name or "").strip() or None
+        # The selfie must show exactly one face, or the request could not be answered; say so now.
+        image, _ = self.rights.read_selfie(selfie, None)
+        received = datetime.now(UTC)
+        reference = secrets.token_urlsafe(18)
+        request_id = self.casework.add_subject_request(
+            reference=reference,
+            kind=kind,
+            contact=contact,
+            name=name,
+            status=RequestStatus.OPEN,
+            received_at=received,
+            due_at=one_month_after(received),
+            selfie=selfie,
+            selfie_sha256=image.sha256,
         )
-    name = (name or "").strip() or None
-    # The selfie must show exactly one face, or the request could not be answered; say so now.
-    image, _ = subjects.read_selfie(engine, selfie, None)
-    received = datetime.now(UTC)
-    reference = secrets.token_urlsafe(18)
-    request_id = engine.catalog.add_subject_request(
-        reference=reference,
-        kind=kind,
-        contact=contact,
-        name=name,
-        status="open",
-        received_at=received,
-        due_at=one_month_after(received),
-        selfie=selfie,
-        selfie_sha256=image.sha256,
-    )
-    engine.record(
-        AuditEvent(
-            PORTAL,
-            Action.SUBJECT_REQUEST,
-            purpose=f"data subject's {kind} request received",
-            probe_sha256=image.sha256,
-            details={"request_id": request_id, "kind": kind},
+        self.audit.record(
+            AuditEvent(
+                PORTAL,
+                Action.SUBJECT_REQUEST,
+                purpose=f"data subject's {kind} request received",
+                probe_sha256=image.sha256,
+                details={"request_id": request_id, "kind": kind},
+            )
         )
-    )
-    return _view(engine.catalog.subject_request(request_id=request_id))
+        return _view(self._stored(request_id))
 
+    def subject_requests(self, actor: Actor, status: str | None = None) -> list[SubjectRequest]:
+        actor.require(Action.SUBJECT_REQUEST)
+        if status is not None and status not in STATUSES:
+            raise InputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
+        return [_view(found) for found in self.casework.list_subject_requests(status)]
 
-def subject_requests(
-    engine: FaceSift, actor: Actor, status: str | None = None
-) -> list[SubjectRequest]:
-    actor.require(Action.SUBJECT_REQUEST)
-    if status is not None and status not in STATUSES:
-        raise InputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
-    return [_view(found) for found in engine.catalog.list_subject_requests(status)]
+    def subject_request(self, actor: Actor, request_id: int) -> SubjectRequest:
+        actor.require(Action.SUBJECT_REQUEST)
+        return _view(self._stored(request_id))
 
+    def subject_request_by_reference(self, reference: str) -> SubjectRequest:
+        found = self.casework.subject_request(reference=reference) if reference else None
+        if found is None:
+            raise RequestNotFound("no request has this reference (check it was copied in full)")
+        return _view(found)
 
-def subject_request(engine: FaceSift, actor: Actor, request_id: int) -> SubjectRequest:
-    actor.require(Action.SUBJECT_REQUEST)
-    return _view(_stored(engine, request_id))
+    def subject_request_candidates(self, actor: Actor, request_id: int) -> subjects.SubjectReport:
+        """The faces the request's selfie matches, for the admin to review before fulfilling."""
+        actor.require(Action.SUBJECT_REQUEST)
+        found = self._open(request_id)
+        return self.rights.access(actor, self._selfie(found))
 
-
-def subject_request_by_reference(engine: FaceSift, reference: str) -> SubjectRequest:
-    found = engine.catalog.subject_request(reference=reference) if reference else None
-    if found is None:
-        raise RequestNotFound("no request has this reference (check it was copied in full)")
-    return _view(found)
-
-
-def subject_request_candidates(
-    engine: FaceSift, actor: Actor, request_id: int
-) -> subjects.SubjectReport:
-    """The faces the request's selfie matches, for the admin to review before fulfilling."""
-    actor.require(Action.SUBJECT_REQUEST)
-    found = _open(engine, request_id)
-    return subjects.subject_access(engine, actor, found.selfie)
-
-
-def fulfil_subject_request(
-    engine: FaceSift,
-    actor: Actor,
-    request_id: int,
-    *,
-    face_ids: list[int] | None = None,
-    decline_reason: str | None = None,
-) -> SubjectRequest:
-    """Carry out (or decline) an open request; ``face_ids`` are the candidates the admin
-    confirmed as the person (None: all candidates)."""
-    actor.require(Action.SUBJECT_REQUEST)
-    found = _open(engine, request_id)
-    now = datetime.now(UTC)
-    if decline_reason is not None:
-        reason = decline_reason.strip()
-        if not reason:
-            raise InputError("decline_reason: say why the request is declined")
-        return _close(
-            engine, actor, found, "declined", {"reason": reason}, decline_reason=reason, at=now
-        )
-    report_html = _CARRY_OUT[found.kind](engine, actor, found, face_ids)
-    return _close(
-        engine, actor, found, "fulfilled", {"face_ids": face_ids}, report_html=report_html, at=now
-    )
-
-
-def _close(
-    engine: FaceSift,
-    actor: Actor,
-    found: StoredSubjectRequest,
-    status: str,
-    details: dict,
-    *,
-    at: datetime,
-    **outcome,
-) -> SubjectRequest:
-    """Record the request's outcome, audit it, and return the request as it now stands."""
-    engine.catalog.close_subject_request(
-        found.id, status=status, fulfilled_at=at, handled_by=actor.name, **outcome
-    )
-    engine.record(
-        AuditEvent(
+    def fulfil_subject_request(
+        self,
+        actor: Actor,
+        request_id: int,
+        *,
+        face_ids: list[int] | None = None,
+        decline_reason: str | None = None,
+    ) -> SubjectRequest:
+        """Carry out (or decline) an open request; ``face_ids`` are the candidates the admin
+        confirmed as the person (None: all candidates)."""
+        actor.require(Action.SUBJECT_REQUEST)
+        found = self._open(request_id)
+        now = datetime.now(UTC)
+        if decline_reason is not None:
+            reason = decline_reason.strip()
+            if not reason:
+                raise InputError("decline_reason: say why the request is declined")
+            return self._close(
+                actor,
+                found,
+                RequestStatus.DECLINED,
+                {"reason": reason},
+                decline_reason=reason,
+                at=now,
+            )
+        report_html = self._carry_out(found, actor, face_ids)
+        return self._close(
             actor,
-            Action.SUBJECT_REQUEST,
-            purpose=f"data subject's {found.kind} request {status}",
-            probe_sha256=found.selfie_sha256,
-            details={"request_id": found.id, **details},
+            found,
+            RequestStatus.FULFILLED,
+            {"face_ids": face_ids},
+            report_html=report_html,
+            at=now,
         )
-    )
-    return _view(engine.catalog.subject_request(request_id=found.id))
 
+    def _close(
+        self,
+        actor: Actor,
+        found: StoredSubjectRequest,
+        status: str,
+        details: dict[str, Any],
+        *,
+        at: datetime,
+        **outcome: Any,
+    ) -> SubjectRequest:
+        """Record the request's outcome, audit it, and return the request as it now stands."""
+        self.casework.close_subject_request(
+            found.id, status=status, fulfilled_at=at, handled_by=actor.name, **outcome
+        )
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SUBJECT_REQUEST,
+                purpose=f"data subject's {found.kind} request {status}",
+                probe_sha256=found.selfie_sha256,
+                details={"request_id": found.id, **details},
+            )
+        )
+        return _view(self._stored(found.id))
 
-def _access(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
-    report = subjects.subject_access(engine, actor, found.selfie)
-    return subjects.access_report_html(
-        _only(report, face_ids),
-        full_paths=False,
-        selfie_note=subjects.SELFIE_DELETED_ON_CLOSE,
-    )
+    def _carry_out(
+        self, found: StoredSubjectRequest, actor: Actor, face_ids: list[int] | None
+    ) -> str:
+        kind = RequestKind(found.kind)
+        if kind == RequestKind.ACCESS:
+            return self._access(actor, found, face_ids)
+        if kind == RequestKind.ERASURE:
+            return self._erasure(actor, found, face_ids)
+        return self._optout(actor, found, face_ids)
 
+    def _selfie(self, found: StoredSubjectRequest) -> bytes:
+        if found.selfie is None:  # _open refuses a request without one
+            raise InputError(f"subject request {found.id} has no selfie")
+        return found.selfie
 
-def _erasure(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
-    report = subjects.subject_access(engine, actor, found.selfie)
-    receipt = subjects.subject_erase(engine, actor, report, face_ids)
-    return _receipt_html(
-        "Erasure receipt",
-        f"{receipt.faces} face(s) in {receipt.images} photo(s) matching your selfie were erased "
-        f"on {receipt.at.date()}; the erased photos will not be collected again. "
-        f"Receipt reference {receipt.reference}.",
-    )
+    def _access(self, actor: Actor, found: StoredSubjectRequest, face_ids: list[int] | None) -> str:
+        report = self.rights.access(actor, self._selfie(found))
+        return subjects.access_report_html(
+            _only(report, face_ids),
+            full_paths=False,
+            selfie_note=subjects.SELFIE_DELETED_ON_CLOSE,
+        )
 
+    def _erasure(
+        self, actor: Actor, found: StoredSubjectRequest, face_ids: list[int] | None
+    ) -> str:
+        report = self.rights.access(actor, self._selfie(found))
+        receipt = self.rights.erase(actor, report, face_ids)
+        return _receipt_html(
+            "Erasure receipt",
+            f"{receipt.faces} face(s) in {receipt.images} photo(s) matching your selfie were "
+            f"erased on {receipt.at.date()}; the erased photos will not be collected again. "
+            f"Receipt reference {receipt.reference}.",
+        )
 
-def _optout(engine, actor, found: StoredSubjectRequest, face_ids) -> str:
-    receipt = subjects.subject_optout(engine, actor, found.selfie)
-    return _receipt_html(
-        "Opt-out receipt",
-        "Your face template (not your photo) is on the do-not-index list: photos of you are no "
-        "longer added, and the "
-        f"{receipt.existing_faces_hidden} already held are hidden from searches. "
-        f"Receipt reference {receipt.reference}.",
-    )
+    def _optout(self, actor: Actor, found: StoredSubjectRequest, face_ids: list[int] | None) -> str:
+        receipt = self.rights.optout(actor, self._selfie(found))
+        return _receipt_html(
+            "Opt-out receipt",
+            "Your face template (not your photo) is on the do-not-index list: photos of you are no "
+            "longer added, and the "
+            f"{receipt.existing_faces_hidden} already held are hidden from searches. "
+            f"Receipt reference {receipt.reference}.",
+        )
 
+    def _stored(self, request_id: int) -> StoredSubjectRequest:
+        found = self.casework.subject_request(request_id=int(request_id))
+        if found is None:
+            raise RequestNotFound(f"subject request {request_id} not found")
+        return found
 
-_CARRY_OUT = {"access": _access, "erasure": _erasure, "optout": _optout}
+    def _open(self, request_id: int) -> StoredSubjectRequest:
+        found = self._stored(request_id)
+        if found.status != RequestStatus.OPEN or found.selfie is None:
+            raise InputError(f"subject request {request_id} is already {found.status}")
+        return found
 
 
 def _only(report: subjects.SubjectReport, face_ids: list[int] | None) -> subjects.SubjectReport:
@@ -235,32 +262,18 @@ def _receipt_html(title: str, text: str) -> str:
     )
 
 
-def _stored(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
-    found = engine.catalog.subject_request(request_id=int(request_id))
-    if found is None:
-        raise RequestNotFound(f"subject request {request_id} not found")
-    return found
-
-
-def _open(engine: FaceSift, request_id: int) -> StoredSubjectRequest:
-    found = _stored(engine, request_id)
-    if found.status != "open" or found.selfie is None:
-        raise InputError(f"subject request {request_id} is already {found.status}")
-    return found
-
-
 def _view(found: StoredSubjectRequest) -> SubjectRequest:
     return SubjectRequest(
         id=found.id,
         reference=found.reference,
-        kind=found.kind,
+        kind=RequestKind(found.kind),
         contact=found.contact,
         name=found.name,
-        status=found.status,
+        status=RequestStatus(found.status),
         received_at=found.received_at,
         due_at=found.due_at,
         fulfilled_at=found.fulfilled_at,
-        overdue=found.status == "open" and datetime.now(UTC) > found.due_at,
+        overdue=found.status == RequestStatus.OPEN and datetime.now(UTC) > found.due_at,
         report_html=found.report_html,
         decline_reason=found.decline_reason,
         handled_by=found.handled_by,

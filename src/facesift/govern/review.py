@@ -11,104 +11,152 @@ out), and a lead with any rejection is never shown as confirmed. Every decision 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
 
-from facesift.catalog.casework import DuplicateReview, StoredSearch
-from facesift.errors import InputError
-from facesift.govern.audit import AuditEvent
-from facesift.govern.roles import Action, Actor
-from facesift.types import ProbeFaceResult
-
-if TYPE_CHECKING:
-    from facesift.engine import FaceSift
+from facesift.catalog.base import Casework, Faces, Governance, StoredFace
+from facesift.catalog.casework import StoredSearch
+from facesift.catalog.governance import ImageProvenance
+from facesift.errors import DuplicateReview, InputError, ReviewConflict, SearchNotFound
+from facesift.govern.audit import AuditEvent, AuditRecorder
+from facesift.govern.roles import PERMISSIONS, Action, Actor
+from facesift.types import LeadStatus, ReviewDecision, SearchRecord
 
 CONFIRMATIONS_NEEDED = 2
-DECISIONS = ("confirm", "reject")
-
-
-@dataclass(frozen=True)
-class SearchRecord:
-    """A search's results with the id reviewers use to review its leads (None if not kept)."""
-
-    search_id: int | None
-    results: list[ProbeFaceResult]
+DECISIONS = tuple(ReviewDecision)
 
 
 @dataclass(frozen=True)
 class LeadReviewStatus:
     search_id: int
     face_id: int
-    status: Literal["pending", "confirmed", "rejected"]
+    status: LeadStatus
     confirmations: list[str]
     rejections: list[str]
 
 
-class SearchNotFound(InputError):
-    def __init__(self, search_id: int):
-        super().__init__(f"search {search_id} not found")
-        self.search_id = search_id
+class LeadReviews:
+    """Lead reviews over the catalog's casework: kept searches and decisions on their leads."""
 
+    def __init__(
+        self, casework: Casework, faces: Faces, governance: Governance, audit: AuditRecorder
+    ):
+        self.casework = casework
+        self.faces = faces
+        self.governance = governance
+        self.audit = audit
 
-class ReviewConflict(InputError):
-    """A review that the rules refuse (own search, second decision by the same reviewer)."""
+    def viewable_search(self, actor: Actor, search_id: int) -> StoredSearch:
+        """A kept search, for reviewers and for whoever ran it."""
+        found = self.kept_search(search_id)
+        may_view_search(actor, found)
+        return found
 
+    def lead_faces(
+        self, actor: Actor, search_id: int
+    ) -> tuple[dict[int, StoredFace], dict[int, ImageProvenance]]:
+        """Where each lead of a viewable search is (faces erased since are absent)."""
+        found = self.viewable_search(actor, search_id)
+        stored = self.faces.stored_faces([face_id for _, face_id, _ in found.leads])
+        return stored, self.governance.provenance(face.image_id for face in stored.values())
 
-def kept_search(engine: FaceSift, search_id: int) -> StoredSearch:
-    found = engine.catalog.get_search(int(search_id))
-    if found is None:
-        raise SearchNotFound(search_id)
-    return found
+    def kept_search(self, search_id: int) -> StoredSearch:
+        found = self.casework.get_search(int(search_id))
+        if found is None:
+            raise SearchNotFound(search_id)
+        return found
 
-
-def review_lead(
-    engine: FaceSift,
-    actor: Actor,
-    search_id: int,
-    face_id: int,
-    decision: str,
-    note: str = "",
-) -> LeadReviewStatus:
-    actor.require(Action.REVIEW)
-    if decision not in DECISIONS:
-        raise InputError(f"decision {decision!r} is not one of: {', '.join(DECISIONS)}")
-    search = kept_search(engine, search_id)
-    if face_id not in {lead_face for _, lead_face, _ in search.leads}:
-        raise InputError(f"face {face_id} was not a lead of search {search_id}")
-    if actor.name == search.actor:
-        raise ReviewConflict(
-            f"operator {actor.name!r} ran search {search_id} and cannot review its leads"
+    def review_lead(
+        self,
+        actor: Actor,
+        search_id: int,
+        face_id: int,
+        decision: str,
+        note: str = "",
+    ) -> LeadReviewStatus:
+        actor.require(Action.REVIEW)
+        if decision not in DECISIONS:
+            raise InputError(f"decision {decision!r} is not one of: {', '.join(DECISIONS)}")
+        search = self.kept_search(search_id)
+        if face_id not in {lead_face for _, lead_face, _ in search.leads}:
+            raise InputError(f"face {face_id} was not a lead of search {search_id}")
+        if actor.name == search.actor:
+            raise ReviewConflict(
+                f"operator {actor.name!r} ran search {search_id} and cannot review its leads"
+            )
+        try:
+            self.casework.add_review(search_id, face_id, actor.name, decision, note.strip())
+        except DuplicateReview:
+            raise ReviewConflict(
+                f"operator {actor.name!r} has already reviewed face {face_id} of search {search_id}"
+            ) from None
+        status = self._statuses(search)[face_id]
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.REVIEW,
+                purpose=search.purpose,
+                case_ref=search.case_ref,
+                details={
+                    "search_id": search_id,
+                    "face_id": face_id,
+                    "decision": decision,
+                    "note": note.strip(),
+                    "status": status.status,
+                },
+            )
         )
-    try:
-        engine.catalog.add_review(search_id, face_id, actor.name, decision, note.strip())
-    except DuplicateReview:
-        raise ReviewConflict(
-            f"operator {actor.name!r} has already reviewed face {face_id} of search {search_id}"
-        ) from None
-    status = _statuses(engine, search)[face_id]
-    engine.record(
-        AuditEvent(
-            actor,
-            Action.REVIEW,
-            purpose=search.purpose,
-            case_ref=search.case_ref,
-            details={
-                "search_id": search_id,
-                "face_id": face_id,
-                "decision": decision,
-                "note": note.strip(),
-                "status": status.status,
-            },
-        )
-    )
-    return status
+        return status
 
+    def lead_reviews(self, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
+        """Review status of every lead of a search: for reviewers, and for whoever ran it."""
+        search = self.kept_search(search_id)
+        may_view_search(actor, search)
+        statuses = self._statuses(search)
+        return [statuses[face_id] for face_id in dict.fromkeys(f for _, f, _ in search.leads)]
 
-def lead_reviews(engine: FaceSift, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
-    """Review status of every lead of a search: for reviewers, and for whoever ran it."""
-    search = kept_search(engine, search_id)
-    may_view_search(actor, search)
-    statuses = _statuses(engine, search)
-    return [statuses[face_id] for face_id in dict.fromkeys(f for _, f, _ in search.leads)]
+    def kept_searches(
+        self, actor: Actor, *, pending_only: bool = False, limit: int = 100
+    ) -> list[StoredSearch]:
+        """Kept searches, newest first: every one for reviewers, their own for investigators;
+        ``pending_only`` keeps those with a lead still awaiting review."""
+        if Action.REVIEW in PERMISSIONS[actor.role]:
+            ids = self.casework.search_ids()
+        else:
+            actor.require(Action.SEARCH)
+            ids = self.casework.search_ids(actor.name)
+        found = []
+        for search_id in ids:
+            search = self.kept_search(search_id)
+            if pending_only and not any(
+                s.status == LeadStatus.PENDING for s in self._statuses(search).values()
+            ):
+                continue
+            found.append(search)
+            if len(found) >= limit:
+                break
+        return found
+
+    def _statuses(self, search: StoredSearch) -> dict[int, LeadReviewStatus]:
+        reviews = self.casework.reviews(search.id)
+        statuses = {}
+        for _, face_id, _ in search.leads:
+            confirmed = [
+                r.reviewer
+                for r in reviews
+                if r.face_id == face_id and r.decision == ReviewDecision.CONFIRM
+            ]
+            rejected = [
+                r.reviewer
+                for r in reviews
+                if r.face_id == face_id and r.decision == ReviewDecision.REJECT
+            ]
+            if rejected:
+                status = LeadStatus.REJECTED
+            elif len(set(confirmed)) >= CONFIRMATIONS_NEEDED:
+                status = LeadStatus.CONFIRMED
+            else:
+                status = LeadStatus.PENDING
+            statuses[face_id] = LeadReviewStatus(search.id, face_id, status, confirmed, rejected)
+        return statuses
 
 
 def may_view_search(actor: Actor, search: StoredSearch) -> None:
@@ -117,31 +165,11 @@ def may_view_search(actor: Actor, search: StoredSearch) -> None:
         actor.require(Action.REVIEW)
 
 
-def _statuses(engine: FaceSift, search: StoredSearch) -> dict[int, LeadReviewStatus]:
-    reviews = engine.catalog.reviews(search.id)
-    statuses = {}
-    for _, face_id, _ in search.leads:
-        confirmed = [
-            r.reviewer for r in reviews if r.face_id == face_id and r.decision == "confirm"
-        ]
-        rejected = [r.reviewer for r in reviews if r.face_id == face_id and r.decision == "reject"]
-        if rejected:
-            status = "rejected"
-        elif len(set(confirmed)) >= CONFIRMATIONS_NEEDED:
-            status = "confirmed"
-        else:
-            status = "pending"
-        statuses[face_id] = LeadReviewStatus(search.id, face_id, status, confirmed, rejected)
-    return statuses
-
-
 __all__ = [
     "LeadReviewStatus",
     "ReviewConflict",
     "SearchNotFound",
     "SearchRecord",
-    "kept_search",
-    "lead_reviews",
+    "LeadReviews",
     "may_view_search",
-    "review_lead",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from facesift.errors import FaceSiftError
+from facesift.errors import PermissionDenied
 
 
 class Role(enum.StrEnum):
@@ -100,18 +100,6 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 assert all(Action.EXPORT_EMBEDDINGS not in allowed for allowed in PERMISSIONS.values())
 
 
-class PermissionDenied(FaceSiftError):
-    exit_code = 7
-
-    def __init__(self, actor: str, role: Role, action: Action):
-        allowed = sorted(r.value for r, actions in PERMISSIONS.items() if action in actions)
-        who = ", ".join(allowed) if allowed else "no role (not permitted to anyone)"
-        super().__init__(
-            f"operator {actor!r} ({role.value}) may not {action.value}; allowed for: {who}"
-        )
-        self.actor, self.role, self.action = actor, role, action
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who is acting: an operator's name and role. Every audit record names one."""
@@ -121,7 +109,8 @@ class Actor:
 
     def require(self, action: Action) -> None:
         if action not in PERMISSIONS[self.role]:
-            raise PermissionDenied(self.name, self.role, action)
+            allowed = [r.value for r, actions in PERMISSIONS.items() if action in actions]
+            raise PermissionDenied(self.name, self.role, action, allowed)
 
 
 # The one actor that is not an operator: the first `facesift init`, which creates the first

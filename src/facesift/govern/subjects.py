@@ -14,23 +14,27 @@ import base64
 import html
 import io
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from facesift.catalog.base import Faces, Governance
 from facesift.catalog.governance import ImageProvenance
 from facesift.errors import AmbiguousFaceError, NoFaceError
 from facesift.govern import derived
-from facesift.govern.audit import AuditEvent
+from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
+from facesift.index.base import VectorIndex
+from facesift.index.optouts import OptOutList
+from facesift.index.writer import GalleryWriter
+from facesift.pipeline import ProbeReader
+from facesift.search.policy import MatchingPolicy
 from facesift.types import AnalysedFace, AnalysedImage, BoundingBox
-
-if TYPE_CHECKING:
-    from facesift.engine import FaceSift
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Receipt:
     images: int
     faces: int
     audit_seq: int
-    details: dict
+    details: dict[str, Any]
 
 
 def selfie_face(image: AnalysedImage, face: int | None) -> AnalysedFace:
@@ -79,82 +83,139 @@ def selfie_face(image: AnalysedImage, face: int | None) -> AnalysedFace:
     return image.faces[0]
 
 
-def read_selfie(
-    engine: FaceSift, selfie: Path | bytes, face: int | None
-) -> tuple[AnalysedImage, np.ndarray]:
-    """Analyse a selfie in memory (it is never stored) and pick its one face."""
-    image = engine.analyse_probe(selfie)
-    return image, selfie_face(image, face).embedding
+class SubjectRights:
+    """Access, erasure and opt-out for a person who proves nothing but their face."""
 
+    def __init__(
+        self,
+        *,
+        probes: ProbeReader,
+        faces: Faces,
+        governance: Governance,
+        index: VectorIndex,
+        policy: MatchingPolicy,
+        optouts: OptOutList,
+        writer: GalleryWriter,
+        audit: AuditRecorder,
+        data_dir: Path,
+    ):
+        self.probes = probes
+        self.faces = faces
+        self.governance = governance
+        self.index = index
+        self.policy = policy
+        self.optouts = optouts
+        self.writer = writer
+        self.audit = audit
+        self.data_dir = data_dir
 
-def held_faces(engine: FaceSift, vector: np.ndarray, threshold: float) -> tuple[HeldFace, ...]:
-    ids, distances = engine.index.range_search(vector, threshold)
-    stored = engine.catalog.stored_faces(ids.tolist())
-    provenance = engine.catalog.provenance(f.image_id for f in stored.values())
-    return tuple(
-        HeldFace(
-            face_id=int(face_id),
-            distance=float(distance),
-            false_match_rate=engine.calibration.false_match_rate(float(distance)),
-            box=stored[int(face_id)].box,
-            image=provenance[stored[int(face_id)].image_id],
+    def read_selfie(
+        self, selfie: Path | bytes, face: int | None
+    ) -> tuple[AnalysedImage, np.ndarray]:
+        """Analyse a selfie in memory (it is never stored) and pick its one face."""
+        image = self.probes.analyse(selfie)
+        return image, selfie_face(image, face).embedding
+
+    def held_faces(self, vector: np.ndarray, threshold: float) -> tuple[HeldFace, ...]:
+        ids, distances = self.index.range_search(vector, threshold)
+        stored = self.faces.stored_faces(ids.tolist())
+        provenance = self.governance.provenance(f.image_id for f in stored.values())
+        return tuple(
+            HeldFace(
+                face_id=int(face_id),
+                distance=float(distance),
+                false_match_rate=self.policy.false_match_rate(float(distance)),
+                box=stored[int(face_id)].box,
+                image=provenance[stored[int(face_id)].image_id],
+            )
+            for face_id, distance in zip(ids, distances, strict=True)
+            if int(face_id) in stored
         )
-        for face_id, distance in zip(ids, distances, strict=True)
-        if int(face_id) in stored
-    )
 
+    def access(self, actor: Actor, selfie: Path | bytes, face: int | None = None) -> SubjectReport:
+        actor.require(Action.SUBJECT_ACCESS)
+        image, vector = self.read_selfie(selfie, face)
+        threshold = self.policy.subject_threshold
+        report = SubjectReport(
+            selfie_sha256=image.sha256,
+            threshold=threshold,
+            generated_at=datetime.now(UTC),
+            faces=self.held_faces(vector, threshold),
+            expected_false_matches=self.policy.false_match_rate(threshold) * len(self.index),
+        )
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SUBJECT_ACCESS,
+                purpose="subject access request",
+                probe_sha256=image.sha256,
+                details={"faces_disclosed": [f.face_id for f in report.faces]},
+            )
+        )
+        return report
 
-def subject_access(
-    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
-) -> SubjectReport:
-    actor.require(Action.SUBJECT_ACCESS)
-    image, vector = read_selfie(engine, selfie, face)
-    report = SubjectReport(
-        selfie_sha256=image.sha256,
-        threshold=engine.subject_threshold,
-        generated_at=datetime.now(UTC),
-        faces=held_faces(engine, vector, engine.subject_threshold),
-        expected_false_matches=engine.calibration.false_match_rate(engine.subject_threshold)
-        * len(engine.index),
-    )
-    engine.record(
-        AuditEvent(
+    def erase(
+        self, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
+    ) -> Receipt:
+        """Erase the faces of ``report`` (or the chosen subset), their emptied images, and bar
+        the erased photos from being ingested again."""
+        actor.require(Action.SUBJECT_ERASE)
+        chosen = {f.face_id for f in report.faces}
+        if face_ids is not None:
+            chosen &= set(face_ids)
+        with self.writer.lock():
+            deletion = self.writer.delete_faces(sorted(chosen))
+            self.governance.add_tombstones(
+                deletion.image_sha256s, "erased at the data subject's request"
+            )
+        derived.forget(self.data_dir, deletion)
+        return receipt(
+            self.audit,
             actor,
-            Action.SUBJECT_ACCESS,
-            purpose="subject access request",
-            probe_sha256=image.sha256,
-            details={"faces_disclosed": [f.face_id for f in report.faces]},
+            Action.SUBJECT_ERASE,
+            report.selfie_sha256,
+            deletion.image_ids,
+            deletion.face_ids,
+            {"reason": "data subject's request (GDPR Art. 17)"},
         )
-    )
-    return report
 
-
-def subject_erase(
-    engine: FaceSift, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
-) -> Receipt:
-    """Erase the faces of ``report`` (or the chosen subset), their emptied images, and bar the
-    erased photos from being ingested again."""
-    actor.require(Action.SUBJECT_ERASE)
-    chosen = {f.face_id for f in report.faces}
-    if face_ids is not None:
-        chosen &= set(face_ids)
-    with engine.writer_lock():
-        deletion = engine.catalog.delete_faces(sorted(chosen))
-        engine.catalog.add_tombstones(
-            deletion.image_sha256s, "erased at the data subject's request"
+    def optout(self, actor: Actor, selfie: Path | bytes, face: int | None = None) -> OptOutReceipt:
+        """Add the person's face template (not their photo) to the do-not-index list."""
+        actor.require(Action.SUBJECT_OPTOUT)
+        image, vector = self.read_selfie(selfie, face)
+        reference = "optout-" + secrets.token_hex(8)
+        self.governance.add_optout(vector, self.policy.space.key, reference)
+        hidden = len(self.held_faces(vector, self.policy.optout_threshold))
+        record = self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SUBJECT_OPTOUT,
+                probe_sha256=image.sha256,
+                purpose="objection / opt-out",
+                details={"reference": reference, "existing_faces_hidden": hidden},
+            )
         )
-        engine.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
-        engine.save_index()
-    derived.forget(engine.data_dir, deletion)
-    return _receipt(
-        engine,
-        actor,
-        Action.SUBJECT_ERASE,
-        report.selfie_sha256,
-        deletion.image_ids,
-        deletion.face_ids,
-        {"reason": "data subject's request (GDPR Art. 17)"},
-    )
+        return OptOutReceipt(reference, hidden, record.seq)
+
+    def optout_remove(self, actor: Actor, selfie: Path | bytes, face: int | None = None) -> int:
+        """Withdraw an opt-out: remove the templates that match this selfie."""
+        actor.require(Action.SUBJECT_OPTOUT)
+        image, vector = self.read_selfie(selfie, face)
+        matcher = self.optouts.matcher()
+        if len(matcher) == 0:
+            return 0
+        matching = matcher.references_matching(vector)
+        removed = self.governance.remove_optouts(matching)
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SUBJECT_OPTOUT,
+                probe_sha256=image.sha256,
+                purpose="opt-out withdrawn",
+                details={"removed_references": matching},
+            )
+        )
+        return removed
 
 
 @dataclass(frozen=True)
@@ -164,56 +225,17 @@ class OptOutReceipt:
     audit_seq: int
 
 
-def subject_optout(
-    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
-) -> OptOutReceipt:
-    """Add the person's face template (not their photo) to the do-not-index list."""
-    actor.require(Action.SUBJECT_OPTOUT)
-    image, vector = read_selfie(engine, selfie, face)
-    reference = "optout-" + secrets.token_hex(8)
-    engine.catalog.add_optout(vector, engine.space.key, reference)
-    hidden = len(held_faces(engine, vector, engine.match_threshold))
-    record = engine.record(
-        AuditEvent(
-            actor,
-            Action.SUBJECT_OPTOUT,
-            probe_sha256=image.sha256,
-            purpose="objection / opt-out",
-            details={"reference": reference, "existing_faces_hidden": hidden},
-        )
-    )
-    return OptOutReceipt(reference, hidden, record.seq)
-
-
-def subject_optout_remove(
-    engine: FaceSift, actor: Actor, selfie: Path | bytes, face: int | None = None
-) -> int:
-    """Withdraw an opt-out: remove the templates that match this selfie."""
-    actor.require(Action.SUBJECT_OPTOUT)
-    image, vector = read_selfie(engine, selfie, face)
-    references, templates = engine.catalog.optout_templates()
-    if not references:
-        return 0
-    distances = np.linalg.norm(templates - vector[None, :], axis=1)
-    matching = [
-        ref for ref, d in zip(references, distances, strict=True) if d <= engine.match_threshold
-    ]
-    removed = engine.catalog.remove_optouts(matching)
-    engine.record(
-        AuditEvent(
-            actor,
-            Action.SUBJECT_OPTOUT,
-            probe_sha256=image.sha256,
-            purpose="opt-out withdrawn",
-            details={"removed_references": matching},
-        )
-    )
-    return removed
-
-
-def _receipt(engine, actor, action, probe_sha256, image_ids, face_ids, details) -> Receipt:
+def receipt(
+    audit: AuditRecorder,
+    actor: Actor,
+    action: Action,
+    probe_sha256: str,
+    image_ids: Sequence[int],
+    face_ids: Sequence[int],
+    details: dict[str, Any],
+) -> Receipt:
     reference = f"{action.value}-" + secrets.token_hex(8)
-    record = engine.record(
+    record = audit.record(
         AuditEvent(
             actor,
             action,
@@ -274,7 +296,7 @@ def access_report_html(
     portal) names each image by its file name only: the server's folder layout is the
     operator's business, not the person's, and can itself reveal other people's data."""
 
-    def cell(value) -> str:
+    def cell(value: object) -> str:
         return html.escape("" if value is None else str(value))
 
     rows = []

@@ -6,18 +6,27 @@ the catalog, the default) or ``milvus`` (a Milvus server, or a Milvus Lite file;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from facesift.errors import BackendNotFound, ConfigError
+from facesift.errors import ConfigError
 from facesift.index.base import VectorIndex
 from facesift.index.faiss_disk import FaissDiskIndex
 from facesift.index.tagged import TaggedIndex
+from facesift.registry import Registry
 from facesift.types import EmbeddingSpace
 
 if TYPE_CHECKING:
     from facesift.config import Settings
 
-__all__ = ["FaissDiskIndex", "TaggedIndex", "VectorIndex", "open_index", "INDEX_BACKENDS"]
+__all__ = [
+    "FaissDiskIndex",
+    "TaggedIndex",
+    "VectorIndex",
+    "open_index",
+    "available_indexes",
+    "register_index",
+]
 
 
 def _faiss(settings: Settings, space: EmbeddingSpace, replace_other_space: bool) -> VectorIndex:
@@ -49,7 +58,12 @@ def _milvus(settings: Settings, space: EmbeddingSpace, replace_other_space: bool
     )
 
 
-INDEX_BACKENDS = {"faiss": _faiss, "milvus": _milvus}
+IndexFactory = Callable[["Settings", EmbeddingSpace, bool], VectorIndex]
+# Built in here (the Milvus module is imported only when chosen), registered like any backend.
+INDEXES: Registry[IndexFactory] = Registry("vector index", lambda: None)
+register_index = INDEXES.register
+register_index("faiss", _faiss)
+register_index("milvus", _milvus)
 
 
 def open_index(
@@ -57,8 +71,8 @@ def open_index(
 ) -> VectorIndex:
     """``replace_other_space``: ``space`` is the catalog's, so a FAISS file of another space is
     stale (a re-embed switched) and is rebuilt rather than refused."""
-    try:
-        build = INDEX_BACKENDS[settings.vector_index]
-    except KeyError:
-        raise BackendNotFound("vector index", settings.vector_index, list(INDEX_BACKENDS)) from None
-    return build(settings, space, replace_other_space)
+    return INDEXES.get(settings.vector_index)(settings, space, replace_other_space)
+
+
+def available_indexes() -> list[str]:
+    return INDEXES.names()

@@ -7,8 +7,9 @@ jurisdiction be one ``remove_where`` instead of a list of face ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -69,7 +70,43 @@ class VectorIndex(Protocol):
         """The catalog version this index last reflected when saved (None: never saved)."""
         ...
 
+    def size_bytes(self) -> int:
+        """What the stored index takes: its files on disk, or for a server (which a client
+        cannot see into) the raw vectors it holds."""
+        ...
+
     def close(self) -> None: ...
+
+
+class RebuildHandle(Protocol):
+    def join(self, timeout: float | None = None) -> None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+
+Batches = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+@runtime_checkable
+class RebuildsInBackground(Protocol):
+    """An index that can rebuild itself from the catalog's batches while it keeps serving
+    searches, then swap the new build in (the FAISS disk index; optional for a backend)."""
+
+    def start_rebuild(
+        self, batches: Batches, on_swapped: Callable[[], None] | None = None
+    ) -> RebuildHandle: ...
+
+
+def files_size(paths: Iterable[Path]) -> int:
+    """Bytes of those of ``paths`` that exist (files, or folders counted recursively)."""
+    total = 0
+    for path in paths:
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return total
 
 
 def checked_vectors(space: EmbeddingSpace, vectors: np.ndarray) -> np.ndarray:

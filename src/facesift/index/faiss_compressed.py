@@ -84,8 +84,8 @@ class RerankStore:
         self.generation = generation
         self.dimension = dimension
         self.rows = rows
-        self._vectors: np.memmap | None = None
-        self._ids: np.memmap | None = None
+        self._vectors: np.ndarray = np.zeros((0, dimension), np.float32)  # memory-mapped
+        self._ids: np.ndarray = np.zeros(0, np.int64)
         if rows:
             self.check_files()
         self._remap()
@@ -178,7 +178,8 @@ class RerankStore:
         return vectors
 
     def delete_files(self) -> None:
-        self._vectors = self._ids = None
+        self._vectors = np.zeros((0, self.dimension), np.float32)  # no map on deleted files
+        self._ids = np.zeros(0, np.int64)
         for path in self.files():
             path.unlink(missing_ok=True)
 

@@ -25,12 +25,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 from readerwriterlock import rwlock
 
 from facesift.errors import IndexError_, SpaceMismatchError
+from facesift.index.base import files_size
 from facesift.index.faiss_compressed import (
     MIN_COMPRESSED_FACES,
     RERANK_FACTOR,
@@ -44,6 +46,10 @@ from facesift.index.faiss_compressed import (
 from facesift.types import EmbeddingSpace
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]
+
+# faiss's bundled stubs type every index as the C++ base class (no nprobe, no id_map,
+# remove_ids of an IDSelector only); the Python wrappers we call are looser.
+FaissIndex = Any
 
 INDEX_FILE = "faces.faiss"
 SINGLE_THREAD_BELOW_QUERIES = 20  # FAISS's own switch point to BLAS for flat search
@@ -70,7 +76,7 @@ PQ_RANGE_SLACK = 1.25
 class _Generation:
     """One built index and, for IVF-PQ, the rerank store it reads exact vectors from."""
 
-    index: faiss.Index
+    index: FaissIndex
     store: RerankStore | None = None
 
 
@@ -137,7 +143,7 @@ class FaissDiskIndex:
         return self.directory / META_FILE
 
     @property
-    def _index(self) -> faiss.Index:
+    def _index(self) -> FaissIndex:
         return self._current.index
 
     def _load(self) -> _Generation | None:
@@ -211,9 +217,15 @@ class FaissDiskIndex:
     def catalog_version(self) -> int | None:
         return self._catalog_version
 
+    def size_bytes(self) -> int:
+        store = self._current.store
+        return files_size(
+            [self._index_path, self._meta_path, *(store.files() if store is not None else ())]
+        )
+
     # --- contents ------------------------------------------------------------------------------
 
-    def _new_exact(self) -> faiss.Index:
+    def _new_exact(self) -> FaissIndex:
         return faiss.IndexIDMap2(faiss.IndexFlatL2(self.space.dimension))
 
     @property
@@ -353,10 +365,10 @@ class FaissDiskIndex:
             return self._ids_of(self._index)
 
     @staticmethod
-    def _ids_of(index: faiss.Index) -> np.ndarray:
+    def _ids_of(index: FaissIndex) -> np.ndarray:
         if not isinstance(index, faiss.IndexIVF):
             return faiss.vector_to_array(index.id_map).astype(np.int64)
-        invlists = index.invlists
+        invlists: Any = index.invlists
         parts = [
             faiss.rev_swig_ptr(invlists.get_ids(list_no), invlists.list_size(list_no)).copy()
             for list_no in range(index.nlist)
@@ -369,7 +381,7 @@ class FaissDiskIndex:
             return self._vectors_of_exact()
 
     def _vectors_of_exact(self) -> np.ndarray:
-        flat = faiss.downcast_index(self._index.index)
+        flat: Any = faiss.downcast_index(self._index.index)
         return (
             faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.space.dimension)
             .reshape(len(self), self.space.dimension)
@@ -386,7 +398,7 @@ class FaissDiskIndex:
                 keep = np.isin(ids, live)
                 yield ids[keep], vectors[keep]
         elif isinstance(index, faiss.IndexIVF):
-            invlists = index.invlists  # IVF-Flat codes are the raw float32 vectors
+            invlists: Any = index.invlists  # IVF-Flat codes are the raw float32 vectors
             for list_no in range(index.nlist):
                 size = invlists.list_size(list_no)
                 if size:
@@ -430,12 +442,14 @@ class FaissDiskIndex:
             self._pending = _Pending()
         job = RebuildJob(threading.Thread(target=lambda: None, daemon=True))
 
+        pending = self._pending
+
         def run() -> None:
             generation = None
             try:
                 generation = self._build(batches())
                 with self._lock:
-                    for ids, vectors in self._pending.changes:
+                    for ids, vectors in pending.changes:
                         # The build may or may not have read a face changed meanwhile: remove
                         # it first so it is neither lost nor doubled.
                         generation.index.remove_ids(ids)
@@ -497,7 +511,7 @@ class FaissDiskIndex:
             if len(ids):
                 yield np.asarray(ids, dtype=np.int64), self._checked(vectors)
 
-    def _trained_ivf(self, sample: np.ndarray, count: int) -> faiss.Index:
+    def _trained_ivf(self, sample: np.ndarray, count: int) -> FaissIndex:
         nlist = ivf_lists_for(count)
         quantizer = faiss.IndexFlatL2(self.space.dimension)
         index = faiss.IndexIVFFlat(quantizer, self.space.dimension, nlist, faiss.METRIC_L2)

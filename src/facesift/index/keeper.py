@@ -18,13 +18,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from facesift.catalog import SqlCatalog
-from facesift.errors import GalleryBusyError
-from facesift.index.base import VectorIndex
-from facesift.index.faiss_disk import RebuildJob
+from facesift.catalog.base import Faces
+from facesift.errors import GalleryBusyError, IndexError_
+from facesift.index.base import RebuildHandle, RebuildsInBackground, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,12 @@ class IndexCheck:
 
 
 class IndexKeeper:
-    def __init__(
-        self, catalog: SqlCatalog, index: VectorIndex, data_dir: Path, damaged: str | None
-    ):
+    def __init__(self, catalog: Faces, index: VectorIndex, data_dir: Path, damaged: str | None):
         self.catalog = catalog
         self.index = index
         self.lock_path = data_dir / ".writer.lock"
         self._damaged = damaged
-        self._lock_handle = None
+        self._lock_handle: IO[str] | None = None
 
     def bring_up_to_date(self) -> None:
         if self._damaged:
@@ -124,12 +122,14 @@ class IndexKeeper:
         self._damaged = None
         self._save_if_writer()
 
-    def start_rebuild(self) -> RebuildJob:
+    def start_rebuild(self) -> RebuildHandle:
         """Rebuild from the catalog in the background; searches use the old index meanwhile.
 
-        The FAISS disk index's own way (``FaissDiskIndex.start_rebuild``): it streams the
-        catalog's batches to disk, builds, replays changes made meanwhile and swaps atomically.
-        """
+        Only for an index that ``RebuildsInBackground`` (the FAISS disk index streams the
+        catalog's batches to disk, builds, replays changes made meanwhile and swaps atomically);
+        any other is rebuilt in the foreground by ``rebuild``."""
+        if not isinstance(self.index, RebuildsInBackground):
+            raise IndexError_(f"the {self.index.kind} index cannot rebuild in the background")
         return self.index.start_rebuild(
             self.catalog.iter_embeddings, on_swapped=self._save_if_writer
         )

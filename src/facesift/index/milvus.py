@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -28,7 +29,7 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from facesift.errors import IndexError_, SpaceMismatchError
-from facesift.index.base import checked_entries, checked_scope, checked_vectors
+from facesift.index.base import checked_entries, checked_scope, checked_vectors, files_size
 from facesift.types import EmbeddingSpace, FaceTags
 
 SPACE_PROPERTY = "facesift.embedding_space"
@@ -58,9 +59,15 @@ def displayed(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else uri
 
 
-def _translated(method):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(
+    method: Callable[Concatenate[MilvusIndex, P], R],
+) -> Callable[Concatenate[MilvusIndex, P], R]:
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: MilvusIndex, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except MilvusException as error:
@@ -141,7 +148,7 @@ class MilvusIndex:
             properties={SPACE_PROPERTY: self.space.key},
         )
 
-    def _properties(self) -> dict:
+    def _properties(self) -> dict[str, Any]:
         return self.client.describe_collection(self.collection).get("properties", {}) or {}
 
     def _check_space(self) -> None:
@@ -192,6 +199,12 @@ class MilvusIndex:
     @_translated
     def __len__(self) -> int:
         return self._count("")
+
+    def size_bytes(self) -> int:
+        if is_milvus_lite(self.uri):
+            return files_size([Path(self.uri).expanduser()])
+        # A server's storage is not visible to a client: report the raw vectors it holds.
+        return len(self) * self.space.dimension * 4
 
     def _count(self, where: str) -> int:
         rows = self.client.query(self.collection, filter=where, output_fields=["count(*)"])

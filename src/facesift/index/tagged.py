@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from facesift.index.base import checked_entries, checked_scope, checked_vectors
+from facesift.index.base import (
+    Batches,
+    RebuildHandle,
+    checked_entries,
+    checked_scope,
+    checked_vectors,
+    files_size,
+)
+from facesift.index.faiss_disk import FaissDiskIndex
 from facesift.types import EmbeddingSpace, FaceTags
 
 TAGS_FILE = "faces.tags.npz"
@@ -95,18 +103,12 @@ class TaggedIndex:
 
     writes_through = False
 
-    def __init__(self, inner, directory: Path):
+    def __init__(self, inner: FaissDiskIndex, directory: Path):
         self.inner = inner
         self.space: EmbeddingSpace = inner.space
         self._tags_path = Path(directory) / TAGS_FILE
         self.damaged: str | None = inner.damaged
         self._tags = self._load_tags()
-
-    def __getattr__(self, name: str):
-        # Backend-specific extras (is_exact, exact_max, ...) stay reachable for tests and benches.
-        if name == "inner":  # not set yet (e.g. during copy): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     def _load_tags(self) -> FaceTagTable:
         if self.damaged or len(self.inner) == 0:
@@ -179,6 +181,15 @@ class TaggedIndex:
         self._tags_path.parent.mkdir(parents=True, exist_ok=True)
         self._tags.save(self._tags_path)  # first: see the module docstring
         self.inner.save(catalog_version)
+
+    def size_bytes(self) -> int:
+        return self.inner.size_bytes() + files_size([self._tags_path])
+
+    def start_rebuild(
+        self, batches: Batches, on_swapped: Callable[[], None] | None = None
+    ) -> RebuildHandle:
+        """The inner index's background rebuild (the catalog's faces keep their tags)."""
+        return self.inner.start_rebuild(batches, on_swapped=on_swapped)
 
     def close(self) -> None:
         """Nothing to release: the index lives in this process's memory."""

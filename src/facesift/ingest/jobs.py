@@ -24,20 +24,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facesift.catalog.base import NewImage
+from facesift.catalog.base import Faces, Governance, NewImage, Sources
 from facesift.config import Settings
 from facesift.errors import FaceSiftError, ImageError, SourceError
-from facesift.govern.retention import expiry
-from facesift.ingest.manifests import Provenance, read_manifest
-from facesift.ingest.readers import display_path, iter_image_files
+from facesift.govern.audit import AuditEvent, AuditRecorder
+from facesift.govern.roles import Action, Actor
+from facesift.index.optouts import OptOutList
+from facesift.index.writer import GalleryWriter
+from facesift.read.folders import display_path, iter_image_files
+from facesift.read.manifests import Provenance, read_manifest
 from facesift.timing import StageSeconds, measure, stage_tally
-from facesift.types import AnalysedImage, LawfulBasis, Source
+from facesift.types import AnalysedImage, EmbeddingSpace, LawfulBasis, Source
 
 if TYPE_CHECKING:
     from facesift.pipeline import FaceAnalyser
 
-if TYPE_CHECKING:
-    from facesift.engine import FaceSift
 
 COMMIT_EVERY_IMAGES = 64
 COMMIT_EVERY_SECONDS = 1.0
@@ -77,8 +78,74 @@ class FileToAnalyse:
     name: str  # display form of the absolute path, stored in the catalog
 
 
+@dataclass(frozen=True)
+class IngestPorts:
+    """What an ingest uses: the catalog roles it reads and the one writer it writes through."""
+
+    sources: Sources
+    faces: Faces
+    governance: Governance
+    writer: GalleryWriter
+    optouts: OptOutList
+    settings: Settings
+    analyser: Callable[[], FaceAnalyser]  # the in-process analyser (models loaded on first use)
+    space: Callable[[], EmbeddingSpace]  # the configured models' space (the vectors' own)
+
+
+class Ingestor:
+    def __init__(
+        self,
+        ports: IngestPorts,
+        audit: AuditRecorder,
+        require_configured_space: Callable[[], None],
+    ):
+        self.ports = ports
+        self.audit = audit
+        self.require_configured_space = require_configured_space
+
+    def ingest(
+        self,
+        actor: Actor,
+        paths: list[Path],
+        source: str,
+        *,
+        manifest: Path | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+        ray_address: str | None = None,
+    ) -> IngestReport:
+        actor.require(Action.INGEST)
+        self.require_configured_space()
+        with self.ports.writer.lock():
+            report = run_ingest(
+                self.ports,
+                paths,
+                source,
+                manifest=manifest,
+                on_total=on_total,
+                on_progress=on_progress,
+                ray_address=ray_address,
+            )
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.INGEST,
+                details={
+                    "source": source,
+                    "images_ingested": report.images_ingested,
+                    "faces_found": report.faces_found,
+                    "faces_opted_out": report.faces_opted_out,
+                    "skipped_erased_before": report.erased_before,
+                    "errors": len(report.errors),
+                    "interrupted": report.interrupted,
+                },
+            )
+        )
+        return report
+
+
 def run_ingest(
-    engine: FaceSift,
+    ports: IngestPorts,
     paths: list[Path],
     source_name: str,
     *,
@@ -93,7 +160,7 @@ def run_ingest(
     ``ray_address`` is given ("local" starts one on this machine); everything else (deduplication,
     tombstones, opt-outs, catalog writes) happens here, in the one writer.
     """
-    source = engine.catalog.get_source(source_name)  # no source, no ingest
+    source = ports.sources.get_source(source_name)  # no source, no ingest
     consent_required = source.lawful_basis == LawfulBasis.CONSENT
     if consent_required and manifest is None:
         raise SourceError(
@@ -114,13 +181,13 @@ def run_ingest(
     if on_total:
         on_total(len(files))
     advance = on_progress or (lambda images, faces: None)
-    writer = _BatchWriter(engine, source, report, declared)
+    writer = _BatchWriter(ports, source, report, declared)
     # Stages measured in this thread (hashing, writes; analysis too when there are no workers).
     tally_before = StageSeconds(stage_tally())
     worker_stages = StageSeconds()
     try:
-        todo = _new_files(engine, files, report, advance)
-        for outcome, stages in _analyse_all(engine, todo, ray_address):
+        todo = _new_files(ports, files, report, advance)
+        for outcome, stages in _analyse_all(ports, todo, ray_address):
             worker_stages.add(stages)
             if isinstance(outcome, AnalysedImage):
                 writer.add(outcome)
@@ -135,7 +202,7 @@ def run_ingest(
     finally:
         writer.commit()
         with measure("catalog_write"):
-            engine.save_index()
+            ports.writer.save()
         report.seconds = time.monotonic() - started
         worker_stages.add(stage_tally().since(tally_before))
         # Microseconds kept: reading a few cached files takes well under a millisecond in all.
@@ -144,7 +211,7 @@ def run_ingest(
 
 
 def _new_files(
-    engine: FaceSift, files: list[Path], report: IngestReport, advance: ProgressCallback
+    ports: IngestPorts, files: list[Path], report: IngestReport, advance: ProgressCallback
 ) -> Iterator[FileToAnalyse]:
     """Hash files in chunks; yield those whose content is in neither the catalog nor this run."""
     seen_in_run: set[str] = set()
@@ -161,8 +228,8 @@ def _new_files(
                 advance(1, 0)
                 continue
             hashed.append((path, name, digest))
-        known = engine.catalog.known_hashes(digest for _, _, digest in hashed)
-        erased = engine.catalog.tombstoned(digest for _, _, digest in hashed)
+        known = ports.faces.known_hashes(digest for _, _, digest in hashed)
+        erased = ports.governance.tombstoned(digest for _, _, digest in hashed)
         for path, name, digest in hashed:
             if digest in erased:
                 report.erased_before += 1
@@ -179,18 +246,18 @@ def _new_files(
 
 
 def _analyse_all(
-    engine: FaceSift, todo: Iterator[FileToAnalyse], ray_address: str | None
+    ports: IngestPorts, todo: Iterator[FileToAnalyse], ray_address: str | None
 ) -> Iterator[tuple[Outcome, dict[str, float]]]:
     """(outcome, seconds per stage spent in a worker) for every file, in completion order."""
     if ray_address is not None:
         from facesift.ingest.on_ray import ray_analyse
 
-        return ray_analyse(engine.settings, todo, ray_address)
-    if engine.settings.workers <= 1:
-        analyser = engine.analyser
+        return ray_analyse(ports.settings, todo, ray_address)
+    if ports.settings.workers <= 1:
+        analyser = ports.analyser()
         # Analysis runs in this thread: its stages land in this thread's tally directly.
         return ((analyse_file(analyser, item), {}) for item in todo)
-    return parallel_analyse(engine.settings, todo, with_stages=True)
+    return parallel_analyse(ports.settings, todo, with_stages=True)
 
 
 def parallel_analyse(
@@ -238,7 +305,7 @@ def _results(done: set[Future], with_stages: bool) -> Iterator:
         yield (outcome, stages) if with_stages else outcome
 
 
-_worker_analyser = None
+_worker_analyser: FaceAnalyser | None = None
 
 
 def _init_worker(settings_json: str) -> None:
@@ -254,6 +321,8 @@ def _init_worker(settings_json: str) -> None:
 
 def _analyse_in_worker(item: FileToAnalyse) -> tuple[Outcome, StageSeconds]:
     before = StageSeconds(stage_tally())
+    if _worker_analyser is None:  # the pool's initializer loads it in every worker first
+        raise RuntimeError("worker analyser not loaded")
     outcome = analyse_file(_worker_analyser, item)
     return outcome, stage_tally().since(before)
 
@@ -289,16 +358,16 @@ class _BatchWriter:
 
     def __init__(
         self,
-        engine: FaceSift,
+        ports: IngestPorts,
         source: Source,
         report: IngestReport,
         declared: dict[str, Provenance],
     ):
-        self.engine = engine
+        self.ports = ports
         self.source = source
         self.report = report
         self.declared = declared
-        self.optouts = engine.optout_templates()
+        self.optouts = ports.optouts.matcher()
         self.pending: list[AnalysedImage] = []
         self.last_commit = time.monotonic()
         self.last_save = time.monotonic()
@@ -315,7 +384,7 @@ class _BatchWriter:
             self.commit()
         if now - self.last_save >= SAVE_INDEX_EVERY_SECONDS:
             with measure("catalog_write"):
-                self.engine.save_index()
+                self.ports.writer.save()
             self.last_save = now
 
     def commit(self) -> None:
@@ -327,7 +396,7 @@ class _BatchWriter:
     def _commit_pending(self) -> None:
         # The worker hashed what it decoded; a file changed since the first hash could now
         # duplicate catalog content, so check again right before the write.
-        known = self.engine.catalog.known_hashes(image.sha256 for image in self.pending)
+        known = self.ports.faces.known_hashes(image.sha256 for image in self.pending)
         batch = [image for image in self.pending if image.sha256 not in known]
         self.report.already_in_catalog += len(self.pending) - len(batch)
         self.pending = []
@@ -339,11 +408,9 @@ class _BatchWriter:
         records = []
         for image in batch:
             provenance = self.declared.get(image.path)
-            expires = expiry(
-                now, self.source.retention_days, provenance.consent_until if provenance else None
-            )
+            expires = self.source.expiry(now, provenance.consent_until if provenance else None)
             records.append(NewImage(self.source.id, image, expires, provenance))
-        self.engine.record_images(records)
+        self.ports.writer.record_images(records, self.ports.space())
         for image in batch:
             self.report.images_ingested += 1
             self.report.faces_found += len(image.faces)
@@ -354,7 +421,7 @@ class _BatchWriter:
         if not image.faces or len(self.optouts) == 0:
             return image
         vectors = np.vstack([face.embedding for face in image.faces])
-        opted_out = self.engine.matches_optout(vectors, self.optouts)
+        opted_out = self.optouts.matches(vectors)
         if not opted_out.any():
             return image
         self.report.faces_opted_out += int(opted_out.sum())

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from facesift.config import Settings
 from facesift.errors import FaceSiftError, ImageError
-from facesift.ingest.decode import read_limited
 from facesift.ingest.jobs import FileToAnalyse, Outcome, analysis_outcome
+from facesift.read.decode import read_limited
 from facesift.timing import StageSeconds, measure, stage_tally
 
 if TYPE_CHECKING:

@@ -21,18 +21,24 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from facesift.catalog.base import Faces, Governance, Reembedding
 from facesift.catalog.reembedding import ImageToReembed, ReembedOutcome, SwitchSummary
+from facesift.config import Settings
 from facesift.errors import FaceSiftError
+from facesift.govern.audit import AuditEvent, AuditRecorder
+from facesift.govern.roles import Action, Actor
+from facesift.index.base import VectorIndex
+from facesift.index.writer import GalleryWriter
 from facesift.ingest.jobs import FileToAnalyse, analyse_file, parallel_analyse
-from facesift.pipeline import FaceAnalyser
-from facesift.types import AnalysedImage, BoundingBox
+from facesift.search.policy import MatchingPolicy
+from facesift.types import AnalysedImage, BoundingBox, EmbeddingSpace
 
 if TYPE_CHECKING:
-    from facesift.engine import FaceSift
+    from facesift.pipeline import FaceAnalyser
 
 COMMIT_EVERY_IMAGES = 32
 SAME_FACE_OVERLAP = 0.5  # intersection over union for "the new detection re-finds this face"
@@ -58,23 +64,93 @@ class ReembedReport:
 ProgressCallback = Callable[[int, int], None]  # (images advanced, faces found)
 
 
+class ReembedCatalog(Faces, Governance, Reembedding, Protocol):
+    """The catalog roles a re-embed uses: staged vectors, the switch, and the opt-out list."""
+
+
+@dataclass(frozen=True)
+class ReembedPorts:
+    catalog: ReembedCatalog
+    index: VectorIndex  # of the gallery's current space
+    policy: MatchingPolicy  # of the gallery's current space
+    settings: Settings
+    analyser: Callable[[], FaceAnalyser]
+    target: Callable[[], EmbeddingSpace]  # the space of the models moved to
+    space: EmbeddingSpace  # the gallery's current space
+
+
+class Reembedder:
+    def __init__(
+        self,
+        ports: ReembedPorts,
+        writer: GalleryWriter,
+        audit: AuditRecorder,
+        on_switched: Callable[[], None],
+    ):
+        self.ports = ports
+        self.writer = writer
+        self.audit = audit
+        self.on_switched = on_switched  # reopens the gallery in its new space
+
+    def reembed(
+        self,
+        actor: Actor,
+        *,
+        drop_uncarried_optouts: bool = False,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ReembedReport:
+        """Re-analyse every stored image with the configured models into their space, then
+        switch catalog and index to it at once. Resumable."""
+        actor.require(Action.REEMBED)
+        with self.writer.lock():
+            report = run_reembed(
+                self.ports,
+                drop_uncarried_optouts=drop_uncarried_optouts,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+        if report.switch is not None:
+            self.on_switched()  # the index file is of the old space: rebuilt and saved there
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.REEMBED,
+                details={
+                    "from_space": report.previous_space,
+                    "to_space": report.target_space,
+                    "detector": self.ports.settings.detector,
+                    "images_analysed": report.images_analysed,
+                    "images_resumed": report.images_already_done,
+                    "unreadable": len(report.unreadable),
+                    "switched": report.switch is not None,
+                    "faces_after": report.switch.faces_after if report.switch else None,
+                    "faces_held_back": report.switch.faces_held_back if report.switch else 0,
+                    "optouts_carried": report.optouts_carried,
+                    "optouts_dropped": report.optouts_dropped,
+                },
+            )
+        )
+        return report
+
+
 def run_reembed(
-    engine: FaceSift,
+    ports: ReembedPorts,
     *,
     drop_uncarried_optouts: bool = False,
     on_total: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ReembedReport:
     """Re-analyse what is left of the job, then switch. The caller holds the writer lock."""
-    target = engine.reembed_space
-    previous = engine.catalog.embedding_space()
+    target = ports.target()
+    previous = ports.catalog.embedding_space()
     retry_only = previous == target.key
     job = target.key
     report = ReembedReport(previous_space=previous, target_space=target.key)
     started = time.monotonic()
-    engine.catalog.reembed_discard_other_jobs(job)
-    todo = engine.catalog.reembed_todo(job, only_held_back=retry_only)
-    progress = engine.catalog.reembed_progress(job)
+    ports.catalog.reembed_discard_other_jobs(job)
+    todo = ports.catalog.reembed_todo(job, only_held_back=retry_only)
+    progress = ports.catalog.reembed_progress(job)
     report.images_already_done = sum(progress.values())
     report.images_total = report.images_already_done + len(todo)
     if on_total:
@@ -83,17 +159,17 @@ def run_reembed(
     if report.images_already_done:
         advance(report.images_already_done, 0)
     try:
-        _analyse_and_stage(engine, job, todo, report, advance)
+        _analyse_and_stage(ports, job, todo, report, advance)
     except KeyboardInterrupt:
         report.interrupted = True
         raise
     finally:
         report.seconds = time.monotonic() - started
-    report.unreadable = engine.catalog.reembed_unreadable(job)
+    report.unreadable = ports.catalog.reembed_unreadable(job)
     if retry_only and report.images_total == 0:
         return report  # already in this space, nothing held back: nothing to do
-    templates = _carry_optouts(engine, job, report, drop_uncarried_optouts)
-    report.switch = engine.catalog.switch_space(
+    templates = _carry_optouts(ports, job, report, drop_uncarried_optouts)
+    report.switch = ports.catalog.switch_space(
         job, previous, target, templates, require_all_images=not retry_only
     )
     report.seconds = time.monotonic() - started
@@ -101,7 +177,7 @@ def run_reembed(
 
 
 def _analyse_and_stage(
-    engine: FaceSift,
+    ports: ReembedPorts,
     job: str,
     todo: list[ImageToReembed],
     report: ReembedReport,
@@ -112,10 +188,10 @@ def _analyse_and_stage(
         pending.setdefault(image.path, []).append(image)
     batch: list[ReembedOutcome] = []
     try:
-        for result in _analyse(engine, todo):
+        for result in _analyse(ports, todo):
             if isinstance(result, AnalysedImage):
                 image = pending[result.path].pop(0)
-                outcome = _outcome(engine, image, result)
+                outcome = _outcome(ports, image, result)
                 report.detections_not_added += len(result.faces) - len(outcome.faces)
             else:
                 name, reason = result
@@ -126,32 +202,31 @@ def _analyse_and_stage(
             report.faces_found += len(outcome.faces)
             advance(1, len(outcome.faces))
             if len(batch) >= COMMIT_EVERY_IMAGES:
-                engine.catalog.record_reembedded(job, batch)
+                ports.catalog.record_reembedded(job, batch)
                 batch = []
     finally:
         # Whatever was analysed is kept, also when interrupted: the next run resumes after it.
-        engine.catalog.record_reembedded(job, batch)
+        ports.catalog.record_reembedded(job, batch)
 
 
 def _analyse(
-    engine: FaceSift, todo: list[ImageToReembed]
+    ports: ReembedPorts, todo: list[ImageToReembed]
 ) -> Iterator[AnalysedImage | tuple[str, str]]:
     files = (FileToAnalyse(Path(image.path), image.path) for image in todo)
-    settings = engine.requested_settings  # the models being moved to
-    if settings.workers <= 1:
-        analyser = FaceAnalyser.from_settings(settings)
+    if ports.settings.workers <= 1:
+        analyser = ports.analyser()
         return (analyse_file(analyser, item) for item in files)
-    return parallel_analyse(settings, files)
+    return parallel_analyse(ports.settings, files)
 
 
-def _outcome(engine: FaceSift, image: ImageToReembed, analysed: AnalysedImage) -> ReembedOutcome:
+def _outcome(ports: ReembedPorts, image: ImageToReembed, analysed: AnalysedImage) -> ReembedOutcome:
     if analysed.sha256 != image.sha256:
         return ReembedOutcome(
             image.image_id,
             unreadable="the file at this path has changed since it was ingested (content hash "
             "differs); re-ingest it if it should be in the gallery",
         )
-    live = engine.catalog.live_faces_of([image.image_id])[image.image_id]
+    live = ports.catalog.live_faces_of([image.image_id])[image.image_id]
     claimed: set[int] = set()
     faces = []
     for face in analysed.faces:
@@ -178,7 +253,7 @@ def _same_face(box: BoundingBox, live: list[tuple[int, tuple]], claimed: set[int
 
 
 def _carry_optouts(
-    engine: FaceSift, job: str, report: ReembedReport, drop_uncarried: bool
+    ports: ReembedPorts, job: str, report: ReembedReport, drop_uncarried: bool
 ) -> list[tuple[str, np.ndarray]]:
     """New-space templates for the do-not-index list.
 
@@ -187,17 +262,17 @@ def _carry_optouts(
     threshold) and use those faces' new vectors. Someone with no face in the gallery cannot be
     carried over; the switch is refused unless the administrator accepts dropping them.
     """
-    references, templates = engine.catalog.optout_templates()
+    references, templates = ports.catalog.optout_templates()
     if not references:
         return []
-    old_ids, new_vectors = engine.catalog.reembed_staged_vectors(job)
+    old_ids, new_vectors = ports.catalog.reembed_staged_vectors(job)
     carried: list[tuple[str, np.ndarray]] = []
     uncarried: list[str] = []
     for reference, template in zip(references, templates, strict=True):
-        if len(template) != engine.space.dimension:
+        if len(template) != ports.space.dimension:
             uncarried.append(reference)
             continue
-        matching, _ = engine.index.range_search(template, engine.match_threshold)
+        matching, _ = ports.index.range_search(template, ports.policy.optout_threshold)
         rows = np.nonzero(np.isin(old_ids, matching))[0]
         if len(rows) == 0:
             uncarried.append(reference)

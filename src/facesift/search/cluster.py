@@ -100,8 +100,8 @@ def cluster_faces(
                 groups.images[root_a] |= groups.images.pop(root_b)
             else:
                 first_of[int(label)] = position
-        for position in np.nonzero(locked)[0]:
-            groups.locked.add(groups.find(int(position)))
+        for locked_position in np.nonzero(locked)[0]:
+            groups.locked.add(groups.find(int(locked_position)))
     directed: dict[tuple[int, int], float] = {}
     asking = np.arange(count) if queries is None else np.asarray(queries, dtype=np.int64)
     for start in range(0, len(asking), batch):
@@ -192,7 +192,7 @@ def cluster_quality(predicted: np.ndarray, truth: np.ndarray) -> ClusterQuality:
     pairwise_p = together / pairs(pred_sizes) if pairs(pred_sizes) else 1.0
     pairwise_r = together / pairs(true_sizes) if pairs(true_sizes) else 1.0
     # BCubed: per item, the share of its cluster with its label, and of its label in its cluster.
-    cell = {}
+    cell: dict[tuple[int, int], int] = {}
     for p, t in zip(predicted, truth, strict=True):
         cell[(p, t)] = cell.get((p, t), 0) + 1
     overlap = np.array([cell[(p, t)] for p, t in zip(predicted, truth, strict=True)])

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 import facesift
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 BACKGROUND_NICENESS = 10
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its handler's name (``list_sources``, ``search``): stable for
+    generated clients, unlike FastAPI's default (name, path and method run together)."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,13 +57,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = engine
     app.state.jobs = jobs
     app.state.rate_limits = TokenBuckets(settings.api_requests_per_minute)
     problems.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.api_max_request_bytes)
-    app.add_api_route("/health", health, methods=["GET"], tags=["health"], response_model=Health)
+    app.add_api_route(
+        "/health",
+        health,
+        methods=["GET"],
+        tags=["health"],
+        response_model=Health,
+        operation_id="health_unversioned",
+    )
     app.include_router(api_router, prefix="/api/v1")
     _mount_web_ui(app)
     return app

@@ -16,14 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from facesift.errors import FaceSiftError
+from facesift.errors import FaceSiftError, JobInterrupted
 from facesift.govern.roles import Action, Actor
+from facesift.types import JobState
 
 log = logging.getLogger(__name__)
-
-JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Job:
     id: int
     kind: str
     owner: str
-    state: JobState = "queued"
+    state: JobState = JobState.QUEUED
     submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -40,10 +39,6 @@ class Job:
     faces: int = 0
     error: str | None = None
     result: dict[str, Any] | None = None
-
-
-class JobInterrupted(FaceSiftError):
-    """The server is shutting down: the job stopped after committing what it had done."""
 
 
 class JobRegistry:
@@ -66,15 +61,15 @@ class JobRegistry:
         return job
 
     def _run(self, job: Job, work: Callable[[Job], dict[str, Any]]) -> None:
-        job.state, job.started_at = "running", datetime.now(UTC)
+        job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
         try:
             job.result = work(job)
-            job.state = "succeeded"
+            job.state = JobState.SUCCEEDED
         except FaceSiftError as error:
-            job.state, job.error = "failed", str(error)
+            job.state, job.error = JobState.FAILED, str(error)
         except Exception as error:  # a job must end in a state the client can read
             log.exception("job %s failed", job.id)
-            job.state, job.error = "failed", f"internal error ({type(error).__name__})"
+            job.state, job.error = JobState.FAILED, f"internal error ({type(error).__name__})"
         finally:
             job.finished_at = datetime.now(UTC)
 

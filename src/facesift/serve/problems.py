@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesift.errors import (
     AmbiguousFaceError,
+    AuthenticationError,
     CatalogError,
     ConfigError,
     FaceSiftError,
@@ -26,13 +27,12 @@ from facesift.errors import (
     IndexError_,
     InputError,
     NoFaceError,
+    NotFoundError,
+    NotShown,
+    PermissionDenied,
+    ReviewConflict,
     SourceError,
 )
-from facesift.govern.operators import AuthenticationError
-from facesift.govern.requests import RequestNotFound
-from facesift.govern.review import ReviewConflict, SearchNotFound
-from facesift.govern.roles import PermissionDenied
-from facesift.serve.thumbnails import FaceNotFound, NotShown
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (AuthenticationError, 401, "unauthenticated"),
     (PermissionDenied, 403, "permission-denied"),
     (NotShown, 403, "not-shown"),
-    (SearchNotFound, 404, "not-found"),
-    (FaceNotFound, 404, "not-found"),
-    (RequestNotFound, 404, "not-found"),
+    (NotFoundError, 404, "not-found"),
     (ReviewConflict, 409, "review-conflict"),
     (GalleryBusyError, 409, "gallery-busy"),
     (ImageError, 422, "unusable-image"),

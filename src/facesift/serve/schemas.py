@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
+
+
+class FromDomain(BaseModel):
+    """A response read from a domain object's attributes (``XOut.model_validate(obj)``), never
+    copied field by field; ``BUILT_FROM`` names each one's domain class, and
+    tests/unit/serve/test_schemas_in_step.py checks that they agree field for field."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Health(BaseModel):
@@ -103,7 +111,7 @@ class ReviewIn(BaseModel):
     note: str = ""
 
 
-class LeadReviewOut(BaseModel):
+class LeadReviewOut(FromDomain):
     search_id: int
     face_id: int
     status: Literal["pending", "confirmed", "rejected"]
@@ -146,7 +154,7 @@ class SubjectReportOut(BaseModel):
     faces: list[HeldFaceOut]
 
 
-class ReceiptOut(BaseModel):
+class ReceiptOut(FromDomain):
     action: str
     reference: str
     at: datetime
@@ -155,7 +163,7 @@ class ReceiptOut(BaseModel):
     audit_seq: int
 
 
-class OptOutOut(BaseModel):
+class OptOutOut(FromDomain):
     reference: str
     existing_faces_hidden: int
     audit_seq: int
@@ -178,7 +186,7 @@ class SubjectRequestPublic(BaseModel):
     report_url: str | None
 
 
-class SubjectRequestOut(BaseModel):
+class SubjectRequestOut(FromDomain):
     """What an administrator sees."""
 
     id: int
@@ -207,7 +215,7 @@ class ErasureOut(BaseModel):
     receipt: ReceiptOut | None
 
 
-class AuditRecordOut(BaseModel):
+class AuditRecordOut(FromDomain):
     seq: int
     at: str
     actor: str
@@ -222,7 +230,7 @@ class AuditRecordOut(BaseModel):
     hash: str
 
 
-class AuditCheckOut(BaseModel):
+class AuditCheckOut(FromDomain):
     intact: bool
     records: int
     head: str
@@ -230,7 +238,7 @@ class AuditCheckOut(BaseModel):
     problem: str
 
 
-class StatsOut(BaseModel):
+class StatsOut(FromDomain):
     sources: int
     images: int
     images_without_faces: int
@@ -240,7 +248,9 @@ class StatsOut(BaseModel):
     index_bytes: int
     embedding_space: str
     detector: str
-    match_threshold: float
+    match_threshold: float | None = Field(
+        description="None: the space has no calibration, so no match decisions are made."
+    )
     match_false_match_rate: float
 
 
@@ -252,3 +262,24 @@ class ProblemOut(BaseModel):
     status: int
     detail: str
     instance: str
+
+
+def _built_from() -> dict[type[FromDomain], type]:
+    from facesift.engine import Stats
+    from facesift.govern.audit import AuditRecord, ChainCheck
+    from facesift.govern.requests import SubjectRequest
+    from facesift.govern.review import LeadReviewStatus
+    from facesift.govern.subjects import OptOutReceipt, Receipt
+
+    return {
+        LeadReviewOut: LeadReviewStatus,
+        ReceiptOut: Receipt,
+        OptOutOut: OptOutReceipt,
+        SubjectRequestOut: SubjectRequest,
+        AuditRecordOut: AuditRecord,
+        AuditCheckOut: ChainCheck,
+        StatsOut: Stats,
+    }
+
+
+BUILT_FROM = _built_from()

@@ -13,7 +13,7 @@ from fastapi import UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from facesift.govern.derived import uploads_dir
-from facesift.ingest.decode import ACCEPTED_FORMATS
+from facesift.read.decode import ACCEPTED_FORMATS
 from facesift.serve.problems import Problem
 
 CHUNK = 1 << 20

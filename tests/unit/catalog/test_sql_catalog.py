@@ -49,7 +49,7 @@ def image(sha: str, faces: int) -> AnalysedImage:
 
 
 def test_migrations_create_exactly_the_declared_schema(catalog):
-    inspector = inspect(catalog.engine)
+    inspector = inspect(catalog.db)
     for table in metadata.sorted_tables:
         migrated = {c["name"] for c in inspector.get_columns(table.name)}
         assert migrated == {c.name for c in table.columns}, table.name

@@ -262,6 +262,21 @@ def test_cluster_identities_and_duplicates(gallery, tmp_path):
     assert all(p["record_a"] != p["record_b"] for p in pairs)
 
 
+def test_cluster_lists_identities_only_to_those_who_may_view_them(gallery):
+    """Regression: `facesift cluster` printed the identity list to an administrator, whom
+    `identity list` refuses (clustering is permitted to them, seeing identities is not)."""
+    data, _, _, _ = gallery
+    refused = run("identity", "list", "--json", data_dir=data, operator="admin", check=False)
+    assert refused.returncode == 7 and "may not identity-view" in refused.stderr
+    out = json.loads(run("cluster", "--json", data_dir=data, operator="admin").stdout)
+    assert out["report"]["faces_considered"] >= 12 and "identities" not in out
+    table = run("cluster", data_dir=data, operator="admin").stdout
+    assert "identities not listed: admin may not view identities" in table
+    assert "Identities with at least" not in table
+    viewer = json.loads(run("cluster", "--json", data_dir=data, operator="ina").stdout)
+    assert viewer["identities"]
+
+
 def test_backends_lists_every_embedder_and_detector(tmp_path):
     listed = run("backends", data_dir=tmp_path).stdout
     line = next(line for line in listed.splitlines() if line.startswith("embedders:"))

@@ -19,9 +19,9 @@ from facesift.detect.yunet import (
     tile_windows,
 )
 from facesift.errors import ConfigError
-from facesift.ingest.decode import decode_image
 from facesift.models import shipped
 from facesift.pipeline import FaceAnalyser
+from facesift.read.decode import decode_image
 from tests.conftest import rgb_of
 from tests.unit.detect.test_detectors import COLLINS_FACE, overlaps
 

@@ -1,9 +1,9 @@
 """The audit trail detects edited, deleted, reordered and truncated records."""
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from facesift.catalog.sql import migrate
+from facesift.catalog.sql import SqlCatalog
 from facesift.govern.audit import AuditEvent, AuditTrail
 from facesift.govern.roles import Action, Actor, Role
 
@@ -12,9 +12,8 @@ ALICE = Actor("alice", Role.INVESTIGATOR)
 
 @pytest.fixture
 def trail(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    migrate(engine)
-    trail = AuditTrail(engine, head_file=tmp_path / "audit.head")
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    trail = AuditTrail(catalog, head_file=tmp_path / "audit.head")
     for n in range(1, 6):
         trail.append(
             AuditEvent(
@@ -28,11 +27,11 @@ def trail(tmp_path):
             gallery_version=n,
         )
     yield trail
-    engine.dispose()
+    catalog.close()
 
 
 def sql(trail, statement: str) -> None:
-    with trail.engine.begin() as connection:
+    with trail.log.db.begin() as connection:
         connection.execute(text(statement))
 
 
@@ -86,7 +85,7 @@ def test_a_rewritten_end_is_detected_by_the_head(trail):
     # Someone with access to the database, not to audit.head, replaces the last records with a
     # longer, validly chained story.
     sql(trail, "DELETE FROM audit_log WHERE seq >= 4")
-    forger = AuditTrail(trail.engine)
+    forger = AuditTrail(trail.log)
     for n in (4, 5, 6):
         forger.append(AuditEvent(ALICE, Action.SEARCH, case_ref=f"R-{n}"), gallery_version=n)
     check = trail.verify()
@@ -95,7 +94,7 @@ def test_a_rewritten_end_is_detected_by_the_head(trail):
 
 def test_a_chain_grown_by_another_host_still_verifies(trail, tmp_path):
     # Another host (its own data directory and audit.head) appends to the shared catalog.
-    elsewhere = AuditTrail(trail.engine, head_file=tmp_path / "elsewhere.head")
+    elsewhere = AuditTrail(trail.log, head_file=tmp_path / "elsewhere.head")
     elsewhere.append(AuditEvent(ALICE, Action.SEARCH, case_ref="C-6"), gallery_version=6)
     assert trail.verify().intact and elsewhere.verify().intact
     assert trail.verify().records == 6
@@ -109,7 +108,7 @@ def test_concurrent_appends_from_threads_keep_chain_and_head_in_step(tmp_path):
     from facesift.catalog.sql import SqlCatalog
 
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")  # WAL, as in use
-    trail = AuditTrail(catalog.engine, head_file=tmp_path / "audit.head")
+    trail = AuditTrail(catalog, head_file=tmp_path / "audit.head")
     actor = Actor("ina", Role.INVESTIGATOR)
     failures = []
 

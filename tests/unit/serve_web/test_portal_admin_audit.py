@@ -120,7 +120,7 @@ def test_overdue_requests_are_highlighted_and_declining_needs_a_reason(site):
     reference = reference_of(submit(site, person, "hopper", "optout"))
     request_id = request_id_of(site, reference)
     long_ago = datetime.now(UTC) - timedelta(days=40)
-    with site.engine.catalog.engine.begin() as connection:  # as if it had arrived 40 days ago
+    with site.engine.catalog.db.begin() as connection:  # as if it had arrived 40 days ago
         connection.execute(
             update(subject_requests)
             .where(subject_requests.c.id == request_id)
@@ -159,7 +159,7 @@ def test_audit_page_filters_and_verifies(site):
 
 def test_audit_verify_reports_a_broken_chain(tmp_path, photos):
     broken = make_site(tmp_path, photos, ingest=False)
-    with broken.engine.catalog.engine.begin() as connection:
+    with broken.engine.catalog.db.begin() as connection:
         connection.execute(update(audit_log).where(audit_log.c.seq == 2).values(actor="mallory"))
     text = broken.signed_in("aud").get("/audit/verify").text
     assert 'data-chain="broken"' in text and "record 2 was altered" in text

@@ -123,7 +123,7 @@ def test_disabling_an_operator_ends_their_sessions(tmp_path, photos):
     own = make_site(tmp_path, photos, ingest=False)
     client = own.signed_in("aud")
     assert client.get("/audit").status_code == 200
-    with own.engine.catalog.engine.begin() as connection:
+    with own.engine.catalog.db.begin() as connection:
         connection.execute(
             update(operators).where(operators.c.name == "aud").values(disabled_at=datetime.now(UTC))
         )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 
 from facesift.govern.roles import Action
-from facesift.ingest.manifests import read_manifest
+from facesift.read.manifests import read_manifest
 from facesift.serve.api.common import AUTHED, problems
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.jobs import Job
@@ -21,7 +21,8 @@ router = APIRouter()
 
 
 def health(engine: Engine) -> Health:
-    return Health(status="ok", faces=len(engine.index), index=engine.index.kind)
+    faces, kind = engine.health()
+    return Health(status="ok", faces=faces, index=kind)
 
 
 router.add_api_route("/health", health, methods=["GET"], tags=["health"], summary="Health")
@@ -30,8 +31,7 @@ router.add_api_route("/health", health, methods=["GET"], tags=["health"], summar
 @router.get("/sources", tags=["sources"], responses=AUTHED)
 def list_sources(engine: Engine, actor: CurrentActor) -> list[SourceOut]:
     """Declared sources with their lawful basis, jurisdiction, retention and size."""
-    actor.require(Action.SOURCE_LIST)
-    counts = engine.catalog.source_counts()
+    counts = engine.source_sizes(actor)  # SOURCE_LIST
     return [_source_out(s, counts.get(s.name, (0, 0))) for s in engine.sources()]
 
 
@@ -75,7 +75,7 @@ def ingest(
 
     Follow it at the returned `url` (GET /api/v1/jobs/{id})."""
     actor.require(Action.INGEST)
-    found = engine.catalog.get_source(source)  # unknown source: refused before storing anything
+    found = engine.source(actor, source)  # unknown source: refused before storing anything
     files = list(files or [])
     if not files:
         raise Problem(422, "files: upload at least one image", kind="invalid-input")
@@ -162,7 +162,7 @@ def get_job(job_id: int, request: Request, actor: CurrentActor) -> JobOut:
 def stats(engine: Engine, actor: CurrentActor) -> StatsOut:
     actor.require(Action.STATS)
     found = engine.stats()
-    return StatsOut(**{k: v for k, v in vars(found).items() if k in StatsOut.model_fields})
+    return StatsOut.model_validate(found)
 
 
 def job_out(job: Job) -> JobOut:

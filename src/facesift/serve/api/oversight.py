@@ -28,14 +28,14 @@ def audit(
     records = engine.audit_records(
         actor, operator=operator, action=action, since=since, limit=limit
     )
-    return [AuditRecordOut(**vars(record)) for record in records]
+    return [AuditRecordOut.model_validate(record) for record in records]
 
 
 @router.get("/audit/verify", tags=["audit"], responses=AUTHED)
 def audit_verify(engine: Engine, actor: CurrentActor) -> AuditCheckOut:
     """Check the hash chain: names the first altered, removed or reordered record."""
     check = engine.audit_verify(actor)
-    return AuditCheckOut(intact=check.intact, **vars(check))
+    return AuditCheckOut.model_validate(check)
 
 
 @router.post("/purge", tags=["erasure"], responses=problems(401, 403, 409, 422, 429))

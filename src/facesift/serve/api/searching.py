@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from facesift.govern import review
 from facesift.govern.roles import Action
-from facesift.serve import thumbnails
 from facesift.serve.api.common import UPLOADS, box, image_url, problems, thumbnail_url
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.schemas import (
@@ -123,7 +121,7 @@ def verify(
 @router.get("/searches/{search_id}", tags=["review"], responses=problems(401, 403, 404, 422, 429))
 def kept_search(search_id: int, engine: Engine, actor: CurrentActor) -> KeptSearchOut:
     """A kept search and the review status of each of its leads (reviewers; its investigator)."""
-    found = review.kept_search(engine, search_id)
+    found = engine.kept_search(actor, search_id)
     statuses = engine.lead_reviews(actor, search_id)
     return KeptSearchOut(
         search_id=found.id,
@@ -131,7 +129,7 @@ def kept_search(search_id: int, engine: Engine, actor: CurrentActor) -> KeptSear
         purpose=found.purpose,
         case=found.case_ref,
         at=found.at,
-        leads=[LeadReviewOut(**vars(status)) for status in statuses],
+        leads=[LeadReviewOut.model_validate(status) for status in statuses],
     )
 
 
@@ -145,7 +143,7 @@ def review_lead(
 ) -> LeadReviewOut:
     """Confirm or reject a lead (reviewers). Confirmed once two different reviewers confirm."""
     status = engine.review_lead(actor, search_id, face_id, body.decision, body.note)
-    return LeadReviewOut(**vars(status))
+    return LeadReviewOut.model_validate(status)
 
 
 JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}}
@@ -165,7 +163,7 @@ def face_thumbnail(
     boxed: Annotated[bool, Query(description="A wider crop with the face boxed.")] = False,
 ) -> Response:
     """A face's thumbnail: admins any face; reviewers any lead; investigators their own leads."""
-    data = thumbnails.face_thumbnail(engine, actor, face_id, size, boxed)
+    data = engine.face_thumbnail(actor, face_id, size, boxed)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
@@ -180,5 +178,5 @@ def face_thumbnail(
 )
 def full_image(image_id: int, engine: Engine, actor: CurrentActor) -> Response:
     """The full image a lead came from (same rule as thumbnails)."""
-    data, mime = thumbnails.image_bytes(engine, actor, image_id)
+    data, mime = engine.image_file(actor, image_id)
     return Response(data, media_type=mime, headers={"Cache-Control": "private"})

@@ -23,6 +23,7 @@ from facesift.serve.schemas import (
     SubjectRequestPublic,
 )
 from facesift.serve.uploads import read_image
+from facesift.types import RequestStatus
 
 router = APIRouter()
 
@@ -72,7 +73,7 @@ def subject_optout(
     """Put the person's face template on the do-not-index list."""
     data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
     receipt = engine.subject_optout(actor, data, face)
-    return OptOutOut(**vars(receipt))
+    return OptOutOut.model_validate(receipt)
 
 
 @router.post("/subjects/optout/withdraw", tags=["subjects"], responses=UPLOADS)
@@ -125,7 +126,7 @@ def request_status(reference: str, engine: Engine, _caller: PublicCaller) -> Sub
 def request_report(reference: str, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
     """The report (access) or receipt (erasure, opt-out) of a fulfilled request."""
     found = engine.subject_request_by_reference(reference)
-    if found.status != "fulfilled" or not found.report_html:
+    if found.status != RequestStatus.FULFILLED or not found.report_html:
         raise Problem(404, f"request is {found.status}: there is no report yet", kind="not-found")
     return HTMLResponse(
         found.report_html,
@@ -202,14 +203,7 @@ def report_out(report) -> SubjectReportOut:
 
 
 def receipt_out(receipt) -> ReceiptOut:
-    return ReceiptOut(
-        action=receipt.action,
-        reference=receipt.reference,
-        at=receipt.at,
-        images=receipt.images,
-        faces=receipt.faces,
-        audit_seq=receipt.audit_seq,
-    )
+    return ReceiptOut.model_validate(receipt)
 
 
 def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
@@ -223,11 +217,11 @@ def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
         decline_reason=found.decline_reason,
         report_url=(
             f"/api/v1/subject-requests/{found.reference}/report"
-            if found.status == "fulfilled"
+            if found.status == RequestStatus.FULFILLED
             else None
         ),
     )
 
 
 def admin_out(found: requests.SubjectRequest) -> SubjectRequestOut:
-    return SubjectRequestOut(**{k: getattr(found, k) for k in SubjectRequestOut.model_fields})
+    return SubjectRequestOut.model_validate(found)

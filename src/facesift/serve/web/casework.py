@@ -7,7 +7,6 @@ from datetime import datetime
 
 from facesift.catalog.casework import StoredSearch
 from facesift.engine import FaceSift
-from facesift.govern import review
 from facesift.govern.review import LeadReviewStatus
 from facesift.govern.roles import PERMISSIONS, Action, Actor
 
@@ -45,47 +44,19 @@ class SearchView:
 
 
 def kept_search(engine: FaceSift, actor: Actor, search_id: int) -> StoredSearch:
-    if hasattr(engine, "kept_search"):
-        return engine.kept_search(actor, search_id)
-    found = review.kept_search(engine, search_id)
-    review.may_view_search(actor, found)
-    return found
+    return engine.kept_search(actor, search_id)
 
 
 def kept_searches(
     engine: FaceSift, actor: Actor, pending_only: bool, limit: int = 100
 ) -> list[StoredSearch]:
-    if hasattr(engine, "kept_searches"):
-        return engine.kept_searches(actor, pending_only=pending_only, limit=limit)
-    # Until the engine lists kept searches itself (requested in SERVE-CONTRACT.md).
-    from sqlalchemy import select
-
-    from facesift.catalog.tables import searches
-
-    query = select(searches.c.id).order_by(searches.c.id.desc())
-    if Action.REVIEW not in PERMISSIONS[actor.role]:
-        actor.require(Action.SEARCH)
-        query = query.where(searches.c.actor == actor.name)  # investigators: their own
-    with engine.catalog.engine.connect() as connection:
-        ids = list(connection.execute(query).scalars())
-    found = []
-    for search_id in ids:
-        search = review.kept_search(engine, search_id)
-        if pending_only and not any(
-            s.status == "pending" for s in engine.lead_reviews(actor, search_id)
-        ):
-            continue
-        found.append(search)
-        if len(found) >= limit:
-            break
-    return found
+    return engine.kept_searches(actor, pending_only=pending_only, limit=limit)
 
 
 def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
     found = kept_search(engine, actor, search_id)
     statuses = {s.face_id: s for s in engine.lead_reviews(actor, search_id)}
-    stored = engine.catalog.stored_faces([face_id for _, face_id, _ in found.leads])
-    provenance = engine.catalog.provenance(face.image_id for face in stored.values())
+    stored, provenance = engine.lead_faces(actor, search_id)
     leads = []
     for number, face_id, distance in found.leads:
         face = stored.get(face_id)

@@ -26,25 +26,13 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from facesift.engine import FaceSift
-from facesift.errors import FaceSiftError
-from facesift.govern.operators import AuthenticationError, key_digest
+from facesift.errors import AuthenticationError, CsrfRefused, NotSignedIn
+from facesift.govern.operators import key_digest
 from facesift.govern.roles import Actor
 
 COOKIE = "facesift_session"
 MAX_AGE_SECONDS = 12 * 3600  # a working day; signing in again after that is cheap
 SECRET_FILE = "web-session.key"
-
-
-class NotSignedIn(FaceSiftError):
-    """A page for operators was asked for without a (valid) session."""
-
-    exit_code = 7
-
-
-class CsrfRefused(FaceSiftError):
-    """A form came back without the token of the session that served it."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)
@@ -158,7 +146,7 @@ def signed_in_actor(request: Request) -> Actor:
     if not (session.operator and session.key_sha256):
         raise NotSignedIn("please sign in with your API key")
     try:
-        actor = request.app.state.engine.operators.by_key_digest(session.key_sha256)
+        actor = request.app.state.engine.operator_by_key_digest(session.key_sha256)
     except AuthenticationError:
         sign_out(request)
         raise NotSignedIn(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from facesift.errors import InputError
-from facesift.ingest.decode import IMAGE_SUFFIXES
+from facesift.read.decode import IMAGE_SUFFIXES
 
 
 def iter_image_files(paths: list[Path]) -> Iterator[Path]:

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from facesift.errors import ImageError
-from facesift.ingest.decode import decode_image
+from facesift.read.decode import decode_image
 
 LIMIT = 50_000_000
 
@@ -92,7 +92,7 @@ def test_formats_that_are_not_photographs_are_refused():
 
 
 def test_oversized_files_are_refused_before_reading(tmp_path):
-    from facesift.ingest.decode import read_and_decode
+    from facesift.read.decode import read_and_decode
 
     big = tmp_path / "huge.jpg"
     with open(big, "wb") as handle:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from facesift.errors import InputError
-from facesift.ingest.manifests import read_manifest
+from facesift.read.manifests import read_manifest
 
 
 def test_csv_rows_with_errors_by_line(tmp_path):

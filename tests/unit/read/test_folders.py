@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from facesift.errors import InputError
-from facesift.ingest.readers import display_path, iter_image_files
+from facesift.read.folders import display_path, iter_image_files
 
 
 def test_walks_folders_recursively_in_order_skipping_hidden_and_non_images(tmp_path):

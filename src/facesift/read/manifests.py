@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -75,7 +76,7 @@ def read_manifest(
     return entries, errors
 
 
-def _csv_rows(manifest: Path, text: str):
+def _csv_rows(manifest: Path, text: str) -> Iterator[tuple[int, str | dict[str, str | None]]]:
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None or "path" not in reader.fieldnames:
         raise InputError(f"{manifest}: a CSV manifest needs a header row with a 'path' column")
@@ -91,7 +92,7 @@ def _csv_rows(manifest: Path, text: str):
             yield reader.line_num, row
 
 
-def _json_lines(manifest: Path, text: str):
+def _json_lines(manifest: Path, text: str) -> Iterator[tuple[int, str | dict[str, str | None]]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -110,11 +111,13 @@ def _json_lines(manifest: Path, text: str):
         yield number, {k: (None if v is None else str(v)) for k, v in row.items()}
 
 
-def _entry(manifest: Path, line: int, row: dict, consent_required: bool) -> ManifestEntry:
+def _entry(
+    manifest: Path, line: int, row: dict[str, str | None], consent_required: bool
+) -> ManifestEntry:
     values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in row.items()}
     if not values.get("path"):
         raise ValueError("missing path")
-    path = Path(values["path"])
+    path = Path(str(values["path"]))
     if not path.is_absolute():
         path = manifest.parent / path
     if consent_required and not values.get("consent_ref"):

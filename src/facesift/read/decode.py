@@ -61,8 +61,7 @@ def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
             if width < 1 or height < 1:
                 raise ImageError(name, "image has no pixels")
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb_array(image)
+            return _to_rgb_array(ImageOps.exif_transpose(image))
     except ImageError:
         raise
     except UnidentifiedImageError:

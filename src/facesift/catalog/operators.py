@@ -1,0 +1,68 @@
+"""Catalog queries for operators: named people with one role each and a hashed API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from facesift.catalog.tables import operators
+from facesift.errors import DuplicateNameError
+
+
+@dataclass(frozen=True)
+class StoredOperator:
+    name: str
+    role: str
+    created_at: datetime
+
+
+class OperatorQueries:
+    """Mixed into SqlCatalog (``self.db`` is its SQLAlchemy engine)."""
+
+    db: Engine
+
+    def add_operator(self, name: str, role: str, key_sha256: str, created_at: datetime) -> None:
+        try:
+            with self.db.begin() as connection:
+                connection.execute(
+                    operators.insert().values(
+                        name=name, role=role, key_sha256=key_sha256, created_at=created_at
+                    )
+                )
+        except IntegrityError:
+            raise DuplicateNameError(f"operator {name!r} already exists") from None
+
+    def operator_count(self) -> int:
+        with self.db.connect() as connection:
+            count: int = connection.execute(
+                select(func.count()).select_from(operators)
+            ).scalar_one()
+            return count
+
+    def active_operators(self) -> list[StoredOperator]:
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                select(operators.c.name, operators.c.role, operators.c.created_at)
+                .where(operators.c.disabled_at.is_(None))
+                .order_by(operators.c.name)
+            ).all()
+        return [StoredOperator(r.name, r.role, r.created_at) for r in rows]
+
+    def active_operator(
+        self, *, name: str | None = None, key_sha256: str | None = None
+    ) -> StoredOperator | None:
+        """The enabled operator with this name or key digest, else None."""
+        query = select(operators.c.name, operators.c.role, operators.c.created_at).where(
+            operators.c.disabled_at.is_(None)
+        )
+        if name is not None:
+            query = query.where(operators.c.name == name)
+        if key_sha256 is not None:
+            query = query.where(operators.c.key_sha256 == key_sha256)
+        with self.db.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else StoredOperator(row.name, row.role, row.created_at)

@@ -1,0 +1,68 @@
+"""The one writer of a gallery: it holds the writer lock, commits to the catalog (the truth) and
+then updates the index (derived) and saves it. Ingest, re-embed, erasure and purge all write
+through it, so no service changes catalog faces and index apart from each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import numpy as np
+
+from facesift.catalog.base import Faces, Governance, NewImage
+from facesift.catalog.governance import Deletion
+from facesift.index.base import VectorIndex
+from facesift.index.keeper import IndexKeeper
+from facesift.types import EmbeddingSpace
+
+
+class WrittenCatalog(Faces, Governance, Protocol):
+    """The catalog roles a writer changes."""
+
+
+class GalleryWriter:
+    def __init__(self, catalog: WrittenCatalog, index: VectorIndex, keeper: IndexKeeper):
+        self.catalog = catalog
+        self.index = index
+        self.keeper = keeper
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
+        return self.keeper.writer_lock()
+
+    def record_images(self, batch: list[NewImage], space: EmbeddingSpace) -> None:
+        """Commit analysed images to the catalog, then add their faces to the index. ``space``
+        is the one the vectors come from: the catalog refuses it if it is not the gallery's."""
+        face_ids, vectors = self.catalog.add_images(batch, space)
+        ids = np.asarray(face_ids, dtype=np.int64)
+        self.index.add(ids, vectors, self.catalog.face_tags(ids))
+
+    def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
+        """Delete faces (and images left without one) from the catalog, then from the index."""
+        deletion = self.catalog.delete_faces(face_ids)
+        self.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
+        self.save()
+        return deletion
+
+    def delete_images(
+        self,
+        image_ids: Iterable[int],
+        *,
+        source_ids: Iterable[int] = (),
+        jurisdiction: str | None = None,
+    ) -> Deletion:
+        """Delete images and their faces; ``source_ids`` or ``jurisdiction`` says they are all
+        of one scope, so the index drops them with one filtered delete."""
+        deletion = self.catalog.delete_images(image_ids)
+        face_ids = np.asarray(deletion.face_ids, dtype=np.int64)
+        scope_ids = list(source_ids)
+        if scope_ids or jurisdiction:
+            self.keeper.remove_scope(face_ids, source_ids=scope_ids, jurisdiction=jurisdiction)
+        else:
+            self.index.remove(face_ids)
+        self.save()
+        return deletion
+
+    def save(self) -> None:
+        self.keeper.save()

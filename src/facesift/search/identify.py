@@ -1,0 +1,182 @@
+"""1:N search: for each face of a probe, the gallery faces that resemble it, as ranked leads.
+
+Permitted (the actor may search), justified (purpose and case, when the settings require them),
+filtered (no lead of someone who opted out survives, whatever threshold was chosen) and audited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facesift.catalog.base import Casework, Faces, Identities
+from facesift.catalog.identities import IdentitySummary
+from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
+from facesift.govern.audit import AuditEvent, AuditRecorder
+from facesift.govern.roles import Action, Actor
+from facesift.index.base import VectorIndex
+from facesift.index.optouts import OptOutList
+from facesift.pipeline import ProbeReader
+from facesift.search.policy import MatchingPolicy
+from facesift.types import AnalysedImage, Lead, ProbeFaceResult, SearchRecord
+
+
+def require_purpose(required: bool, purpose: str | None, case: str | None) -> tuple[str, str]:
+    purpose, case = (purpose or "").strip(), (case or "").strip()
+    if required and not (purpose and case):
+        raise InputError(
+            "a search needs --purpose (why) and --case (the case or authorisation "
+            "reference); both are recorded in the audit trail"
+        )
+    return purpose, case
+
+
+class Identifier:
+    def __init__(
+        self,
+        *,
+        probes: ProbeReader,
+        faces: Faces,
+        identities: Identities,
+        casework: Casework,
+        index: VectorIndex,
+        optouts: OptOutList,
+        policy: MatchingPolicy,
+        audit: AuditRecorder,
+        require_purpose_and_case: bool,
+    ):
+        self.probes = probes
+        self.faces = faces
+        self.identities = identities
+        self.casework = casework
+        self.index = index
+        self.optouts = optouts
+        self.policy = policy
+        self.audit = audit
+        self.require_purpose_and_case = require_purpose_and_case
+
+    def search(
+        self,
+        actor: Actor,
+        probe: Path | bytes,
+        *,
+        purpose: str | None = None,
+        case: str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        face: int | None = None,
+        name: str | None = None,
+        keep: bool = False,
+    ) -> SearchRecord:
+        """Leads for each face of ``probe`` (or only face number ``face``); ``keep`` keeps the
+        search (who, why, which leads) so that reviewers can confirm or reject its leads."""
+        actor.require(Action.SEARCH)
+        purpose, case = require_purpose(self.require_purpose_and_case, purpose, case)
+        analysed = self.probes.analyse(probe, name)
+        results, hidden = self.leads(analysed, top_k, threshold, face)
+        leads = [
+            (r.face_number, lead.face_id, round(lead.distance, 4))
+            for r in results
+            for lead in r.leads
+        ]
+        search_id = (
+            self.casework.add_search(actor.name, purpose, case, analysed.sha256, leads)
+            if keep
+            else None
+        )
+        details: dict[str, object] = {
+            "probe_faces": len(analysed.faces),
+            "threshold": threshold if threshold is not None else self.policy.match_threshold,
+            "leads": [list(lead) for lead in leads],
+            "hidden_by_optout": hidden,
+        }
+        if search_id is not None:
+            details["search_id"] = search_id
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SEARCH,
+                purpose=purpose,
+                case_ref=case,
+                probe_sha256=analysed.sha256,
+                details=details,
+            )
+        )
+        return SearchRecord(search_id, results)
+
+    def leads(
+        self, analysed: AnalysedImage, top_k: int, threshold: float | None, face: int | None
+    ) -> tuple[list[ProbeFaceResult], int]:
+        """The ranked leads of each chosen face, and how many were hidden by an opt-out."""
+        if not analysed.faces:
+            raise NoFaceError(analysed.path)
+        chosen = list(enumerate(analysed.faces, start=1))
+        if face is not None:
+            if not 1 <= face <= len(chosen):
+                raise AmbiguousFaceError(analysed.path, len(chosen))
+            chosen = [chosen[face - 1]]
+        limit = self.policy.match_threshold if threshold is None else threshold
+        if len(self.index) == 0:
+            return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
+        matrix = np.vstack([f.embedding for _, f in chosen])
+        distances, ids = self.index.search(matrix, top_k)
+        wanted = {
+            int(i)
+            for row, dist in zip(ids, distances, strict=True)
+            for i, d in zip(row, dist, strict=True)
+            if i >= 0 and d <= limit
+        }
+        stored = self.faces.stored_faces(wanted)
+        # Opted-out people are filtered at least as widely as leads are shown, so no lead of
+        # theirs survives, whatever threshold the investigator chose.
+        hidden_ids = self._opted_out(list(stored), max(limit, self.policy.optout_threshold))
+        for face_id in hidden_ids:
+            stored.pop(face_id, None)
+        identity_of = self.identities.identities_of(stored)
+        results = []
+        for (number, probe_face), row, dist in zip(chosen, ids, distances, strict=True):
+            leads = []
+            for face_id, distance in zip(row, dist, strict=True):
+                hit = stored.get(int(face_id))
+                if hit is None or distance > limit:
+                    continue  # beyond the threshold, or deleted since the index was saved
+                leads.append(
+                    Lead(
+                        face_id=hit.face_id,
+                        distance=float(distance),
+                        false_match_rate=self.policy.false_match_rate(float(distance)),
+                        image_id=hit.image_id,
+                        image_path=hit.image_path,
+                        image_sha256=hit.image_sha256,
+                        box=hit.box,
+                        source=hit.source,
+                        lawful_basis=hit.lawful_basis,
+                        jurisdiction=hit.jurisdiction,
+                        ingested_at=hit.ingested_at,
+                        **_identity_fields(identity_of.get(hit.face_id)),  # type: ignore[arg-type]
+                    )
+                )
+            results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))
+        return results, len(hidden_ids)
+
+    def _opted_out(self, face_ids: list[int], threshold: float) -> set[int]:
+        if not face_ids:
+            return set()
+        matcher = self.optouts.matcher()
+        if len(matcher) == 0:
+            return set()
+        vectors = self.faces.embeddings(np.asarray(face_ids, dtype=np.int64))
+        mask = matcher.matches(vectors, threshold)
+        return {face_id for face_id, out in zip(face_ids, mask, strict=True) if out}
+
+
+def _identity_fields(summary: IdentitySummary | None) -> dict[str, object]:
+    if summary is None:
+        return {}
+    return {
+        "identity_id": summary.id,
+        "identity_name": summary.name,
+        "identity_faces": summary.faces,
+        "identity_face_ids": summary.face_ids,
+    }
