@@ -78,7 +78,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/detector_runtime.py --lfw $(LFW)
 	$(BIN)/python bench/detector_face_sizes.py --lfw $(LFW) | tee bench/results/detector_face_sizes.md
 	nice $(BIN)/python bench/detector_threshold.py --lfw $(LFW)
-	nice $(BIN)/python bench/face_size_accuracy.py --lfw $(LFW)
+	nice $(BIN)/python bench/face_size_accuracy.py --lfw $(LFW) --folds 4
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
