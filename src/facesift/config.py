@@ -8,6 +8,17 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The default pipeline for new galleries (docs/accuracy.md has its measured figures). A gallery
+# already built with other models keeps using them until `facesift reembed` moves it.
+DEFAULT_DETECTOR = "dlib-hog"
+DEFAULT_EMBEDDER = "dlib-resnet"
+# The detector whose landmarks each embedder's chips are aligned from, used when a gallery's
+# recorded embedder is chosen and the operator named no detector.
+PAIRED_DETECTOR = {
+    "dlib-resnet": "dlib-hog",
+    "onnx-arcface": "onnx-scrfd",
+}
+
 
 def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
@@ -26,8 +37,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: a SQLite file in data_dir by default, or PostgreSQL "
         "(postgresql+psycopg://..., see docs/scaling-postgres.md).",
     )
-    detector: str = "dlib-hog"
-    embedder: str = "dlib-resnet"
+    # Unset, a gallery keeps the models it was built with (new galleries: the defaults above);
+    # set, they are what the operator asks for, and a gallery of another space refuses them
+    # until `facesift reembed` has moved it.
+    detector: str = DEFAULT_DETECTOR
+    embedder: str = DEFAULT_EMBEDDER
     # Operator-supplied ONNX models (docs/models.md): FACESIFT_EMBEDDER=onnx-arcface and
     # FACESIFT_DETECTOR=onnx-scrfd read these files; facesift ships and downloads none.
     onnx_embedder_model: Path | None = None
@@ -82,6 +96,21 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    def for_gallery(self, recorded_space: str | None) -> Settings:
+        """These settings with the gallery's own models wherever the operator named none.
+
+        ``recorded_space`` is the embedding-space key the catalog records (None for a gallery that
+        holds no faces yet). An embedder's name is its space's model name."""
+        if recorded_space is None or "embedder" in self.model_fields_set:
+            return self
+        embedder = recorded_space.split("/", 1)[0]
+        if embedder == self.embedder:
+            return self
+        update = {"embedder": embedder}
+        if "detector" not in self.model_fields_set:
+            update["detector"] = PAIRED_DETECTOR.get(embedder, self.detector)
+        return self.model_copy(update=update)
 
     @property
     def resolved_milvus_uri(self) -> str:

@@ -65,11 +65,12 @@ class Stats:
 
 class FaceSift:
     def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+        # As the operator gave them: models they named, else the default pipeline. This is what
+        # `reembed` moves a gallery to; ``settings`` below is what the gallery uses now.
+        self.requested_settings = settings or Settings()
+        self.settings = self.requested_settings
         self.data_dir = self.settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # What the configured embedder produces; the gallery's own space is the catalog's.
-        self.configured_space = embedding_space_of(self.settings.embedder, self.settings)
         self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
         self.audit = AuditTrail(self.catalog.engine, head_file=self.data_dir / "audit.head")
         self.operators = OperatorRegistry(self.catalog.engine)
@@ -78,6 +79,11 @@ class FaceSift:
     def _open_space(self) -> None:
         """The space the catalog records (else the configured one), its calibration and index."""
         recorded = self.catalog.embedding_space()
+        settings = self.requested_settings.for_gallery(recorded)
+        if settings is not self.settings:
+            self.settings = settings
+            for cached in ("analyser", "probe_analysers", "configured_space"):  # other models
+                self.__dict__.pop(cached, None)
         self.space = EmbeddingSpace.from_key(recorded) if recorded else self.configured_space
         self._calibration = find_calibration(self.space, self.data_dir)
         if getattr(self, "index", None) is not None:
@@ -85,6 +91,17 @@ class FaceSift:
         self.index = open_index(self.settings, self.space, replace_other_space=True)
         self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
         self.keeper.bring_up_to_date()
+
+    @cached_property
+    def configured_space(self) -> EmbeddingSpace:
+        """What the models in use produce (the gallery's own space is the catalog's). Worked out
+        on first use: opening a gallery for stats or the audit trail needs no model file."""
+        return embedding_space_of(self.settings.embedder, self.settings)
+
+    @property
+    def reembed_space(self) -> EmbeddingSpace:
+        """Where `reembed` moves the gallery: the models the operator named, else the defaults."""
+        return embedding_space_of(self.requested_settings.embedder, self.requested_settings)
 
     def require_configured_space(self) -> None:
         """Refuse to analyse images for this gallery with models of another space."""
@@ -337,7 +354,7 @@ class FaceSift:
                 details={
                     "from_space": report.previous_space,
                     "to_space": report.target_space,
-                    "detector": self.settings.detector,
+                    "detector": self.requested_settings.detector,
                     "images_analysed": report.images_analysed,
                     "images_resumed": report.images_already_done,
                     "unreadable": len(report.unreadable),

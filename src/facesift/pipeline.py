@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from facesift.align import aligned_chip, sharpness
+from facesift.align.chips import FIVE_POINT_SCHEMES, landmarks_fit
 from facesift.detect import Detector, create_detector
 from facesift.embed import Embedder, create_embedder
 from facesift.errors import ConfigError
@@ -30,13 +31,19 @@ class FaceAnalyser:
         max_image_pixels: int,
         max_file_bytes: int = 200 * 2**20,
     ):
-        # dlib's chips are made from dlib's own landmark layout; refuse up front rather than
-        # fail on every image.
+        # dlib's chips are made from dlib's own landmark layout, and reid-0095's from a true
+        # 5-point layout (eyes, nose tip, mouth corners); refuse up front rather than fail on
+        # every image.
         scheme = getattr(detector, "landmark_scheme", "dlib-5")
-        if embedder.chip.template == "dlib" and not scheme.startswith("dlib-"):
+        if not landmarks_fit(embedder.chip.template, scheme):
+            if embedder.chip.template == "dlib":
+                wanted, advice = "dlib's landmarks", "use a dlib detector, or onnx-arcface"
+            else:
+                wanted = f"5 landmarks ({', '.join(FIVE_POINT_SCHEMES)})"
+                advice = "use the yunet detector (or onnx-scrfd)"
             raise ConfigError(
-                f"embedder {embedder.name} aligns on dlib's landmarks, but detector "
-                f"{detector.name} gives {scheme}: use a dlib detector, or onnx-arcface"
+                f"embedder {embedder.name} aligns on {wanted}, but detector "
+                f"{detector.name} gives {scheme}: {advice}"
             )
         self.detector = detector
         self.embedder = embedder

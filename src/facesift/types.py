@@ -96,7 +96,8 @@ class ChipSpec:
     """The aligned face chip an embedder needs; alignment produces exactly this.
 
     ``template`` names where the landmarks go: "dlib" (dlib's mean face, ``dlib.get_face_chip``
-    with ``padding``) or "arcface-112" (insightface's 5-point template, scaled to ``size``).
+    with ``padding``), "arcface-112" (insightface's 5-point template, scaled to ``size``) or
+    "reid-0095-128" (Intel face-reidentification-retail-0095's 5-point template, 128x128).
     """
 
     size: int

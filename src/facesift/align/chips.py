@@ -5,6 +5,9 @@ puts the landmarks where dlib's mean face has them); using the same function kee
 identical to the model's published evaluation setting. ArcFace-style models were trained on
 112x112 chips made by a similarity transform onto insightface's 5-point template
 (``insightface.utils.face_align.norm_crop``); ``template="arcface-112"`` reproduces that.
+Intel's face-reidentification-retail-0095 was trained on 128x128 chips aligned the same way onto
+its own 5-point template (``template="reid-0095-128"``, from its Open Model Zoo documentation; see
+``models/PROVENANCE.md``), which sits lower and wider on the chip than ArcFace's.
 """
 
 from __future__ import annotations
@@ -29,6 +32,36 @@ ARCFACE_TEMPLATE_112 = np.array(
     dtype=np.float64,
 )
 
+# face-reidentification-retail-0095's template (Open Model Zoo, in [0, 1] chip coordinates; see
+# models/PROVENANCE.md), same point order as YuNet's and the ArcFace layout, scaled to 128 px.
+REID_0095_TEMPLATE_128 = (
+    np.array(
+        [
+            [0.31556875, 0.46157411],
+            [0.68262292, 0.46157411],
+            [0.50026250, 0.64050536],
+            [0.34947188, 0.82469196],
+            [0.65343646, 0.82469196],
+        ],
+        dtype=np.float64,
+    )
+    * 128.0
+)
+# Landmark schemes whose 5 points are, in order, the image-left eye, image-right eye, nose tip,
+# image-left and image-right mouth corners: what the 0095 template needs, point for point.
+FIVE_POINT_SCHEMES = ("yunet-5", "arcface-5")
+TEMPLATES = ("dlib", "arcface-112", "reid-0095-128")
+
+
+def landmarks_fit(template: str, scheme: str) -> bool:
+    """Whether landmarks of ``scheme`` can be aligned onto ``template`` (checked up front by the
+    pipeline, so a mismatched detector and embedder fail at start-up, not on every image)."""
+    if template == "dlib":
+        return scheme.startswith("dlib-")
+    if template == "reid-0095-128":
+        return scheme in FIVE_POINT_SCHEMES
+    return True
+
 
 def aligned_chip(
     rgb: np.ndarray, box: BoundingBox, landmarks: Landmarks, spec: ChipSpec
@@ -36,8 +69,10 @@ def aligned_chip(
     """Return a ``spec.size`` square RGB chip with the face aligned as the embedder expects."""
     if spec.template == "arcface-112":
         return arcface_chip(rgb, landmarks, spec.size)
+    if spec.template == "reid-0095-128":
+        return reid_0095_chip(rgb, landmarks, spec.size)
     if spec.template != "dlib":
-        raise ConfigError(f"unknown chip template {spec.template!r}; known: dlib, arcface-112")
+        raise ConfigError(f"unknown chip template {spec.template!r}; known: {', '.join(TEMPLATES)}")
     if not landmarks.scheme.startswith("dlib-"):
         raise ConfigError(
             f"dlib chips need dlib's landmarks, not {landmarks.scheme!r}: use a dlib detector "
@@ -53,8 +88,27 @@ def arcface_chip(rgb: np.ndarray, landmarks: Landmarks, size: int = 112) -> np.n
     """The chip ``norm_crop`` makes: the landmarks mapped onto the ArcFace template by the
     least-squares similarity transform (rotation, uniform scale, translation)."""
     source, target = arcface_points(landmarks)
-    target = target * (size / 112.0)
-    matrix = similarity_transform(source, target)
+    return warped_chip(rgb, similarity_transform(source, target * (size / 112.0)), size)
+
+
+def reid_0095_chip(rgb: np.ndarray, landmarks: Landmarks, size: int = 128) -> np.ndarray:
+    """The chip face-reidentification-retail-0095 expects: the 5 landmarks mapped onto its
+    template by the least-squares similarity transform. Only true 5-point layouts (YuNet's, or
+    SCRFD's ArcFace order) are accepted: dlib's 5 points are eye corners and the nose base, which
+    would silently misplace the face."""
+    points = np.asarray(landmarks.points, dtype=np.float64)
+    if landmarks.scheme not in FIVE_POINT_SCHEMES or points.shape != (5, 2):
+        raise ConfigError(
+            f"the reid-0095 chip aligns 5 landmarks (eyes, nose tip, mouth corners); got "
+            f"{landmarks.scheme!r} landmarks ({len(points)} points). Known: "
+            f"{', '.join(FIVE_POINT_SCHEMES)}: use a detector that gives them (yunet, onnx-scrfd)"
+        )
+    target = REID_0095_TEMPLATE_128 * (size / 128.0)
+    return warped_chip(rgb, similarity_transform(points, target), size)
+
+
+def warped_chip(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` square chip that the 2x3 image→chip ``matrix`` maps the image onto."""
     # PIL wants the inverse map: for each chip pixel, where to sample in the image.
     inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
     chip = Image.fromarray(np.ascontiguousarray(rgb)).transform(

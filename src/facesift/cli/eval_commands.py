@@ -13,6 +13,7 @@ from facesift.cli.output import print_json
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
 from facesift.eval import lfw
+from facesift.search.calibration import shipped_calibration
 
 app = typer.Typer(help="Measure accuracy on LFW (verification, identification, calibration).")
 console = Console()
@@ -144,33 +145,60 @@ def eval_calibrate(
     )
 
 
+CLUSTER_GRID_FMRS = (1e-7, 3e-7, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4)
+
+
 @app.command("cluster")
 def eval_cluster(
     root: Root,
     thresholds: Annotated[
-        str, typer.Option(help="Comma-separated link distances to evaluate.")
-    ] = "0.36,0.38,0.40,0.42,0.44,0.46,0.48",
+        str,
+        typer.Option(
+            help="Comma-separated link distances to evaluate (default: the distances at FMR "
+            "1e-7 to 3e-4 in the space's calibration)."
+        ),
+    ] = "",
     workers: Workers = None,
     cache: Cache = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Cluster all of LFW with the product's algorithm: pairwise and BCubed precision/recall."""
     settings, people, embeddings = _all_of_lfw(root, workers, cache)
-    grid = [float(t) for t in thresholds.split(",")]
+    if thresholds:
+        grid = [float(t) for t in thresholds.split(",")]
+    else:
+        # The distances at a range of false-match rates of this space's calibration: link
+        # distances mean nothing across models, rates do.
+        calibration = shipped_calibration(embedding_space_of(settings.embedder, settings))
+        grid = sorted({round(calibration.threshold_for(rate), 4) for rate in CLUSTER_GRID_FMRS})
     results = lfw.evaluate_clustering(people, embeddings, grid)
     if as_json:
         print_json(
             console,
             [
-                dict(vars(q), threshold=t, pairwise_f=q.pairwise_f, bcubed_f=q.bcubed_f)
-                for t, q in results
+                dict(
+                    vars(q),
+                    threshold=t,
+                    pairwise_f=q.pairwise_f,
+                    bcubed_f=q.bcubed_f,
+                    wrong_merges=vars(wrong),
+                )
+                for t, q, wrong in results
             ],
         )
         return
-    console.print("threshold | pairwise P / R / F | BCubed P / R / F | clusters (singletons)")
-    for threshold, q in results:
+    console.print(
+        "threshold | pairwise P / R / F | BCubed P / R / F | clusters (singletons) | "
+        "most mixed identity: people (faces) | look-alike pairs merged"
+    )
+    for threshold, q, wrong in results:
         console.print(
-            f"{threshold:.2f} | {q.pairwise_precision:.3f} / {q.pairwise_recall:.3f} / "
+            f"{threshold:.3f} | {q.pairwise_precision:.3f} / {q.pairwise_recall:.3f} / "
             f"{q.pairwise_f:.3f} | {q.bcubed_precision:.3f} / {q.bcubed_recall:.3f} / "
-            f"{q.bcubed_f:.3f} | {q.clusters} ({q.singletons})"
+            f"{q.bcubed_f:.3f} | {q.clusters} ({q.singletons}) | "
+            f"{wrong.largest_people} ({wrong.largest_faces}) | "
+            f"{', '.join('+'.join(pair) for pair in wrong.lookalikes_merged) or 'none'}",
+            highlight=False,
         )
+        if wrong.largest_people > 1:
+            console.print(f"    most mixed: {', '.join(wrong.largest_names)}", highlight=False)

@@ -25,7 +25,11 @@ def register(app: typer.Typer) -> None:
 
 def cluster(
     threshold: Annotated[
-        float | None, typer.Option(help="Link distance (default 0.40, see docs/accuracy.md).")
+        float | None,
+        typer.Option(
+            help="Link distance (default: the one measured best for the embedding space, "
+            "kept in its calibration; docs/accuracy.md)."
+        ),
     ] = None,
     min_faces: Annotated[int, typer.Option(help="List identities with at least N faces.")] = 2,
     rebuild: Annotated[

@@ -40,8 +40,8 @@ def reembed(
         actor = acting_operator(engine)
         console.print(
             f"re-embedding from [bold]{escape(engine.space.key)}[/] "
-            f"to [bold]{escape(engine.configured_space.key)}[/] "
-            f"(detector {engine.settings.detector})"
+            f"to [bold]{escape(engine.reembed_space.key)}[/] "
+            f"(detector {engine.requested_settings.detector})"
         )
         try:
             with ImageJobProgress("reembed") as bar:

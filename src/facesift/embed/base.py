@@ -71,5 +71,6 @@ def _default_settings() -> Settings:
 
 
 def _load_builtins() -> None:
-    # onnx_arcface imports onnxruntime only when a model is opened, so it always registers.
-    from facesift.embed import dlib_resnet, onnx_arcface  # noqa: F401
+    # onnx_arcface and reid_0095 import their runtimes only when a model is opened, so they
+    # always register.
+    from facesift.embed import dlib_resnet, onnx_arcface, reid_0095  # noqa: F401

@@ -399,5 +399,62 @@ def evaluate_clustering(
         clustering = cluster_faces(
             matrix, images, knn, threshold, k=k, mutual=mutual, min_support=min_support
         )
-        results.append((threshold, cluster_quality(clustering.labels, truth)))
+        quality = cluster_quality(clustering.labels, truth)
+        results.append((threshold, quality, wrong_merges(labels, clustering.labels, people)))
     return results
+
+
+# People LFW holds under two names, and look-alike relatives, whose merging says how the model
+# treats the hardest impostors (docs/accuracy.md). A pair missing from a data set is skipped.
+LOOKALIKE_PAIRS = (
+    ("Tia_Mowry", "Tamara_Mowry"),  # identical twins
+    ("Wang_Nan", "Nan_Wang"),  # one person under two names (an LFW label error)
+    ("George_W_Bush", "George_HW_Bush"),  # father and son
+    ("Jeb_Bush", "George_W_Bush"),  # brothers
+    ("Venus_Williams", "Serena_Williams"),  # sisters
+)
+
+
+@dataclass(frozen=True)
+class WrongMerges:
+    """Where a clustering put different people together."""
+
+    largest_people: int  # distinct people in the most mixed identity
+    largest_faces: int  # its faces
+    largest_names: tuple[str, ...]  # its people, most faces first (at most 8)
+    mixed_identities: int  # identities holding more than one person
+    lookalikes_merged: tuple[tuple[str, str], ...]  # pairs of LOOKALIKE_PAIRS put together
+
+
+def wrong_merges(
+    labels: list[str],
+    predicted: np.ndarray,
+    people: dict[str, list[str]],
+    max_photos: int = 20,
+) -> WrongMerges:
+    """The most mixed identity among people with at most ``max_photos`` photos (so one person
+    with hundreds of photos cannot hide the others), and which look-alike pairs were merged."""
+    members: dict[int, dict[str, int]] = {}
+    for person, group in zip(labels, predicted, strict=True):
+        members.setdefault(int(group), {}).setdefault(person, 0)
+        members[int(group)][person] += 1
+    mixed = [group for group in members.values() if len(group) > 1]
+
+    def small(group: dict[str, int]) -> dict[str, int]:
+        return {name: n for name, n in group.items() if len(people[name]) <= max_photos}
+
+    worst = max((small(group) for group in mixed), key=len, default={})
+    where = {}
+    for group_id, group in members.items():
+        for name in group:
+            where.setdefault(name, set()).add(group_id)
+    merged = tuple(
+        (a, b) for a, b in LOOKALIKE_PAIRS if a in where and b in where and where[a] & where[b]
+    )
+    return WrongMerges(
+        largest_people=len(worst),
+        largest_faces=sum(worst.values()),
+        largest_names=tuple(sorted(worst, key=lambda name: -worst[name])[:8]),
+        mixed_identities=len(mixed),
+        lookalikes_merged=merged,
+    )

@@ -28,6 +28,7 @@ import numpy as np
 from facesift.catalog.reembedding import ImageToReembed, ReembedOutcome, SwitchSummary
 from facesift.errors import FaceSiftError
 from facesift.ingest.jobs import FileToAnalyse, analyse_file, parallel_analyse
+from facesift.pipeline import FaceAnalyser
 from facesift.types import AnalysedImage, BoundingBox
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def run_reembed(
     on_progress: ProgressCallback | None = None,
 ) -> ReembedReport:
     """Re-analyse what is left of the job, then switch. The caller holds the writer lock."""
-    target = engine.configured_space
+    target = engine.reembed_space
     previous = engine.catalog.embedding_space()
     retry_only = previous == target.key
     job = target.key
@@ -136,10 +137,11 @@ def _analyse(
     engine: FaceSift, todo: list[ImageToReembed]
 ) -> Iterator[AnalysedImage | tuple[str, str]]:
     files = (FileToAnalyse(Path(image.path), image.path) for image in todo)
-    if engine.settings.workers <= 1:
-        analyser = engine.analyser
+    settings = engine.requested_settings  # the models being moved to
+    if settings.workers <= 1:
+        analyser = FaceAnalyser.from_settings(settings)
         return (analyse_file(analyser, item) for item in files)
-    return parallel_analyse(engine.settings, files)
+    return parallel_analyse(settings, files)
 
 
 def _outcome(engine: FaceSift, image: ImageToReembed, analysed: AnalysedImage) -> ReembedOutcome:

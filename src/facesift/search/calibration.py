@@ -17,6 +17,11 @@ import numpy as np
 from facesift.errors import ConfigError
 from facesift.types import EmbeddingSpace
 
+# Clustering links faces at a far stricter rate than search: one false link merges two people's
+# whole groups. For a space whose calibration names no cluster threshold (an operator's own
+# model), links are made at this FMR, where dlib's measured best link distance (0.40) lies.
+CLUSTER_LINK_FMR = 4e-6
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -27,6 +32,9 @@ class Calibration:
     thresholds: np.ndarray  # ascending distances
     false_match_rates: np.ndarray  # non-decreasing, one per threshold
     false_non_match_rates: np.ndarray  # non-increasing, one per threshold
+    # The link distance `facesift cluster` uses by default, chosen on the same data by
+    # `facesift eval cluster` (docs/accuracy.md); None: derived from CLUSTER_LINK_FMR.
+    cluster_threshold: float | None = None
 
     @property
     def resolution(self) -> float:
@@ -48,13 +56,23 @@ class Calibration:
             return float(self.thresholds[0])
         return float(self.thresholds[allowed[-1]])
 
+    @property
+    def default_cluster_threshold(self) -> float:
+        if self.cluster_threshold is not None:
+            return self.cluster_threshold
+        return self.threshold_for(CLUSTER_LINK_FMR)
+
     def to_json(self) -> str:
+        cluster = (
+            {} if self.cluster_threshold is None else {"cluster_threshold": self.cluster_threshold}
+        )
         return json.dumps(
             {
                 "space": self.space,
                 "dataset": self.dataset,
                 "impostor_pairs": self.impostor_pairs,
                 "genuine_pairs": self.genuine_pairs,
+                **cluster,
                 "points": [
                     [round(float(t), 4), float(f), float(n)]
                     for t, f, n in zip(
@@ -80,6 +98,7 @@ class Calibration:
             thresholds=points[:, 0],
             false_match_rates=points[:, 1],
             false_non_match_rates=points[:, 2],
+            cluster_threshold=data.get("cluster_threshold"),
         )
 
 

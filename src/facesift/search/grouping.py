@@ -26,12 +26,6 @@ from facesift.search.cluster import cluster_faces
 if TYPE_CHECKING:
     from facesift.engine import FaceSift
 
-# LFW, docs/accuracy.md (`facesift eval cluster`): at 0.40 pairwise precision 0.90, recall 0.87
-# (BCubed 0.98 / 0.73); 0.38 gives precision 0.994 but leaves far more photos of people with few
-# photos unclustered (recall 0.80 overall, much lower for small identities). The wrong merges at
-# 0.40 are mostly different East Asian people, whom this model separates worst: use
-# --threshold 0.38 where a wrong merge costs more than a missed one.
-DEFAULT_CLUSTER_THRESHOLD = 0.40
 NEIGHBOURS = 10
 
 
@@ -55,7 +49,7 @@ def run_clustering(
 ) -> ClusterReport:
     actor.require(Action.CLUSTER)
     started = time.monotonic()
-    limit = DEFAULT_CLUSTER_THRESHOLD if threshold is None else threshold
+    limit = engine.calibration.default_cluster_threshold if threshold is None else threshold
     with engine.writer_lock():
         batches = list(engine.catalog.iter_embeddings())
         face_ids = np.concatenate([ids for ids, _ in batches]) if batches else np.zeros(0, np.int64)

@@ -260,3 +260,11 @@ def test_cluster_identities_and_duplicates(gallery, tmp_path):
     pairs = pairs["pairs"]
     assert pairs and pairs_csv.read_text().count("\n") == len(pairs) + 1
     assert all(p["record_a"] != p["record_b"] for p in pairs)
+
+
+def test_backends_lists_every_embedder_and_detector(tmp_path):
+    listed = run("backends", data_dir=tmp_path).stdout
+    line = next(line for line in listed.splitlines() if line.startswith("embedders:"))
+    embedders = set(line.removeprefix("embedders:").strip().split(", "))
+    assert {"dlib-resnet", "onnx-arcface", "reid-0095"} <= embedders
+    assert "detectors: " in listed and "dlib-hog" in listed

@@ -95,3 +95,35 @@ def test_identification_rank1_and_fnir():
     assert result.rank1_hit_rate == 1.0 and result.fnir_at_fpir == 0.0
     embeddings["P3/P3_0002.jpg"] = None
     assert lfw.evaluate_identification(people, embeddings).rank1_hit_rate == pytest.approx(49 / 50)
+
+
+def test_wrong_merges_finds_the_most_mixed_identity_and_merged_lookalikes():
+    from facesift.eval.lfw import wrong_merges
+
+    people = {
+        "Tia_Mowry": ["t1"],
+        "Tamara_Mowry": ["t2"],
+        "A": ["a1", "a2"],
+        "B": ["b1"],
+        "C": ["c1"],
+        "Big": [f"g{i}" for i in range(25)],
+    }
+    labels = ["Tia_Mowry", "Tamara_Mowry", "A", "A", "B", "C"] + ["Big"] * 25
+    # Groups: the twins together; A, B and C together with Big (who has more than 20 photos
+    # and so is not counted as one of the mixed identity's people).
+    predicted = np.array([0, 0, 1, 1, 1, 1] + [1] * 25)
+    wrong = wrong_merges(labels, predicted, people)
+    assert wrong.largest_people == 3
+    assert wrong.largest_faces == 4
+    assert wrong.largest_names[0] == "A"
+    assert set(wrong.largest_names) == {"A", "B", "C"}
+    assert wrong.mixed_identities == 2
+    assert wrong.lookalikes_merged == (("Tia_Mowry", "Tamara_Mowry"),)
+
+
+def test_no_wrong_merges_when_every_identity_is_one_person():
+    from facesift.eval.lfw import wrong_merges
+
+    people = {"A": ["a1", "a2"], "B": ["b1"]}
+    wrong = wrong_merges(["A", "A", "B"], np.array([0, 0, 2]), people)
+    assert (wrong.largest_people, wrong.mixed_identities, wrong.lookalikes_merged) == (0, 0, ())

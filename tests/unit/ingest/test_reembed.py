@@ -159,8 +159,10 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
         leads = [Path(lead.image_path).name for face in hopper for lead in face.leads]
         assert not any("hopper" in name for name in leads)
 
-    # A process still configured with dlib now meets a gallery in another space: refused.
-    with FaceSift(dlib_settings(data)) as stale:
+    # A process that names dlib now meets a gallery in another space: refused. (One that names
+    # no models follows the gallery's.)
+    named_dlib = dlib_settings(data).model_copy(update={"embedder": "dlib-resnet"})
+    with FaceSift(named_dlib) as stale:
         with pytest.raises(SpaceMismatchError):
             stale.search(operators(stale)[1], demo_photos / "collins-original.jpg", **CASE)
 

@@ -32,3 +32,16 @@ def test_shipped_calibration_is_consistent():
     # dlib documents 0.6 as its "same person" distance on LFW; a 1e-3 FMR should sit below it.
     assert 0.35 < calibration.threshold_for(1e-3) < 0.6
     assert calibration.false_match_rate(0.6) > 1e-3
+
+
+def test_the_cluster_link_distance_comes_from_the_calibration_or_its_fmr():
+    from facesift.search.calibration import CLUSTER_LINK_FMR, Calibration
+
+    dlib = shipped_calibration(embedding_space_of("dlib-resnet"))
+    assert dlib.default_cluster_threshold == 0.40  # measured best on LFW (docs/accuracy.md)
+    text = dlib.to_json()
+    assert Calibration.from_json(text).cluster_threshold == 0.40
+    without = Calibration.from_json(text.replace('"cluster_threshold": 0.4,', ""))
+    assert without.cluster_threshold is None
+    assert without.default_cluster_threshold == without.threshold_for(CLUSTER_LINK_FMR)
+    assert abs(without.default_cluster_threshold - 0.40) < 0.02  # where dlib's 0.40 lies

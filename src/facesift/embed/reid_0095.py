@@ -1,0 +1,137 @@
+"""Intel's face-reidentification-retail-0095 (Open Model Zoo, Apache-2.0): 128x128 chip aligned
+on its 5-point template → 256-d vector. facesift's default embedder.
+
+The weights ship inside the package (``facesift/models/face-reidentification-retail-0095/``,
+byte-identical to Intel's and sha256-checked when loaded; see ``models/PROVENANCE.md``) and run on
+OpenVINO, the publisher's own runtime. The INT8 IR on OpenVINO is a provisional choice (fastest in
+the measurements of models/PROVENANCE.md) until bench/embedder_runtimes.py has compared it with the
+FP16 IR and with a derived ONNX file on onnxruntime (docs/benchmarks.md, "Embedder runtime").
+
+Input conventions are the publisher's: (N, 3, 128, 128), **BGR**, float 0..255, no mean or scale
+applied by the caller (the model does its own). facesift's chips are RGB, so channels are reversed
+here. The output (N, 256) is L2-normalised, so the Euclidean distance between two vectors is a
+monotone function of their cosine similarity, d = sqrt(2 - 2 cos), and the space is recorded as
+"euclidean", like onnx-arcface's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+
+from facesift.embed.base import register_embedder
+from facesift.errors import ConfigError, InputError
+from facesift.models.shipped import REID_0095_INT8_BIN, REID_0095_INT8_XML, verified_path
+from facesift.types import ChipSpec, EmbeddingSpace
+
+CHIP_SIDE = 128
+DIMENSION = 256
+# The network is compiled for these fixed batch sizes, and a list of chips goes through in
+# batches of 16 with the rest one by one. Fixed shapes, because OpenVINO runs the INT8 IR with
+# other kernels when the batch is left dynamic: those vectors differ from the fixed-shape ones by
+# up to 0.015 per component, so a probe embedded alone would not match its own gallery copy
+# embedded in a group; at fixed shapes batch 16 and batch 1 agree bit for bit. Batch 16 cost
+# 2.7 ms per face against 3.6 ms for batch 1 in a first measurement (docs/benchmarks.md).
+BATCH_SIZES = (16, 1)
+
+# The space names the weights by their bytes: another file is another space, even under the
+# same model name. Known without loading the model (the engine checks it before opening one).
+REID_0095_SPACE = EmbeddingSpace(
+    model="reid-0095",
+    version="int8-" + REID_0095_INT8_BIN.sha256[:12],
+    dimension=DIMENSION,
+    metric="euclidean",
+)
+
+
+def compile_shipped_model(batch: int = 1, threads: int = 1):
+    """The shipped INT8 IR compiled for the CPU at a fixed ``batch`` size.
+
+    One inference thread by default: ingest already runs one worker process per core, and more
+    threads per process would only fight over the same cores. Precision is pinned to f32 for the
+    layers that are not quantised: OpenVINO would otherwise pick bf16 on CPUs that have it
+    (measured here on an AVX512-BF16 EPYC: vectors off by up to 0.012 per component), and a
+    gallery must get the same vector for the same chip on every machine.
+    """
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ConfigError(
+            "openvino is not installed; it is a facesift dependency: pip install facesift"
+        ) from None
+    xml, weights = verified_path(REID_0095_INT8_XML), verified_path(REID_0095_INT8_BIN)
+    core = ov.Core()
+    model = core.read_model(str(xml), str(weights))
+    model.reshape({model.inputs[0]: ov.PartialShape([batch, 3, CHIP_SIDE, CHIP_SIDE])})
+    return core.compile_model(
+        model,
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32",
+        },
+    )
+
+
+def bgr_blob(chips: list[np.ndarray]) -> np.ndarray:
+    """RGB uint8 chips (H, W, 3) → the model's input: (N, 3, 128, 128) float32 BGR, 0..255."""
+    for number, chip in enumerate(chips):
+        if np.shape(chip) != (CHIP_SIDE, CHIP_SIDE, 3):
+            raise InputError(
+                f"chip {number}: shape {np.shape(chip)}; reid-0095 embeds "
+                f"{CHIP_SIDE}x{CHIP_SIDE} RGB chips aligned on its template (align.aligned_chip)"
+            )
+    batch = np.stack(chips)[..., ::-1]  # RGB → BGR
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+class Reid0095Embedder:
+    name = "reid-0095"
+    space = REID_0095_SPACE
+    chip = ChipSpec(size=CHIP_SIDE, padding=0.0, template="reid-0095-128")
+
+    def __init__(self, compiled_models: Mapping[int, object] | None = None):
+        """``compiled_models``: batch size → OpenVINO ``CompiledModel`` of the shipped weights at
+        that fixed batch size (one of them for batch 1); built once per embedder by default,
+        tests may pass their own."""
+        if compiled_models is None:
+            compiled_models = {batch: compile_shipped_model(batch) for batch in BATCH_SIZES}
+        if 1 not in compiled_models:
+            raise ConfigError("reid-0095 needs a model compiled for batch size 1")
+        self._models = dict(compiled_models)
+        self._batches = sorted(self._models, reverse=True)
+        # A compiled model may be shared by threads, an infer request may not (it owns its input
+        # and output buffers): the server embeds probes from several threads, so each thread
+        # gets its own requests, created on its first call.
+        self._local = threading.local()
+
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        blob = bgr_blob(chips)
+        parts, start = [], 0
+        while start < len(blob):
+            batch = next(b for b in self._batches if b <= len(blob) - start)
+            request = self._request(batch)
+            request.infer({0: blob[start : start + batch]})
+            # The output tensor is the request's own buffer, overwritten by the next call.
+            parts.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+            start += batch
+        vectors = np.concatenate(parts).reshape(len(chips), DIMENSION)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _request(self, batch: int):
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        if batch not in requests:
+            requests[batch] = self._models[batch].create_infer_request()
+        return requests[batch]
+
+
+register_embedder(Reid0095Embedder.name, Reid0095Embedder)
