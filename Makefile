@@ -110,6 +110,11 @@ bench: $(VENV)/.installed system-deps
 	$(BIN)/pip install --quiet -e '.[dlib]'
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
+	$(BIN)/pip install --quiet 'openvino==2026.4.1'  # a YuNet runtime compared, not a dependency
+	$(BIN)/python bench/detector_runtime.py --lfw $(LFW)
+	$(BIN)/python bench/detector_face_sizes.py --lfw $(LFW) | tee bench/results/detector_face_sizes.md
+	nice $(BIN)/python bench/detector_threshold.py --lfw $(LFW)
+	nice $(BIN)/python bench/face_size_accuracy.py --lfw $(LFW) --folds 4
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
