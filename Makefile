@@ -110,7 +110,6 @@ bench: $(VENV)/.installed system-deps
 	$(BIN)/pip install --quiet -e '.[dlib]'
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
-	$(BIN)/pip install --quiet 'openvino==2026.4.1'  # a YuNet runtime compared, not a dependency
 	$(BIN)/python bench/detector_runtime.py --lfw $(LFW)
 	$(BIN)/python bench/detector_face_sizes.py --lfw $(LFW) | tee bench/results/detector_face_sizes.md
 	nice $(BIN)/python bench/detector_threshold.py --lfw $(LFW)
