@@ -7,10 +7,10 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test test-fast lint types layers docs bench eval calibrate system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs bench eval calibrate accuracy-plots system-deps browser-deps clean
 
-# dlib is compiled against OpenBLAS (6x faster embedding than the BLAS-less wheel, see
-# docs/benchmarks.md); the build needs cmake and libopenblas-dev. pip caches the built wheel.
+# Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
+# same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -22,8 +22,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,onnx,serve,browser]'
+	@touch $@
+
+# The dlib backends for their tests (and dlib galleries' re-embedding): the prebuilt dlib-bin
+# wheel, so no machine compiles dlib just to run the tests (~15 minutes saved on a new one).
+# Any dlib that imports will do: `make bench` puts the source build in its place.
+$(VENV)/.dlib-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -c 'import dlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dlib-prebuilt]'
 	@touch $@
 
 FS := FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift
@@ -54,7 +61,7 @@ $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[ray]'
 	@touch $@
 
-test: $(VENV)/.installed $(VENV)/.ray-installed browser-deps
+test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 # The inner loop: unit and contract tests without LFW, browsers or the slow ones (~2 minutes).
@@ -85,18 +92,37 @@ eval: $(VENV)/.installed
 	$(BIN)/facesift eval identify --root $(LFW)
 	$(BIN)/facesift eval cluster --root $(LFW)
 
-calibrate: $(VENV)/.installed
-	$(BIN)/facesift eval calibrate --root $(LFW) \
-	    --out src/facesift/search/calibration/dlib-resnet_v1_128_euclidean.json
+# The shipped calibrations of both models (all LFW pairs; the dlib one needs the dlib extra).
+calibrate: $(VENV)/.installed $(VENV)/.dlib-installed
+	$(BIN)/facesift eval calibrate --root $(LFW) --out src/facesift/search/calibration/$$( \
+	    $(BIN)/python -c 'from facesift.embed.base import embedding_space_of as s; \
+	    from facesift.search.calibration import calibration_filename as f; print(f(s("reid-0095")))')
+	FACESIFT_DETECTOR=dlib-hog FACESIFT_EMBEDDER=dlib-resnet $(BIN)/facesift eval calibrate \
+	    --root $(LFW) --out src/facesift/search/calibration/dlib-resnet_v1_128_euclidean.json
 
-bench: $(VENV)/.installed
+# DET curves of the shipped calibrations, the picture in docs/accuracy.md.
+accuracy-plots: $(VENV)/.installed
+	$(BIN)/python scripts/plot_det.py --out docs/img/det-lfw.png
+
+bench: $(VENV)/.installed system-deps
+	# dlib compiled against OpenBLAS, the build facesift's dlib figures and the peer use.
+	$(BIN)/pip uninstall --quiet --yes dlib-bin 2>/dev/null || true
+	$(BIN)/pip install --quiet -e '.[dlib]'
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
+	$(BIN)/pip install --quiet 'openvino==2026.4.1'  # a YuNet runtime compared, not a dependency
+	$(BIN)/python bench/detector_runtime.py --lfw $(LFW)
+	$(BIN)/python bench/detector_face_sizes.py --lfw $(LFW) | tee bench/results/detector_face_sizes.md
+	nice $(BIN)/python bench/detector_threshold.py --lfw $(LFW)
+	nice $(BIN)/python bench/face_size_accuracy.py --lfw $(LFW) --folds 4
 	$(BIN)/python bench/ingest_throughput.py --lfw $(LFW)
 	$(BIN)/python bench/search_latency.py --lfw $(LFW)
 	$(BIN)/python bench/duplicates.py --lfw $(LFW)
 	$(BIN)/python bench/catalog_backends.py
 	$(BIN)/python bench/index_backends.py
+	# cv2.FaceDetectorYN runs YuNet for the embedder-runtime comparison (the benchmark only).
+	$(BIN)/pip install --quiet 'opencv-python-headless==5.0.0.93'
+	nice $(BIN)/python bench/embedder_runtimes.py --lfw $(LFW) --models $(SHARED)/models
 	$(BIN)/pip install --quiet 'locust==2.47.0'  # load generator for the API benchmark only
 	$(BIN)/python bench/serve_load.py --lfw $(LFW)
 	# 1M and 10M faces: ~11 GB of scratch disk, <12 GB of memory, about an hour on 2 cores.

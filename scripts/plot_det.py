@@ -43,7 +43,10 @@ def plot(calibrations: list[Calibration], out: Path) -> None:
         # Below one impostor pair the FMR is not measured: draw only what was.
         shown = (fmr >= calibration.resolution) & (fnmr > 0)
         model = calibration.space.split("/", 1)[0]
-        label = LABELS.get(model, calibration.space)
+        label = (
+            f"{LABELS.get(model, calibration.space)}\n"
+            f"{calibration.genuine_pairs:,} genuine / {calibration.impostor_pairs:,} impostor pairs"
+        )
         (line,) = axes.loglog(fmr[shown], fnmr[shown], label=label, linewidth=2)
         at = calibration.threshold_for(OPERATING_FMR)
         axes.plot(
@@ -60,15 +63,11 @@ def plot(calibrations: list[Calibration], out: Path) -> None:
             fontsize=8,
             color=line.get_color(),
         )
-    pairs = calibrations[0] if calibrations else None
     axes.set_xlabel("false-match rate (FMR), impostor pairs")
     axes.set_ylabel("false-non-match rate (FNMR), genuine pairs")
-    title = "DET on all LFW pairs, through facesift's own pipeline"
-    if pairs is not None:
-        title += f"\n{pairs.genuine_pairs:,} genuine, {pairs.impostor_pairs:,} impostor pairs"
-    axes.set_title(title, fontsize=10)
+    axes.set_title("DET on all LFW pairs, through facesift's own pipeline", fontsize=10)
     axes.set_xlim(1e-7, 1)
-    axes.set_ylim(1e-3, 1)
+    axes.set_ylim(1e-4, 1)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8, loc="lower left")
     out.parent.mkdir(parents=True, exist_ok=True)

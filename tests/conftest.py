@@ -69,6 +69,18 @@ def analyser(shared_engine_settings):
     return FaceAnalyser.from_settings(shared_engine_settings)
 
 
+@pytest.fixture(scope="session")
+def dlib_analyser(shared_engine_settings):
+    """The dlib pipeline (HOG + ResNet), the default before YuNet + reid-0095, for its own tests."""
+    from facesift.pipeline import FaceAnalyser
+
+    return FaceAnalyser.from_settings(
+        shared_engine_settings.model_copy(
+            update={"detector": "dlib-hog", "embedder": "dlib-resnet"}
+        )
+    )
+
+
 @pytest.fixture
 def engine(tmp_path) -> FaceSift:
     with FaceSift(Settings(data_dir=tmp_path / "data", workers=1)) as fs:

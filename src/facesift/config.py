@@ -10,11 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The default pipeline for new galleries (docs/accuracy.md has its measured figures). A gallery
 # already built with other models keeps using them until `facesift reembed` moves it.
-DEFAULT_DETECTOR = "dlib-hog"
-DEFAULT_EMBEDDER = "dlib-resnet"
+DEFAULT_DETECTOR = "yunet"
+DEFAULT_EMBEDDER = "reid-0095"
 # The detector whose landmarks each embedder's chips are aligned from, used when a gallery's
 # recorded embedder is chosen and the operator named no detector.
 PAIRED_DETECTOR = {
+    "reid-0095": "yunet",
     "dlib-resnet": "dlib-hog",
     "onnx-arcface": "onnx-scrfd",
 }
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     min_face_size: int = Field(default=40, ge=20)
     # Large photos are shrunk for detection only (boxes are mapped back; landmarks and chips use
     # the full image), which bounds detection time without losing faces above min_face_size.
+    # The yunet detector shrinks by min_face_size alone and uses this as its largest tile side
+    # (at least 384), so small faces in big photos are still found (docs/accuracy.md).
     max_detect_side: int = Field(default=1600, ge=320)
     # Decompression-bomb guard: refuse images with more pixels than this.
     max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)

@@ -12,11 +12,11 @@ its own 5-point template (``template="reid-0095-128"``, from its Open Model Zoo 
 
 from __future__ import annotations
 
-import dlib
 import numpy as np
 from PIL import Image
 
 from facesift.errors import ConfigError
+from facesift.models import dlib_module
 from facesift.types import BoundingBox, ChipSpec, Landmarks
 
 # insightface's ``arcface_dst``: left eye, right eye, nose tip, left and right mouth corners (as
@@ -78,6 +78,7 @@ def aligned_chip(
             f"dlib chips need dlib's landmarks, not {landmarks.scheme!r}: use a dlib detector "
             "with this embedder, or an embedder whose chip is aligned on 5 points (onnx-arcface)"
         )
+    dlib = dlib_module()
     rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
     points = dlib.points([dlib.point(round(x), round(y)) for x, y in landmarks.points])
     shape = dlib.full_object_detection(rect, points)

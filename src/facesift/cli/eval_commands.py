@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from facesift.cli.output import print_json
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
 from facesift.eval import lfw
-from facesift.search.calibration import shipped_calibration
+from facesift.search.calibration import load_calibration, shipped_calibration
 
 app = typer.Typer(help="Measure accuracy on LFW (verification, identification, calibration).")
 console = Console()
@@ -124,19 +125,32 @@ def eval_identify(
 def eval_calibrate(
     root: Root,
     out: Annotated[Path, typer.Option("--out", help="Where to write the calibration JSON.")],
+    cluster_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Default link distance for `facesift cluster`, chosen with `eval cluster` "
+            "(kept from an existing --out file of the same space when not given)."
+        ),
+    ] = None,
     workers: Workers = None,
     cache: Cache = None,
 ) -> None:
     """Measure FMR/FNMR over all genuine and impostor pairs of LFW; write a calibration file."""
     settings, people, embeddings = _all_of_lfw(root, workers, cache)
+    space = embedding_space_of(settings.embedder, settings)
     calibration = lfw.calibrate(
         people,
         embeddings,
-        embedding_space_of(settings.embedder, settings),
+        space,
         dataset=(
             f"LFW (all pairs), detector {settings.detector}, min face {settings.min_face_size}px"
         ),
     )
+    if cluster_threshold is None and out.is_file():
+        previous = load_calibration(out)
+        if previous.space == space.key:
+            cluster_threshold = previous.cluster_threshold
+    calibration = dataclasses.replace(calibration, cluster_threshold=cluster_threshold)
     out.write_text(calibration.to_json())
     console.print(
         f"calibration written to {out}: {calibration.genuine_pairs:,} genuine and "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import dlib
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facesift.detect.base import register_detector
@@ -13,9 +14,12 @@ from facesift.detect.scaling import (
     reading_order,
     resize_for_detection,
 )
-from facesift.models import MMOD_FACE_DETECTOR, model_path
+from facesift.models import MMOD_FACE_DETECTOR, dlib_module, model_path
 from facesift.timing import measure
 from facesift.types import Detection
+
+if TYPE_CHECKING:
+    import dlib
 
 # dlib's MMOD face detector is documented to find faces of about 80 px and up (not measured here).
 CNN_SMALLEST_FACE_PX = 80
@@ -36,7 +40,7 @@ class DlibCnnDetector:
         self.min_face_size = min_face_size
         # The CNN's cost grows with pixels much faster than HOG's; cap its working size lower.
         self.max_detect_side = min(max_detect_side, 1024)
-        self._detector = detector or dlib.cnn_face_detection_model_v1(
+        self._detector = detector or dlib_module().cnn_face_detection_model_v1(
             str(model_path(MMOD_FACE_DETECTOR))
         )
         self._predictor = predictor or five_point_predictor()

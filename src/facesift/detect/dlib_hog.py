@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import dlib
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facesift.detect.base import register_detector
@@ -13,8 +14,12 @@ from facesift.detect.scaling import (
     reading_order,
     resize_for_detection,
 )
+from facesift.models import dlib_module
 from facesift.timing import measure
 from facesift.types import Detection
+
+if TYPE_CHECKING:
+    import dlib
 
 # Measured (bench/detector_min_face.py, 200 LFW faces shrunk step by step): at its native scale the
 # HOG detector finds 99-100% of faces whose box is 64 px or more, 93-95% at 58-62 px and 31% at
@@ -38,7 +43,7 @@ class DlibHogDetector:
     ):
         self.min_face_size = min_face_size
         self.max_detect_side = max_detect_side
-        self._detector = detector or dlib.get_frontal_face_detector()
+        self._detector = detector or dlib_module().get_frontal_face_detector()
         self._predictor = predictor or five_point_predictor()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:

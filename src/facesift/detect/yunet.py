@@ -4,7 +4,7 @@
 YuNet finds faces whose box is roughly 20 to 400 px in the image it is given (measured below), so
 one pass cannot cover photos from a 250 px thumbnail to a 50-megapixel frame. Each image is run at
 a few scales (``pyramid_scales``): the finest maps a ``min_face_size`` face to the smallest size
-YuNet finds reliably; each coarser one is 8x smaller, until a face filling the whole frame is small
+YuNet finds reliably; each coarser one is 4x smaller, until a face filling the whole frame is small
 enough to be found. A level larger than ``max_detect_side`` is cut into overlapping tiles
 (``tile_windows``) so memory and input shapes stay bounded. Every face is then kept once, from the
 level where its size is best for YuNet's landmarks (``merge``).
@@ -40,8 +40,8 @@ BEST_FACE_PX = (40, 400)
 # least 40 px, inside the best range, on the next: tiles need only overlap by that much.
 LEVEL_RATIO = 4.0
 # The coarsest level fits the image's short side into this: a face filling the whole frame was
-# found in all 120 tight LFW crops at 160-400 px, but a tight crop of Collins's face only up to
-# 240 px (score 0.34 at 320 px).
+# found in all 150 LFW faces cropped to their box (or its central 80%) at 160-400 px, but a tight
+# crop of Collins's face (skimage astronaut) only up to 240 px (score 0.34 at 320 px).
 COARSE_SIDE = 256
 # Images up to this long side are never shrunk: ~20 ms at native scale, and landmarks are as
 # good as they get.
@@ -53,7 +53,8 @@ TILE_OVERLAP = round(BEST_FACE_PX[0] * LEVEL_RATIO) + 32
 EDGE_MARGIN = 2
 # opencv_zoo's YuNet demo default; also used to merge faces found at several levels or tiles.
 NMS_OVERLAP = 0.3
-# A box lying this much inside a box kept from another level is the same face (a partial find).
+# A box lying this much inside a kept box is the same face (a part of it, found on another level
+# or tile).
 CONTAINED = 0.8
 # Measured (bench/detector_threshold.py, docs/accuracy.md "Detector score threshold"): from 0.5
 # to 0.7, false faces on 130 MP of face-free photos fall from 15 to 1 and on 269 MP of synthetic
@@ -98,7 +99,7 @@ def _spans(length: int, tile_side: int, overlap: int) -> list[tuple[int, int]]:
     return [(int(start), int(start) + side) for start in starts]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: its fields are arrays
 class Candidate:
     """One face found at one level, in original pixels, before merging."""
 
@@ -122,26 +123,47 @@ class Candidate:
 
 def merge(candidates: list[Candidate]) -> list[Candidate]:
     """Each face once: best-sized first, then from the finest level (most pixels), then most
-    confident; the rest that overlap a kept face are dropped."""
+    confident; the rest that overlap a kept face are dropped. One exception: a kept box lying
+    inside a larger box from a coarser level is a part of a face too big for its own level (an
+    eye and a nose in a face filling a 50 MP frame), so the whole face replaces it."""
     order = sorted(candidates, key=lambda c: (round(c.size_penalty, 2), c.level, -c.score))
     kept: list[Candidate] = []
     for candidate in order:
-        if not any(_same_face(candidate.box, other.box) for other in kept):
+        clashes = [other for other in kept if _same_face(candidate.box, other.box)]
+        if not clashes:
+            kept.append(candidate)
+        elif all(
+            other.level < candidate.level and _inside(other.box, candidate.box) for other in clashes
+        ):
+            kept = [other for other in kept if all(other is not c for c in clashes)]
             kept.append(candidate)
     return kept
 
 
-def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
+def _areas(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Intersection, area of a, area of b."""
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
+    inter = float(width * height) if width > 0 and height > 0 else 0.0
+    return inter, float((a[2] - a[0]) * (a[3] - a[1])), float((b[2] - b[0]) * (b[3] - b[1]))
+
+
+def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
+    inter, area_a, area_b = _areas(a, b)
+    if inter == 0.0:
         return False
-    inter = width * height
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
     return bool(
         inter / (area_a + area_b - inter) > NMS_OVERLAP
         or inter / max(min(area_a, area_b), 1e-9) > CONTAINED
+    )
+
+
+def _inside(small: np.ndarray, large: np.ndarray) -> bool:
+    """``small`` lies (mostly) inside ``large`` and is much smaller: a part, not the same box."""
+    inter, area_small, area_large = _areas(small, large)
+    return bool(
+        inter / max(area_small, 1e-9) > CONTAINED
+        and inter / (area_small + area_large - inter) <= NMS_OVERLAP
     )
 
 

@@ -6,12 +6,16 @@ our pipeline measures.
 
 from __future__ import annotations
 
-import dlib
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facesift.embed.base import register_embedder
-from facesift.models import RESNET_FACE_RECOGNITION, model_path
+from facesift.models import RESNET_FACE_RECOGNITION, dlib_module, model_path
 from facesift.types import ChipSpec, EmbeddingSpace
+
+if TYPE_CHECKING:
+    import dlib
 
 DLIB_RESNET_SPACE = EmbeddingSpace(
     model="dlib-resnet", version="v1", dimension=128, metric="euclidean"
@@ -24,7 +28,7 @@ class DlibResnetEmbedder:
     chip = ChipSpec(size=150, padding=0.25)
 
     def __init__(self, model: dlib.face_recognition_model_v1 | None = None):
-        self._model = model or dlib.face_recognition_model_v1(
+        self._model = model or dlib_module().face_recognition_model_v1(
             str(model_path(RESNET_FACE_RECOGNITION))
         )
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from facesift.config import Settings
 from facesift.detect.base import smallest_face_px
+from facesift.embed.base import embedding_space_of
 from facesift.errors import InputError
 from facesift.ingest.jobs import FileToAnalyse, parallel_analyse
 from facesift.pipeline import FaceAnalyser
@@ -96,16 +97,28 @@ def default_cache(settings: Settings) -> Path:
 
 
 def cache_key(settings: Settings) -> str:
-    """Embeddings depend on these settings; the cache file name records them."""
+    """Embeddings depend on these settings and on the pipeline's code (a changed score threshold
+    or alignment must not reuse stale vectors); the cache file name records them."""
     parts = (
         settings.detector,
         smallest_face_px(settings.detector),
         settings.embedder,
+        embedding_space_of(settings.embedder, settings).key,
         settings.min_face_size,
         settings.max_detect_side,
+        _pipeline_source_digest(),
     )
     text = "|".join(str(part) for part in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _pipeline_source_digest() -> str:
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for stage in ("detect", "align", "embed"):
+        for source in sorted((package / stage).glob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from facesift.errors import ConfigError
 
@@ -30,3 +31,19 @@ def model_path(filename: str) -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError(f"model file {filename} missing from the face_recognition_models package")
+
+
+DLIB_INSTALL_HINT = (
+    "the dlib backends (dlib-hog, dlib-cnn, dlib-resnet) need dlib, which the default pipeline "
+    "does not: pip install 'facesift[dlib]' (compiles dlib against OpenBLAS; needs cmake) or "
+    "'facesift[dlib-prebuilt]' (a prebuilt wheel, slower embedding)"
+)
+
+
+def dlib_module() -> ModuleType:
+    """dlib, imported on first use: it is an extra since the default pipeline moved off it."""
+    try:
+        import dlib
+    except ImportError:
+        raise ConfigError(DLIB_INSTALL_HINT) from None
+    return dlib

@@ -35,14 +35,9 @@ YUNET_2023MAR = ShippedFile(
     "yunet-2023mar/face_detection_yunet_2023mar.onnx",
     "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
 )
-REID_0095_FP16_XML = ShippedFile(
-    "face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml",
-    "ce53d2c9c08c0bd1c1660fb8a5b6d0e3e4ec19eb92f1036d2d83a85e83082dce",
-)
-REID_0095_FP16_BIN = ShippedFile(
-    "face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.bin",
-    "241229ca3d206321868d46ce74a3c0b06c49cea58db7dc70b2e842ff287545d1",
-)
+# Intel's INT8 IR, byte for byte: the default embedder's weights, run by OpenVINO. The FP16 IR and
+# the ONNX files derived from it are not shipped: on the same LFW accuracy they ran 2-3x slower
+# (docs/benchmarks.md, "Embedder runtime").
 REID_0095_INT8_XML = ShippedFile(
     "face-reidentification-retail-0095/FP16-INT8/face-reidentification-retail-0095.xml",
     "06626e796a2c308f5ff32b3045d5587ad5a83ba62a63797bb7e10c735a6da1fc",
@@ -51,20 +46,11 @@ REID_0095_INT8_BIN = ShippedFile(
     "face-reidentification-retail-0095/FP16-INT8/face-reidentification-retail-0095.bin",
     "b422592479d85804b7bb52c37f4663f3ef33ac9f2154d6072f09c2e251890aec",
 )
-# Derived from the FP16 IR (Apache-2.0, marked as modified in PROVENANCE.md): PRelu with one
-# shared slope replaced by the identical LeakyRelu, which onnxruntime runs about 2x faster.
-REID_0095_LEAKYRELU_ONNX = ShippedFile(
-    "face-reidentification-retail-0095/onnx/face-reidentification-retail-0095_fp32_leakyrelu.onnx",
-    "67f10b835847f998f1b961d62398520801cde8ee7d4e6cb104dfea816a738e20",
-)
 
 ALL_SHIPPED = (
     YUNET_2023MAR,
-    REID_0095_FP16_XML,
-    REID_0095_FP16_BIN,
     REID_0095_INT8_XML,
     REID_0095_INT8_BIN,
-    REID_0095_LEAKYRELU_ONNX,
 )
 
 _verified: set[str] = set()

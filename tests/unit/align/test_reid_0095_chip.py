@@ -8,10 +8,10 @@ from facesift.align.chips import (
     reid_0095_chip,
     similarity_transform,
 )
+from facesift.detect import create_detector
 from facesift.errors import ConfigError
 from facesift.types import BoundingBox, ChipSpec, Landmarks
 from tests.conftest import rgb_of, strongest
-from tests.five_points import FivePointHogDetector
 
 SPEC = ChipSpec(size=128, padding=0.0, template="reid-0095-128")
 UNKNOWN = ChipSpec(size=1, padding=0.0, template="nope")
@@ -57,7 +57,7 @@ def test_each_landmark_lands_on_its_template_point(scheme):
 
 def test_real_face_eyes_go_where_the_template_says(photos):
     rgb = rgb_of(photos["collins"])
-    face = strongest(FivePointHogDetector().detect(rgb))
+    face = strongest(create_detector("yunet", min_face_size=40, max_detect_side=1600).detect(rgb))
     points = np.asarray(face.landmarks.points)
     matrix = similarity_transform(points, REID_0095_TEMPLATE_128)
     mapped = points @ matrix[:, :2].T + matrix[:, 2]

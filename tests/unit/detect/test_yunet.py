@@ -14,7 +14,9 @@ from facesift.detect import available_detectors, create_detector
 from facesift.detect.yunet import (
     COARSE_SIDE,
     TILE_OVERLAP,
+    Candidate,
     YuNetDetector,
+    merge,
     pyramid_scales,
     tile_windows,
 )
@@ -158,6 +160,31 @@ def test_tiles_cover_the_image_with_the_overlap():
     assert covered.all()
     xs = sorted({(lft, r) for lft, _, r, _ in windows})
     assert all(a[1] - b[0] >= TILE_OVERLAP for a, b in zip(xs, xs[1:], strict=False))
+
+
+def candidate(box, score, detector_side, level) -> Candidate:
+    return Candidate(np.array(box, float), np.zeros((5, 2)), score, detector_side, level)
+
+
+def test_merge_keeps_each_face_from_the_level_where_it_is_best_sized():
+    too_big = candidate([100, 100, 580, 580], 0.95, detector_side=480, level=0)
+    sized = candidate([104, 98, 584, 590], 0.90, detector_side=120, level=1)
+    assert merge([too_big, sized]) == [sized]
+    # Both inside the best range: the finer level (more pixels), whatever the scores.
+    fine = candidate([100, 100, 300, 300], 0.85, detector_side=120, level=0)
+    coarse = candidate([98, 102, 302, 298], 0.93, detector_side=30, level=1)
+    assert merge([coarse, fine]) == [fine]
+
+
+def test_merge_replaces_a_part_of_a_face_by_the_whole_face_from_a_coarser_level():
+    part = candidate([300, 300, 420, 420], 0.8, detector_side=72, level=0)
+    whole = candidate([100, 100, 700, 760], 0.9, detector_side=160, level=1)
+    beside = candidate([900, 100, 1100, 300], 0.9, detector_side=120, level=0)
+    assert merge([part, whole, beside]) == [beside, whole]
+    # A smaller box on a coarser level inside a kept face is a duplicate, not a whole face.
+    face = candidate([100, 100, 700, 760], 0.9, detector_side=160, level=0)
+    inner = candidate([300, 300, 420, 420], 0.8, detector_side=45, level=1)
+    assert merge([face, inner]) == [face]
 
 
 def test_a_too_small_tile_setting_is_refused_by_name():

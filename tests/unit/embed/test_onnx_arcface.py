@@ -93,8 +93,8 @@ def test_arcface_chip_puts_the_landmarks_on_the_template():
     np.testing.assert_allclose(bright.mean(axis=0)[::-1], ARCFACE_TEMPLATE_112[0], atol=1.5)
 
 
-def test_dlib_landmarks_drive_the_arcface_alignment(analyser, photos):
-    detection = strongest(analyser.detector.detect(rgb_of(photos["collins"])))
+def test_dlib_landmarks_drive_the_arcface_alignment(dlib_analyser, photos):
+    detection = strongest(dlib_analyser.detector.detect(rgb_of(photos["collins"])))
     source, target = arcface_points(detection.landmarks)
     matrix = similarity_transform(source, target)
     eyes = source @ matrix[:, :2].T + matrix[:, 2]

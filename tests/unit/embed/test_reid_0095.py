@@ -7,13 +7,13 @@ import pytest
 from PIL import Image
 
 from facesift.align.chips import reid_0095_chip
+from facesift.detect import create_detector
 from facesift.embed import available_embedders, create_embedder
 from facesift.embed.base import embedding_space_of
 from facesift.errors import ConfigError, InputError
 from facesift.models.shipped import REID_0095_INT8_BIN, REID_0095_INT8_XML, file_sha256
 from facesift.pipeline import FaceAnalyser
 from tests.conftest import rgb_of, strongest
-from tests.five_points import FivePointHogDetector
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def embedder():
 
 @pytest.fixture(scope="module")
 def detector():
-    return FivePointHogDetector()
+    return create_detector("yunet", min_face_size=40, max_detect_side=1600)
 
 
 @pytest.fixture(scope="module")
@@ -140,15 +140,27 @@ def test_concurrent_calls_from_threads_give_the_serial_vectors(embedder, chips):
         np.testing.assert_allclose(vector, serial[name], atol=1e-6)
 
 
+def test_injected_models_are_used_and_batch_one_is_required(chips):
+    from facesift.embed.reid_0095 import Reid0095Embedder, shipped_models
+
+    models = shipped_models()
+    only_singles = Reid0095Embedder({1: models[1]})
+    names = ["collins", "hopper"] * 9  # 18 chips, one call each
+    np.testing.assert_array_equal(
+        only_singles.embed([chips[n] for n in names]),
+        Reid0095Embedder().embed([chips[n] for n in names]),
+    )
+    with pytest.raises(ConfigError, match="batch size 1"):
+        Reid0095Embedder({16: models[16]})
+
+
 def test_a_chip_of_the_wrong_size_is_refused_by_position(embedder, chips):
     with pytest.raises(InputError, match=r"chip 1: shape \(112, 112, 3\)"):
         embedder.embed([chips["collins"], np.zeros((112, 112, 3), np.uint8)])
 
 
-def test_pipeline_embeds_with_five_point_landmarks_and_refuses_dlib_ones(embedder, photos):
-    from facesift.detect import create_detector
-
-    analyser = FaceAnalyser(FivePointHogDetector(), embedder, max_image_pixels=50_000_000)
+def test_pipeline_embeds_with_yunet_landmarks_and_refuses_dlib_ones(embedder, detector, photos):
+    analyser = FaceAnalyser(detector, embedder, max_image_pixels=50_000_000)
     faces = analyser.analyse_file(Path(photos["group"])).faces
     assert len(faces) >= 2
     vectors = np.stack([face.embedding for face in faces])
@@ -167,8 +179,7 @@ def test_on_lfw_a_persons_other_photo_is_nearer_than_ten_strangers(lfw_root, emb
     chosen, strangers = people[:: len(people) // 5][:5], people[7::50][:10]
 
     def vectors(person: str, wanted: int) -> list[np.ndarray]:
-        """The central face of the person's first ``wanted`` photos where HOG finds one (this
-        stand-in detector misses a few LFW faces that YuNet finds)."""
+        """The central face of the person's first ``wanted`` photos where a face is found."""
         found = []
         for path in sorted((lfw_root / person).glob("*.jpg")):
             rgb = rgb_of(path)

@@ -24,11 +24,12 @@ EXACT_MAX, COMPRESSED_MIN = 1_000, 5_000
 
 
 @pytest.fixture(scope="module")
-def real_faces(analyser, photos) -> np.ndarray:
-    """Every face found in the test photos: Collins (twice), Hopper, and both in the group."""
+def real_faces(dlib_analyser, photos) -> np.ndarray:
+    """Every face found in the test photos: Collins (twice), Hopper, and both in the group, in
+    dlib's space, which the synthetic faces (lfw_embedding_gaussian.npz) are fitted to."""
     faces = []
     for name in ("collins", "collins_mirrored", "hopper", "group"):
-        faces += [face.embedding for face in analyser.analyse_pixels(rgb_of(photos[name]))]
+        faces += [face.embedding for face in dlib_analyser.analyse_pixels(rgb_of(photos[name]))]
     return np.vstack(faces).astype(np.float32)
 
 

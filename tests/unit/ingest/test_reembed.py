@@ -61,7 +61,9 @@ def onnx_model(tmp_path_factory) -> Path:
 def dlib_settings(data: Path) -> Settings:
     # The demo's faces are 72 px and larger: from 64 px up, HOG scans the photos at their own
     # scale (no upsampling), and still finds the smallest Collins.
-    return Settings(data_dir=data, workers=1, min_face_size=64)
+    return Settings(
+        data_dir=data, workers=1, min_face_size=64, detector="dlib-hog", embedder="dlib-resnet"
+    )
 
 
 def onnx_settings(data: Path, model: Path) -> Settings:
@@ -161,8 +163,7 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
 
     # A process that names dlib now meets a gallery in another space: refused. (One that names
     # no models follows the gallery's.)
-    named_dlib = dlib_settings(data).model_copy(update={"embedder": "dlib-resnet"})
-    with FaceSift(named_dlib) as stale:
+    with FaceSift(dlib_settings(data)) as stale:
         with pytest.raises(SpaceMismatchError):
             stale.search(operators(stale)[1], demo_photos / "collins-original.jpg", **CASE)
 

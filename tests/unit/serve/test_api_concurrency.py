@@ -27,7 +27,8 @@ def test_searches_all_succeed_while_an_ingest_job_runs(tmp_path, photos):
     served = make_served(tmp_path, photos, workers=1)
     try:
         served.ingest(["hopper"])
-        files = [("files", item) for item in _variants(photos["collins_mirrored"], 10)]
+        # Enough photos that the job outlasts several searches even on the fast default models.
+        files = [("files", item) for item in _variants(photos["collins_mirrored"], 40)]
         started = served.client.post(
             "/api/v1/sources/press/ingest", files=files, headers=served.as_("admin")
         )
@@ -63,7 +64,7 @@ def test_searches_all_succeed_while_an_ingest_job_runs(tmp_path, photos):
         assert codes and set(codes) == {200}, codes
         job = served.client.get(job_url, headers=served.as_("admin")).json()
         assert job["state"] == "succeeded", job
-        assert job["result"]["images_ingested"] == 10
+        assert job["result"]["images_ingested"] == 40
         # Searches really overlapped the ingest: they saw it running at several stages.
         during = {done for state, done in progress_seen if state == "running"}
         assert len(during) >= 2, progress_seen
