@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test test-fast lint types layers docs bench eval calibrate accuracy-plots system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs bench eval eval-dlib calibrate accuracy-plots system-deps browser-deps clean
 
 # Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
 # same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
@@ -33,6 +33,7 @@ $(VENV)/.dlib-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -c 'import dlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dlib-prebuilt]'
 	@touch $@
 
+DLIB_MODELS := FACESIFT_DETECTOR=dlib-hog FACESIFT_EMBEDDER=dlib-resnet
 FS := FACESIFT_DATA_DIR=$(DEMO_DIR)/data $(BIN)/facesift
 AS_ADMIN := FACESIFT_OPERATOR=admin
 AS_INVESTIGATOR := FACESIFT_OPERATOR=investigator
@@ -92,12 +93,18 @@ eval: $(VENV)/.installed
 	$(BIN)/facesift eval identify --root $(LFW)
 	$(BIN)/facesift eval cluster --root $(LFW)
 
+# The same figures for the dlib pipeline (about 15 minutes more on 2 cores; needs the dlib extra).
+eval-dlib: $(VENV)/.installed $(VENV)/.dlib-installed
+	$(DLIB_MODELS) $(BIN)/facesift eval lfw --root $(LFW) --pairs $(LFW)/pairs.txt
+	$(DLIB_MODELS) $(BIN)/facesift eval identify --root $(LFW)
+	$(DLIB_MODELS) $(BIN)/facesift eval cluster --root $(LFW)
+
 # The shipped calibrations of both models (all LFW pairs; the dlib one needs the dlib extra).
 calibrate: $(VENV)/.installed $(VENV)/.dlib-installed
 	$(BIN)/facesift eval calibrate --root $(LFW) --out src/facesift/search/calibration/$$( \
 	    $(BIN)/python -c 'from facesift.embed.base import embedding_space_of as s; \
 	    from facesift.search.calibration import calibration_filename as f; print(f(s("reid-0095")))')
-	FACESIFT_DETECTOR=dlib-hog FACESIFT_EMBEDDER=dlib-resnet $(BIN)/facesift eval calibrate \
+	$(DLIB_MODELS) $(BIN)/facesift eval calibrate \
 	    --root $(LFW) --out src/facesift/search/calibration/dlib-resnet_v1_128_euclidean.json
 
 # DET curves of the shipped calibrations, the picture in docs/accuracy.md.
@@ -110,7 +117,6 @@ bench: $(VENV)/.installed system-deps
 	$(BIN)/pip install --quiet -e '.[dlib]'
 	$(BIN)/pip install --quiet --no-deps 'face-recognition==1.3.0'
 	$(BIN)/pip install --quiet click  # the peer's CLI needs it; --no-deps keeps our dlib
-	$(BIN)/pip install --quiet 'openvino==2026.4.1'  # a YuNet runtime compared, not a dependency
 	$(BIN)/python bench/detector_runtime.py --lfw $(LFW)
 	$(BIN)/python bench/detector_face_sizes.py --lfw $(LFW) | tee bench/results/detector_face_sizes.md
 	nice $(BIN)/python bench/detector_threshold.py --lfw $(LFW)

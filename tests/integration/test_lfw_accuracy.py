@@ -11,18 +11,31 @@ from facesift.search.calibration import shipped_calibration
 pytestmark = pytest.mark.lfw
 
 
-def test_first_fold_of_lfw_pairs(lfw_root, tmp_path):
+# Each pipeline's published LFW figure, less a margin for a 200-pair slice at a threshold fixed in
+# advance: Intel publishes 99.47% for face-reidentification-retail-0095, dlib 99.38% for its ResNet
+# (our HOG misses some turned heads, docs/accuracy.md).
+PIPELINES = {
+    "default": ({}, 0.98),
+    "dlib": ({"detector": "dlib-hog", "embedder": "dlib-resnet"}, 0.97),
+}
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_first_fold_of_lfw_pairs(lfw_root, tmp_path, pipeline):
+    models, floor = PIPELINES[pipeline]
+    if "dlib-resnet" in models.values():
+        pytest.importorskip("dlib", reason="the dlib extra is not installed")
+    settings = Settings(workers=2, **models)
     pairs = [p for p in lfw.read_pairs(lfw_root / "pairs.txt") if p.fold == 0]
     pairs = pairs[:100] + pairs[300:400]  # 100 same-person and 100 different-person pairs
     photos = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    embeddings = lfw.embed_photos(lfw_root, photos, Settings(workers=2), cache=tmp_path / "c.npz")
+    embeddings = lfw.embed_photos(lfw_root, photos, settings, cache=tmp_path / "c.npz")
     distances = lfw.pair_distances(pairs, embeddings)
     same = np.array([p.same for p in pairs])
-    threshold = shipped_calibration(embedding_space_of("dlib-resnet")).threshold_for(1e-2)
+    space = embedding_space_of(settings.embedder, settings)
+    threshold = shipped_calibration(space).threshold_for(1e-2)
     accuracy = np.mean((distances <= threshold) == same)
-    # dlib reports 99.38% for this model on all of View 2; a 200-pair slice at a threshold fixed
-    # in advance should stay within a couple of points of it.
-    assert accuracy >= 0.97, accuracy
+    assert accuracy >= floor, accuracy
     # HOG misses some strongly turned faces: ~1% of View-2 pairs have a failure to enrol.
     assert np.isfinite(distances).mean() >= 0.98
     # The cache is reused: a second call computes nothing new and returns the same vectors.

@@ -257,3 +257,16 @@ def test_the_pipeline_aligns_yunet_landmarks_onto_the_arcface_template(tmp_path,
     (face,) = analyser.analyse_pixels(collins)
     assert overlaps(face.detection.box, COLLINS_FACE) > 0.6
     assert np.isclose(np.linalg.norm(face.embedding), 1.0, atol=1e-5)
+
+
+def test_yunet_with_reid_0095_finds_and_embeds_both_faces_of_the_group_photo(tmp_path, photos):
+    settings = Settings(data_dir=tmp_path, detector="yunet", embedder="reid-0095")
+    analyser = FaceAnalyser.from_settings(settings)
+    faces = analyser.analyse_pixels(rgb_of(photos["group"]))
+    assert len(faces) == 2
+    hopper, collins = (face.embedding for face in faces)
+    assert hopper.shape == (256,)
+    alone = analyser.analyse_pixels(rgb_of(photos["collins"]))
+    (collins_alone,) = (face.embedding for face in alone)
+    # The same person (Collins in the group photo and alone) is nearer than the other person.
+    assert np.linalg.norm(collins - collins_alone) < np.linalg.norm(hopper - collins_alone)
