@@ -35,24 +35,27 @@ from facesift.embed.base import embedding_space_of
 from facesift.errors import FaceSiftError, SpaceMismatchError
 from facesift.govern.audit import AuditEvent, AuditRecord, AuditRecorder, AuditTrail, ChainCheck
 from facesift.govern.erasure import Erasure
-from facesift.govern.operators import OperatorRegistry
+from facesift.govern.operators import OperatorAdmin, OperatorRegistry
 from facesift.govern.records import ProcessingRecords
 from facesift.govern.requests import SubjectRequest, SubjectRequests
 from facesift.govern.review import LeadReviews, LeadReviewStatus
-from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
+from facesift.govern.roles import Action, Actor, Role
 from facesift.govern.subjects import OptOutReceipt, Receipt, SubjectReport, SubjectRights
 from facesift.govern.visibility import Visibility
 from facesift.index import VectorIndex, open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
+from facesift.index.lock import GalleryLock
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
 from facesift.ingest.jobs import Ingestor, IngestPorts, IngestReport
 from facesift.ingest.reembed import Reembedder, ReembedPorts, ReembedReport
+from facesift.ingest.sources import SourceRegistry
 from facesift.pipeline import AnalyserPool, FaceAnalyser, ProbeReader
 from facesift.search.calibration import Calibration
 from facesift.search.clustering import Clusterer, ClusterReport
 from facesift.search.duplicates import DuplicateFinder, DuplicateReport
 from facesift.search.identify import Identifier
+from facesift.search.identities import IdentityEditor
 from facesift.search.policy import MatchingPolicy
 from facesift.search.verify import Verifier
 from facesift.types import (
@@ -97,6 +100,8 @@ class FaceSift:
         self.audit = AuditTrail(self.catalog, head_file=self.data_dir / "audit.head")
         self.operators = OperatorRegistry(self.catalog)
         self._recorder = AuditRecorder(self.audit, self.catalog.version)
+        self.operator_admin = OperatorAdmin(self.operators, self._recorder)
+        self.source_registry = SourceRegistry(self.catalog, self._recorder)
         self._open_space()
 
     def _open_space(self) -> None:
@@ -119,7 +124,8 @@ class FaceSift:
         if previous is not None:
             previous.close()  # reopening after a re-embed switched spaces
         self.index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
-        self.keeper = IndexKeeper(self.catalog, self.index, self.data_dir, self.index.damaged)
+        self._lock = GalleryLock(self.data_dir, self.catalog.exclusive_writer)
+        self.keeper = IndexKeeper(self.catalog, self.index, self._lock, self.index.damaged)
         self.keeper.bring_up_to_date()
         self._wire()
 
@@ -128,7 +134,7 @@ class FaceSift:
         # Models are loaded on first use: opening a gallery for stats or the audit trail needs
         # no model file.
         self._probes = ProbeReader(lambda: self.probe_analysers, self.require_configured_space)
-        self.writer = GalleryWriter(catalog, index, self.keeper)
+        self.writer = GalleryWriter(catalog, index, self.keeper, self._lock)
         self.optouts = OptOutList(catalog, self.space, lambda: self.policy.optout_threshold)
         purpose_required = self.settings.require_purpose_and_case
         self.identifier = Identifier(
@@ -157,6 +163,7 @@ class FaceSift:
             audit=audit,
             writer_lock=self.writer.lock,
         )
+        self.identity_editor = IdentityEditor(catalog, catalog, audit)
         self.duplicate_finder = DuplicateFinder(
             sources=catalog, faces=catalog, optouts=self.optouts, policy=policy, audit=audit
         )
@@ -303,27 +310,13 @@ class FaceSift:
 
     def create_first_admin(self, name: str) -> str | None:
         """On a new gallery, create the first administrator and return its key (else None)."""
-        if self.operators.count():
-            return None
-        _, key = self.operators.add(name, Role.ADMIN)
-        self.record(
-            AuditEvent(BOOTSTRAP, Action.USER_ADD, details={"operator": name, "role": "admin"})
-        )
-        return key
+        return self.operator_admin.create_first_admin(name)
 
     def add_operator(self, actor: Actor, name: str, role: Role | str) -> str:
-        actor.require(Action.USER_ADD)
-        added, key = self.operators.add(name, role)
-        self.record(
-            AuditEvent(
-                actor, Action.USER_ADD, details={"operator": added.name, "role": added.role.value}
-            )
-        )
-        return key
+        return self.operator_admin.add(actor, name, role)
 
     def list_operators(self, actor: Actor) -> list[tuple[Actor, datetime]]:
-        actor.require(Action.USER_LIST)
-        return self.operators.list()
+        return self.operator_admin.list(actor)
 
     def record(self, event: AuditEvent) -> AuditRecord:
         """Append to the audit trail (after the write the event describes has committed)."""
@@ -374,44 +367,27 @@ class FaceSift:
         controller: str,
         description: str = "",
     ) -> Source:
-        actor.require(Action.SOURCE_ADD)
-        source = self.catalog.add_source(
+        return self.source_registry.add(
+            actor,
             name,
-            lawful_basis,  # type: ignore[arg-type]  # the catalog validates the name
+            lawful_basis,
             jurisdiction,
             retention_days,
-            description,
             purpose=purpose,
             controller=controller,
+            description=description,
         )
-        self.record(
-            AuditEvent(
-                actor,
-                Action.SOURCE_ADD,
-                purpose=purpose,
-                details={
-                    "source": source.name,
-                    "lawful_basis": source.lawful_basis.value,
-                    "jurisdiction": source.jurisdiction,
-                    "retention_days": source.retention_days,
-                    "controller": source.controller,
-                },
-            )
-        )
-        return source
 
     def sources(self) -> list[Source]:
-        return self.catalog.list_sources()
+        return self.source_registry.all()
 
     def source(self, actor: Actor, name: str) -> Source:
         """One declared source (unknown: SourceError)."""
-        actor.require(Action.SOURCE_LIST)
-        return self.catalog.get_source(name)
+        return self.source_registry.get(actor, name)
 
     def source_sizes(self, actor: Actor) -> dict[str, tuple[int, int]]:
         """Images and faces per source name."""
-        actor.require(Action.SOURCE_LIST)
-        return self.catalog.source_counts()
+        return self.source_registry.sizes(actor)
 
     def ingest(
         self,
@@ -655,49 +631,20 @@ class FaceSift:
         return self.duplicate_finder.find(actor, source, against=against, threshold=threshold)
 
     def identities(self, actor: Actor, min_faces: int = 1) -> list[IdentitySummary]:
-        actor.require(Action.IDENTITY_VIEW)
-        return self.catalog.identity_summaries(min_faces)
+        return self.identity_editor.summaries(actor, min_faces)
 
     def identity_faces(self, actor: Actor, identity_id: int) -> list[int]:
-        actor.require(Action.IDENTITY_VIEW)
-        return self.catalog.identity_faces(identity_id)
+        return self.identity_editor.faces_of(actor, identity_id)
 
     def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
-        self._edit_identities(
-            actor,
-            lambda: self.catalog.name_identity(identity_id, name),
-            lambda _: {"edit": "name", "identity": identity_id},
-        )
+        self.identity_editor.name(actor, identity_id, name)
 
     def merge_identities(self, actor: Actor, keep: int, other: int) -> int:
-        merged: int = self._edit_identities(
-            actor,
-            lambda: self.catalog.merge_identities(keep, other),
-            lambda _: {"edit": "merge", "keep": keep, "merged": other},
-        )
-        return merged
+        return self.identity_editor.merge(actor, keep, other)
 
     def move_faces(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
         """Move faces to an identity (None: split them into a new one); returns its id."""
-        target: int = self._edit_identities(
-            actor,
-            lambda: self.catalog.move_faces(face_ids, identity_id),
-            lambda target: {"edit": "move", "faces": face_ids, "to": target},
-        )
-        return target
-
-    def _edit_identities(
-        self,
-        actor: Actor,
-        operation: Callable[[], Any],
-        describe: Callable[[Any], dict[str, Any]],
-    ) -> Any:
-        """A human edit: permitted, applied (an unknown id raises NotFoundError, the user's
-        error), then audited with ``describe(result)``."""
-        actor.require(Action.IDENTITY_EDIT)
-        result = operation()
-        self.record(AuditEvent(actor, Action.IDENTITY_EDIT, details=describe(result)))
-        return result
+        return self.identity_editor.move(actor, face_ids, identity_id)
 
     # --- faces and images as operators may see them (govern/visibility.py) --------------------
 
@@ -709,7 +656,6 @@ class FaceSift:
     def image_file(self, actor: Actor, image_id: int) -> tuple[bytes, str]:
         return self.visibility.image_bytes(actor, image_id)
 
-    def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, Any]:
+    def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
-        actor.require(Action.IDENTITY_VIEW)
-        return self.catalog.stored_faces(face_ids)
+        return self.identity_editor.stored_faces(actor, face_ids)

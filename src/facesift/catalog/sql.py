@@ -50,14 +50,14 @@ MIGRATION_LOCK = _advisory_key("facesift catalog migrations")
 WRITER_LOCK = _advisory_key("facesift catalog writer")
 
 
-def migrate(engine: Engine) -> None:
+def migrate(db: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.connect() as connection:
+    with db.connect() as connection:
         if MigrationContext.configure(connection).get_current_revision() == head:
             return  # the usual case: no lock taken, so opening never waits for a writer
-    with engine.begin() as connection:
+    with db.begin() as connection:
         _one_migration_at_a_time(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -142,7 +142,7 @@ def ingest(
     ] = None,
     source: Annotated[
         str, typer.Option("--source", help="Declared source the images belong to.")
-    ] = ...,
+    ] = ...,  # type: ignore[assignment]  # Typer's mark for a required option
     manifest: Annotated[
         Path | None,
         typer.Option(help="CSV or JSON Lines manifest: path and per-image provenance."),

@@ -29,7 +29,7 @@ Cache = Annotated[
 
 
 def _settings(workers: int | None) -> Settings:
-    return Settings(**({"workers": workers} if workers else {}))
+    return Settings(workers=workers) if workers else Settings()
 
 
 def _embeddings(root: Path, photos: list[str], settings: Settings, cache: Path | None):

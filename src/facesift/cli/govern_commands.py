@@ -19,7 +19,7 @@ from facesift.cli.common import (
     open_engine,
 )
 from facesift.cli.output import print_json, short_path
-from facesift.errors import InputError
+from facesift.errors import FaceSiftError, InputError
 from facesift.govern.records import processing_record_markdown
 from facesift.govern.roles import Action, Role
 from facesift.govern.subjects import access_report_html
@@ -177,6 +177,8 @@ def erase(
             errors.print("nothing erased")
             raise typer.Exit(1)
         _, receipt = engine.erase(actor, jurisdiction=jurisdiction, source=source)
+    if receipt is None:  # only a dry run has none
+        raise FaceSiftError("nothing was erased")
     console.print(
         f"erased {receipt.images} image(s) and {receipt.faces} face(s); receipt "
         f"{receipt.reference} (audit record {receipt.audit_seq})"

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from facesift.catalog.base import Operators
 from facesift.errors import AuthenticationError, InputError
-from facesift.govern.roles import Actor, Role
+from facesift.govern.audit import AuditEvent, AuditRecorder
+from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 
 OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
@@ -62,3 +63,36 @@ class OperatorRegistry:
         if found is None:
             raise AuthenticationError("API key not recognised (or its operator was disabled)")
         return Actor(found.name, Role(found.role))
+
+
+class OperatorAdmin:
+    """Adding and listing operators, permitted and audited; the first administrator of a new
+    gallery is created by the one bootstrap actor."""
+
+    def __init__(self, registry: OperatorRegistry, audit: AuditRecorder):
+        self.registry = registry
+        self.audit = audit
+
+    def create_first_admin(self, name: str) -> str | None:
+        """On a new gallery, create the first administrator and return its key (else None)."""
+        if self.registry.count():
+            return None
+        _, key = self.registry.add(name, Role.ADMIN)
+        self.audit.record(
+            AuditEvent(BOOTSTRAP, Action.USER_ADD, details={"operator": name, "role": "admin"})
+        )
+        return key
+
+    def add(self, actor: Actor, name: str, role: Role | str) -> str:
+        actor.require(Action.USER_ADD)
+        added, key = self.registry.add(name, role)
+        self.audit.record(
+            AuditEvent(
+                actor, Action.USER_ADD, details={"operator": added.name, "role": added.role.value}
+            )
+        )
+        return key
+
+    def list(self, actor: Actor) -> list[tuple[Actor, datetime]]:
+        actor.require(Action.USER_LIST)
+        return self.registry.list()

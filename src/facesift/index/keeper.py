@@ -5,26 +5,22 @@ index records the catalog version it reflects. On open, a version mismatch (a cr
 commit and save) is repaired by comparing ids: what the catalog has and the index lacks is
 added, what the catalog no longer has is removed. Only the process holding the writer lock saves.
 
-The writer lock is a file lock in the data directory (the index lives there) plus, for a catalog
-that several hosts can share (PostgreSQL), the catalog's own lock: one writer per catalog, however
-many data directories point at it.
+The writer lock (index/lock.py) is the gallery writer's (index/writer.py); the keeper only asks
+it whether this process may save.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 from facesift.catalog.base import Faces
-from facesift.errors import GalleryBusyError, IndexError_
+from facesift.errors import IndexError_
 from facesift.index.base import RebuildHandle, RebuildsInBackground, VectorIndex
+from facesift.index.lock import GalleryLock
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +38,11 @@ class IndexCheck:
 
 
 class IndexKeeper:
-    def __init__(self, catalog: Faces, index: VectorIndex, data_dir: Path, damaged: str | None):
+    def __init__(self, catalog: Faces, index: VectorIndex, lock: GalleryLock, damaged: str | None):
         self.catalog = catalog
         self.index = index
-        self.lock_path = data_dir / ".writer.lock"
+        self.lock = lock  # the gallery writer's: only the process holding it saves
         self._damaged = damaged
-        self._lock_handle: IO[str] | None = None
 
     def bring_up_to_date(self) -> None:
         if self._damaged:
@@ -59,7 +54,7 @@ class IndexKeeper:
         if self.index.writes_through:
             # A server-side index is shared: only the writer may change it. A reader that finds
             # it behind leaves it to the running writer (search ignores faces the catalog lacks).
-            with self._try_writer_lock() as is_writer:
+            with self.lock.attempt() as is_writer:
                 if is_writer:
                     log.info("index reconciled with catalog: %s", self.reconcile())
                     self.save()
@@ -140,44 +135,6 @@ class IndexKeeper:
     def _save_if_writer(self) -> None:
         # A reader that found the index behind (an ingest is running) works on its reconciled
         # in-memory copy and leaves the file to the writer.
-        with self._try_writer_lock() as is_writer:
+        with self.lock.attempt() as is_writer:
             if is_writer:
                 self.save()
-
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock for writes to this data directory and its catalog (one writer)."""
-        handle = open(self.lock_path, "w")
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise GalleryBusyError(
-                    f"{self.lock_path.parent}: another facesift process is writing to this "
-                    "gallery; wait for it to finish"
-                ) from None
-            with self.catalog.exclusive_writer():
-                self._lock_handle = handle
-                try:
-                    yield
-                finally:
-                    self._lock_handle = None
-        finally:
-            handle.close()
-
-    @contextmanager
-    def _try_writer_lock(self) -> Iterator[bool]:
-        if self._lock_handle is not None:
-            yield True
-            return
-        handle = open(self.lock_path, "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            handle.close()

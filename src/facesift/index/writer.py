@@ -14,6 +14,7 @@ from facesift.catalog.base import Faces, Governance, NewImage
 from facesift.catalog.governance import Deletion
 from facesift.index.base import VectorIndex
 from facesift.index.keeper import IndexKeeper
+from facesift.index.lock import GalleryLock
 from facesift.types import EmbeddingSpace
 
 
@@ -22,14 +23,17 @@ class WrittenCatalog(Faces, Governance, Protocol):
 
 
 class GalleryWriter:
-    def __init__(self, catalog: WrittenCatalog, index: VectorIndex, keeper: IndexKeeper):
+    def __init__(
+        self, catalog: WrittenCatalog, index: VectorIndex, keeper: IndexKeeper, lock: GalleryLock
+    ):
         self.catalog = catalog
         self.index = index
         self.keeper = keeper
+        self._lock = lock
 
     def lock(self) -> AbstractContextManager[None]:
         """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
-        return self.keeper.writer_lock()
+        return self._lock.exclusive()
 
     def record_images(self, batch: list[NewImage], space: EmbeddingSpace) -> None:
         """Commit analysed images to the catalog, then add their faces to the index. ``space``

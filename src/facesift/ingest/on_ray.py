@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 from facesift.config import Settings
 from facesift.errors import FaceSiftError, ImageError
 from facesift.ingest.jobs import FileToAnalyse, Outcome, analysis_outcome
 from facesift.read.decode import read_limited
 from facesift.timing import StageSeconds, measure, stage_tally
-
-if TYPE_CHECKING:
-    import ray
 
 LOCAL = "local"
 IN_FLIGHT_PER_ACTOR = 4  # keeps every actor busy while bounding the bytes held in the store
@@ -116,7 +113,7 @@ def _connect(ray, address: str, local_cpus: int) -> None:
         raise FaceSiftError(f"cannot connect to the Ray cluster at {address!r}: {error}") from None
 
 
-def _import_ray() -> ray:
+def _import_ray() -> Any:  # the ray module (imported on use; typed loosely)
     try:
         import ray
     except ImportError:

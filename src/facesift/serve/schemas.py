@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facesift.types import JobState, LeadStatus, RequestStatus
+
 Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
 
 
@@ -52,7 +54,7 @@ class JobOut(BaseModel):
     id: int
     kind: str
     owner: str
-    state: Literal["queued", "running", "succeeded", "failed"]
+    state: JobState
     submitted_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -114,7 +116,7 @@ class ReviewIn(BaseModel):
 class LeadReviewOut(FromDomain):
     search_id: int
     face_id: int
-    status: Literal["pending", "confirmed", "rejected"]
+    status: LeadStatus
     confirmations: list[str]
     rejections: list[str]
 
@@ -178,7 +180,7 @@ class SubjectRequestPublic(BaseModel):
 
     reference: str
     kind: str
-    status: Literal["open", "fulfilled", "declined"]
+    status: RequestStatus
     received_at: datetime
     due_at: datetime
     fulfilled_at: datetime | None
@@ -193,7 +195,7 @@ class SubjectRequestOut(FromDomain):
     kind: str
     contact: str
     name: str | None
-    status: Literal["open", "fulfilled", "declined"]
+    status: RequestStatus
     received_at: datetime
     due_at: datetime
     fulfilled_at: datetime | None

@@ -62,7 +62,7 @@ def ingest(
     request: Request,
     engine: Engine,
     actor: CurrentActor,
-    files: Annotated[list[UploadFile], File(description="Images to ingest.")] = (),
+    files: Annotated[list[UploadFile], File(description="Images to ingest.")] = (),  # type: ignore[assignment]
     manifest: Annotated[
         UploadFile | None,
         File(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
+from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
 from facesift.serve.api.common import UPLOADS, box, image_url, problems, thumbnail_url
 from facesift.serve.deps import CurrentActor, Engine
@@ -53,6 +54,8 @@ def search(
         face=face,
         name="probe",
     )
+    if record.search_id is None:  # search_with_id always keeps the search
+        raise FaceSiftError("the search was not kept")
     return SearchOut(
         search_id=record.search_id,
         threshold=engine.match_threshold if threshold is None else threshold,
@@ -146,7 +149,9 @@ def review_lead(
     return LeadReviewOut.model_validate(status)
 
 
-JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}}
+JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}
+}
 
 
 @router.get(

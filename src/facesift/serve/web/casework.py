@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from facesift.catalog.casework import StoredSearch
 from facesift.engine import FaceSift
@@ -60,7 +61,7 @@ def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
     leads = []
     for number, face_id, distance in found.leads:
         face = stored.get(face_id)
-        shared = {
+        shared: dict[str, Any] = {
             "face_number": number,
             "face_id": face_id,
             "distance": distance,

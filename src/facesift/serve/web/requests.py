@@ -53,7 +53,7 @@ def fulfil_request(
     engine: Engine,
     actor: SignedIn,
     request_id: int,
-    face_ids: Annotated[list[int], Form()] = (),
+    face_ids: Annotated[list[int], Form()] = (),  # type: ignore[assignment]
 ):
     found = engine.subject_request(actor, request_id)
     chosen = list(face_ids) if found.kind in MATCHING_KINDS else None

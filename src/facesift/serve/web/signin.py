@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 
-from facesift.govern.operators import AuthenticationError
+from facesift.errors import AuthenticationError
 from facesift.serve.deps import Engine
 from facesift.serve.web.common import Public, optional_actor
 from facesift.serve.web.pages import WebRoute, home_of, page, see_other
