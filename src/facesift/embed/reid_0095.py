@@ -18,7 +18,7 @@ monotone function of their cosine similarity, d = sqrt(2 - 2 cos), and the space
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +53,34 @@ _compiled: dict[int, Any] = {}
 _compile_lock = threading.Lock()
 
 
-def shipped_models() -> dict[int, Any]:
-    """The shipped INT8 IR compiled at each of ``BATCH_SIZES``, once per process.
+class ShippedModels(Mapping[int, Any]):
+    """The shipped INT8 IR compiled at each of ``BATCH_SIZES``, each on first use, once per
+    process.
 
     Compiling took 2.2 s per batch size on the 2-core machine under load (OpenVINO's INT8 graph
-    transformations), and the server builds an analyser for each of its request threads; a
-    compiled model is safe to share between threads (each runs its own infer requests), so they
-    all share these. Ingest workers are spawned processes and compile their own.
+    transformations), and every ingest worker and server analyser starts with it: most photos hold
+    one face, so the batch-16 model is compiled only when a photo with 16 faces or more comes.
+    A compiled model is safe to share between threads (each runs its own infer requests), so the
+    server's analysers all share these. Ingest workers are spawned processes and compile their own.
     """
-    with _compile_lock:
-        for batch in BATCH_SIZES:
+
+    def __getitem__(self, batch: int) -> Any:
+        if batch not in BATCH_SIZES:
+            raise KeyError(batch)
+        with _compile_lock:
             if batch not in _compiled:
                 _compiled[batch] = compile_shipped_model(batch)
-        return dict(_compiled)
+            return _compiled[batch]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(BATCH_SIZES)
+
+    def __len__(self) -> int:
+        return len(BATCH_SIZES)
+
+
+def shipped_models() -> ShippedModels:
+    return ShippedModels()
 
 
 def compile_shipped_model(batch: int = 1, threads: int = 1) -> Any:
@@ -127,9 +142,9 @@ class Reid0095Embedder:
         compiled once per process; tests and benchmarks may pass their own."""
         if compiled_models is None:
             compiled_models = shipped_models()
-        if 1 not in compiled_models:
+        if 1 not in compiled_models:  # compiles the batch-1 model now: a broken one fails here
             raise ConfigError("reid-0095 needs a model compiled for batch size 1")
-        self._models = dict(compiled_models)
+        self._models = compiled_models  # not copied: the shipped ones compile on first use
         self._batches = sorted(self._models, reverse=True)
         # A compiled model may be shared by threads, an infer request may not (it owns its input
         # and output buffers): the server embeds probes from several threads, so each thread
