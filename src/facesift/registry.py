@@ -7,6 +7,7 @@ optional extra is only needed when its backend is chosen. An unknown name lists 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -21,14 +22,22 @@ class Registry(Generic[F]):
         self._load_builtins = load_builtins
         self._factories: dict[str, F] = {}
         self._loaded = False
+        # A server's first requests look up backends on several threads at once: the others
+        # must wait until every built-in has registered, not see a half-filled registry
+        # (that answered "unknown detector backend 'yunet'"). Re-entrant: a built-in's import
+        # may itself look a backend up.
+        self._loading = threading.RLock()
 
     def register(self, name: str, factory: F) -> None:
         self._factories[name] = factory
 
     def _ensure_builtins(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            self._load_builtins()
+        if self._loaded:
+            return
+        with self._loading:
+            if not self._loaded:
+                self._load_builtins()
+                self._loaded = True
 
     def names(self) -> list[str]:
         self._ensure_builtins()

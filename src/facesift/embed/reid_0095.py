@@ -69,7 +69,14 @@ class ShippedModels(Mapping[int, Any]):
             raise KeyError(batch)
         with _compile_lock:
             if batch not in _compiled:
-                _compiled[batch] = compile_shipped_model(batch)
+                compiled = compile_shipped_model(batch)
+                # One inference here, under the lock: OpenVINO's first inference in a process
+                # runs a one-time C++ initialisation that deadlocked against the GIL when a
+                # server's first searches embedded on several threads at once (seen with gdb,
+                # bench/serve_load.py, 2026-12-01). After it, threads infer concurrently.
+                warm_up = compiled.create_infer_request()
+                warm_up.infer({0: np.zeros((batch, 3, CHIP_SIDE, CHIP_SIDE), np.float32)})
+                _compiled[batch] = compiled
             return _compiled[batch]
 
     def __iter__(self) -> Iterator[int]:

@@ -203,3 +203,35 @@ def test_on_lfw_a_persons_other_photo_is_nearer_than_ten_strangers(lfw_root, emb
 
 def _centre(box) -> np.ndarray:
     return np.array([box.left + box.right, box.top + box.bottom]) / 2
+
+
+FIRST_USE_ON_THREADS = r"""
+import threading, numpy as np
+from facesift import Settings
+from facesift.pipeline import AnalyserPool
+from skimage import data
+pool, photo = AnalyserPool(Settings(), size=4), data.astronaut()
+start, results = threading.Barrier(4), []
+def search():
+    start.wait()  # all four threads touch the models for the first time together
+    with pool.borrowed() as analyser:
+        results.append(len(analyser.analyse_pixels(photo)))
+threads = [threading.Thread(target=search) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(results)
+"""
+
+
+def test_a_servers_first_searches_on_several_threads_at_once_do_not_hang():
+    """In a fresh process, four threads build their analysers and embed at the same moment, as a
+    server's first concurrent searches do (this once deadlocked inside OpenVINO). The timeout
+    only turns a hang into a failure; nothing about speed is asserted."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_ON_THREADS], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 1, 1, 1]"
