@@ -3,7 +3,8 @@
 Every contender runs as a whole process (start-up and model loading included), on the same files,
 with the same dlib build, in the same run:
 
-* facesift ingest, all cores (and one worker, for a per-core figure);
+* facesift ingest on the default pipeline (YuNet + reid-0095), all cores and one worker (a
+  per-core figure), and on the dlib pipeline (HOG + ResNet, all cores) for reference;
 * face_recognition's documented loop in one process: load_image_file → face_locations →
   face_encodings (the package's defaults: HOG, upsample once, 5-point landmarks);
 * face_recognition's own CLI with --cpus set to all cores (encodes every "unknown" image).
@@ -62,9 +63,19 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
-def facesift_run(photos: Path, workers: int) -> tuple[float, int, dict[str, float]]:
+# FACESIFT_DETECTOR / FACESIFT_EMBEDDER for each facesift pipeline measured (None: the defaults).
+DEFAULT_PIPELINE: dict[str, str] = {}
+DLIB_PIPELINE = {"FACESIFT_DETECTOR": "dlib-hog", "FACESIFT_EMBEDDER": "dlib-resnet"}
+
+
+def facesift_run(
+    photos: Path, workers: int, pipeline: dict[str, str]
+) -> tuple[float, int, dict[str, float]]:
     with tempfile.TemporaryDirectory() as data:
-        env = dict(os.environ, FACESIFT_DATA_DIR=data, FACESIFT_OPERATOR="admin")
+        env = dict(os.environ, FACESIFT_DATA_DIR=data, FACESIFT_OPERATOR="admin", **pipeline)
+        for name in ("FACESIFT_DETECTOR", "FACESIFT_EMBEDDER"):
+            if name not in pipeline:
+                env.pop(name, None)  # the default pipeline, whatever the caller's shell says
         cli = [sys.executable, "-m", "facesift.cli"]
         for setup in (
             ["init", "--admin", "admin"],
@@ -117,15 +128,18 @@ def main() -> None:
             return seconds, int(out.strip())
 
         def peer() -> tuple[float, int | None]:
-            return timed([peer_cli, "--cpus", str(cores), str(known), str(photos)])[0], None
+            seconds, out = timed([peer_cli, "--cpus", str(cores), str(known), str(photos)])
+            # One line per face found ("file,name"), or "file,no_persons_found" for none.
+            lines = [line for line in out.splitlines() if line.strip()]
+            return seconds, sum(not line.endswith(",no_persons_found") for line in lines)
 
-        stages: list[dict[str, float]] = []
+        stages: dict[str, list[dict[str, float]]] = {}
 
-        def ours(workers: int):
+        def ours(workers: int, pipeline: dict[str, str], label: str):
             def run() -> tuple[float, int | None]:
-                seconds, faces, stage_seconds = facesift_run(photos, workers)
+                seconds, faces, stage_seconds = facesift_run(photos, workers, pipeline)
                 if workers == cores:
-                    stages.append(stage_seconds)
+                    stages.setdefault(label, []).append(stage_seconds)
                 return seconds, faces
 
             return run
@@ -133,12 +147,16 @@ def main() -> None:
         contenders = {
             "face_recognition documented loop, 1 process (baseline)": loop,
             f"face_recognition CLI --cpus {cores}": peer,
-            "facesift ingest --workers 1": ours(1),
-            f"facesift ingest --workers {cores}": ours(cores),
+            "facesift ingest --workers 1": ours(1, DEFAULT_PIPELINE, "default"),
+            f"facesift ingest --workers {cores}": ours(cores, DEFAULT_PIPELINE, "default"),
+            f"facesift ingest --workers {cores}, dlib pipeline (reference)": ours(
+                cores, DLIB_PIPELINE, "dlib"
+            ),
         }
         seconds: dict[str, list[float]] = {name: [] for name in contenders}
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
         faces: dict[str, int | None] = {}
+        loads: list[float] = []  # 1-minute load average after each contender's run
         # Interleaved (A B C D, then D C B A, ...) so load from other users of the machine
         # falls on every contender alike; each round also yields its own speed ratios.
         for number in range(args.rounds):
@@ -148,6 +166,7 @@ def main() -> None:
                 seconds[name].append(elapsed)
                 cpu[name].append(CPU_SECONDS[-1])
                 faces[name] = found
+                loads.append(os.getloadavg()[0])
     load_after = os.getloadavg()[0]
 
     baseline = next(iter(contenders))
@@ -155,9 +174,10 @@ def main() -> None:
         f"Machine: {machine()}; {dlib_build()}; commit {git_revision()}; "
         f"{args.count} LFW photos (fixed sample), whole process including start-up; "
         f"{args.rounds} interleaved rounds; 1-minute load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (the machine is shared).",
+        f"{min(loads):.1f}-{max(loads):.1f} after each run, {load_after:.1f} at the end "
+        f"(the machine is shared; this process at niceness {os.nice(0)}).",
         "",
-        "| contender | seconds (median; range) | images/s | faces/s | speed vs baseline "
+        "| contender | seconds (median; range) | images/s | faces found | speed vs baseline "
         "(median; per-round range) | CPU ms per image (median) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -165,7 +185,6 @@ def main() -> None:
     for name, runs in seconds.items():
         median = statistics.median(runs)
         ratios = [base / own for base, own in zip(seconds[baseline], runs, strict=True)]
-        face_rate = f"{faces[name] / median:.1f}" if faces[name] is not None else "n/a"
         # The peer CLI's multiprocessing pool workers are not reaped by it, so getrusage
         # misses their CPU time: no figure rather than a wrong one.
         cpu_per_image = (
@@ -175,35 +194,45 @@ def main() -> None:
         )
         lines.append(
             f"| {name} | {median:.1f} ({min(runs):.1f}-{max(runs):.1f}) | "
-            f"{args.count / median:.1f} | {face_rate} | "
+            f"{args.count / median:.1f} | {faces[name]} | "
             f"{statistics.median(seconds[baseline]) / median:.2f}x ({spread(ratios)}) | "
             f"{cpu_per_image} |"
         )
     ours_name = f"facesift ingest --workers {cores}"
-    versus_peer = [p / o for p, o in zip(seconds[peer_name], seconds[ours_name], strict=True)]
+    dlib_name = f"facesift ingest --workers {cores}, dlib pipeline (reference)"
+
+    def versus(slower: str, faster: str) -> str:
+        per_round = [s / f for s, f in zip(seconds[slower], seconds[faster], strict=True)]
+        median = statistics.median(seconds[slower]) / statistics.median(seconds[faster])
+        return f"{median:.2f}x (per round {spread(per_round)})"
+
     lines += [
         "",
-        f"facesift --workers {cores} vs the peer's CLI --cpus {cores}: "
-        f"{statistics.median(seconds[peer_name]) / statistics.median(seconds[ours_name]):.2f}x "
-        f"(per round {spread(versus_peer)}). CPU time (user + system, whole process tree) is "
-        "less sensitive to other users' load than wall time: it is what each image costs.",
-        "",
-        f"Where facesift's time goes (--workers {cores}; worker stages are summed over workers, "
-        "so they add up to about cores x wall time; mean of the rounds):",
-        "",
-        "| stage | ms per image | share |",
-        "|---|---:|---:|",
+        f"facesift --workers {cores} (default pipeline) vs the peer's CLI --cpus {cores}: "
+        f"{versus(peer_name, ours_name)}; vs the documented loop: {versus(baseline, ours_name)}; "
+        f"vs facesift's own dlib pipeline: {versus(dlib_name, ours_name)}. CPU time (user + "
+        "system, whole process tree) is less sensitive to other users' load than wall time: it "
+        "is what each image costs.",
     ]
-    mean_stages = {
-        stage: statistics.mean(run.get(stage, 0.0) for run in stages)
-        for stage in dict.fromkeys(stage for run in stages for stage in run)
-    }
-    total = sum(mean_stages.values())
-    for stage, stage_seconds in mean_stages.items():
-        lines.append(
-            f"| {stage} | {1000 * stage_seconds / args.count:.1f} | "
-            f"{100 * stage_seconds / total:.0f}% |"
-        )
+    for label, runs in stages.items():
+        lines += [
+            "",
+            f"Where facesift's time goes ({label} pipeline, --workers {cores}; worker stages are "
+            "summed over workers, so they add up to about cores x wall time; mean of the rounds):",
+            "",
+            "| stage | ms per image | share |",
+            "|---|---:|---:|",
+        ]
+        mean_stages = {
+            stage: statistics.mean(run.get(stage, 0.0) for run in runs)
+            for stage in dict.fromkeys(stage for run in runs for stage in run)
+        }
+        total = sum(mean_stages.values())
+        for stage, stage_seconds in mean_stages.items():
+            lines.append(
+                f"| {stage} | {1000 * stage_seconds / args.count:.1f} | "
+                f"{100 * stage_seconds / total:.0f}% |"
+            )
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")

@@ -1,12 +1,15 @@
-"""API load: searches per second and latency at a 100k-face gallery, with and without an ingest
-running at the same time, against uvicorn on 127.0.0.1 (locust as a library drives the load).
+"""API load: searches per second and latency at a 100k-face gallery, a server on the default
+pipeline (YuNet + reid-0095) against one on the dlib pipeline (HOG + ResNet) in the same run,
+with and without an ingest running, against uvicorn on 127.0.0.1 (locust as a library drives it).
 
-The gallery is every LFW face embedding from our pipeline, topped up with synthetic faces from a
-Gaussian fitted to them (as bench/search_latency.py), recorded in a real catalog and index. Each
-search uploads a real LFW photo, so the server decodes, detects, embeds, searches, records the
+Each server has its own gallery in its own embedding space (256-d reid-0095, 128-d dlib): a fixed
+sample of LFW photos embedded by that pipeline, topped up with synthetic faces from a Gaussian
+fitted to those embeddings (as bench/search_latency.py), recorded in a real catalog and index.
+Each search uploads a real LFW photo, so the server decodes, detects, embeds, searches, records the
 search for review and appends to the audit trail: the whole path an investigator's request takes.
-The baseline is the same load on the same server in the same run with no ingest; the second phase
-uploads a batch of other LFW photos as an ingest job and measures the same load while it runs.
+The servers are measured in interleaved rounds (A B, B A); the ratio is default/dlib. A last
+phase per server uploads a batch of other LFW photos as an ingest job and measures the same load
+while it runs.
 
     python bench/serve_load.py --lfw ../shared/datasets/lfw [--faces 100000] [--seconds 30]
 """
@@ -14,6 +17,7 @@ uploads a batch of other LFW photos as an ingest job and measures the same load 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -35,19 +39,33 @@ from facesift.catalog.base import NewImage  # noqa: E402
 USERS = 4  # concurrent investigators, each sending its next search as soon as one returns
 
 
+# Each server's pipeline (Settings fields; FACESIFT_* for the server). The gallery records its
+# embedding space, so each server gets a gallery of its own space, distractors fitted to it.
+PIPELINES = {
+    "default (YuNet + reid-0095)": {},
+    "dlib (HOG + ResNet)": {"detector": "dlib-hog", "embedder": "dlib-resnet"},
+}
+
+
 def build_gallery(
-    data_dir: Path, lfw: Path, faces: int, candidates: list[Path]
-) -> tuple[dict[str, str], list[bytes]]:
-    """A gallery of ``faces`` faces and operators; returns the operators' API keys and 40 probes
-    (of ``candidates``) in which a face is found, so that every search is a real one."""
+    data_dir: Path,
+    lfw: Path,
+    faces: int,
+    candidates: list[Path],
+    pipeline: dict[str, str],
+    fit_photos: list[Path],
+) -> tuple[dict[str, str], set[int]]:
+    """A gallery of ``faces`` faces in ``pipeline``'s embedding space, and operators: the LFW
+    faces of ``fit_photos`` embedded by that pipeline, topped up with synthetic faces from a
+    Gaussian fitted to them. Returns the operators' API keys and which ``candidates`` have a face
+    this pipeline finds (the probes must be real searches on every server)."""
     rng = np.random.default_rng(11)
-    vectors = gallery_of(real_embeddings(lfw), faces, rng).astype(np.float32)
-    with FaceSift(Settings(data_dir=data_dir, workers=1)) as engine:
-        probes = [
-            data
-            for data in (path.read_bytes() for path in candidates)
-            if engine.analyse_probe(data).faces
-        ][:40]
+    real = real_embeddings(lfw, Settings(**pipeline), fit_photos)
+    vectors = gallery_of(real, faces, rng).astype(np.float32)
+    with FaceSift(Settings(data_dir=data_dir, workers=1, **pipeline)) as engine:
+        found = {
+            n for n, path in enumerate(candidates) if engine.analyse_probe(path.read_bytes()).faces
+        }
         keys = {"admin": engine.create_first_admin("admin")}
         admin = engine.operator(name="admin")
         keys["investigator"] = engine.add_operator(admin, "investigator", "investigator")
@@ -64,7 +82,8 @@ def build_gallery(
             )
         engine.save_index()
         assert len(engine.index) == faces
-    return keys, probes
+        assert engine.space.dimension == vectors.shape[1], (engine.space, vectors.shape)
+    return keys, found
 
 
 def free_port() -> int:
@@ -73,17 +92,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(
+    data_dir: Path, port: int, log: Path, pipeline: dict[str, str]
+) -> subprocess.Popen:
     env = dict(
         os.environ, FACESIFT_DATA_DIR=str(data_dir), FACESIFT_API_REQUESTS_PER_MINUTE="1000000"
     )
+    for field in ("detector", "embedder"):
+        env.pop(f"FACESIFT_{field.upper()}", None)
+        if field in pipeline:
+            env[f"FACESIFT_{field.upper()}"] = pipeline[field]
     server = subprocess.Popen(
         [sys.executable, "-m", "facesift.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),  # a file, not a pipe: a full pipe would stall the server
     )
-    import httpx
+    import httpx2 as httpx  # the project's HTTP client (pyproject: httpx2)
 
     for _ in range(600):
         try:
@@ -96,11 +121,26 @@ def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit("server did not come up")
 
 
-def run_load(host: str, key: str, probes: list[bytes], seconds: float) -> dict:
-    """``USERS`` closed-loop users searching for ``seconds``; locust's own statistics."""
+def run_load(host: str, key: str, probes: list[Path], seconds: float) -> dict:
+    """``USERS`` closed-loop users searching for ``seconds``, driven from a child process: locust
+    patches the standard library for gevent when imported, and a patched process that then forks
+    (facesift's decoding does) runs the parent's code twice."""
+    command = [sys.executable, __file__, "--drive", host, key, str(seconds), *map(str, probes)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"load generator failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load"] = os.getloadavg()[0]  # the machine is shared: what else ran meanwhile
+    return result
+
+
+def drive(host: str, key: str, seconds: float, paths: list[str]) -> dict:
+    """The load itself (in the child process): locust's own statistics."""
     import gevent
     from locust import HttpUser, constant, task
     from locust.env import Environment
+
+    probes = [Path(path).read_bytes() for path in paths]
 
     class Investigator(HttpUser):
         wait_time = constant(0)
@@ -129,6 +169,7 @@ def run_load(host: str, key: str, probes: list[bytes], seconds: float) -> dict:
         "failures": stats.num_failures,
         "rps": stats.num_requests / seconds,
         "p50": stats.get_response_time_percentile(0.5),
+        "p95": stats.get_response_time_percentile(0.95),
         "p99": stats.get_response_time_percentile(0.99),
         "errors": {
             f"{error.method} {error.name}: {error.error}": error.occurrences
@@ -140,85 +181,203 @@ def run_load(host: str, key: str, probes: list[bytes], seconds: float) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--drive"]:  # the load generator's child process (run_load)
+        host, key, seconds, *paths = sys.argv[2:]
+        print(json.dumps(drive(host, key, float(seconds), paths)))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--lfw", type=Path, required=True)
     parser.add_argument("--faces", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--ingest-photos", type=int, default=600)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="searches-only phases per server, interleaved"
+    )
+    parser.add_argument(
+        "--fit-photos",
+        type=int,
+        default=3000,
+        help="LFW photos (a fixed sample) each pipeline embeds to fit its distractors",
+    )
+    parser.add_argument(
+        "--ingest-photos",
+        type=int,
+        default=950,
+        help="0: no phase with an ingest running; at most 1000 (the API's files per request)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/serve_load.md"))
     args = parser.parse_args()
 
     sample = lfw_sample(args.lfw, 50 + args.ingest_photos)
-    uploads = sample[50:]
+    candidates, uploads = sample[:50], sample[50:]
+    fit_photos = lfw_sample(args.lfw, args.fit_photos)
+    servers: dict[str, dict] = {}
+    quiet: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    busy: dict[str, tuple[dict, dict]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        data_dir = Path(folder) / "data"
-        started = time.perf_counter()
-        keys, probes = build_gallery(data_dir, args.lfw, args.faces, sample[:50])
-        build_seconds = time.perf_counter() - started
-        port = free_port()
-        server = start_server(data_dir, port, Path(folder) / "server.log")
-        host = f"http://127.0.0.1:{port}"
+        found_by_all = set(range(len(candidates)))
+        for number, (name, pipeline) in enumerate(PIPELINES.items()):
+            data_dir = Path(folder) / f"data-{number}"
+            started = time.perf_counter()
+            keys, found = build_gallery(
+                data_dir, args.lfw, args.faces, candidates, pipeline, fit_photos
+            )
+            found_by_all &= found
+            servers[name] = {
+                "data_dir": data_dir,
+                "keys": keys,
+                "pipeline": pipeline,
+                "build_seconds": time.perf_counter() - started,
+                "log": Path(folder) / f"server-{number}.log",
+            }
+            print(f"{name}: gallery built in {servers[name]['build_seconds']:.0f} s", flush=True)
+        # The same probes for every server: photos in which each pipeline finds a face.
+        probes = [candidates[n] for n in sorted(found_by_all)][:40]
         try:
-            quiet = run_load(host, keys["investigator"], probes, args.seconds)
+            for server in servers.values():
+                port = free_port()
+                server["host"] = f"http://127.0.0.1:{port}"
+                server["process"] = start_server(
+                    server["data_dir"], port, server["log"], server["pipeline"]
+                )
+            # One search at a time first: the default server's first concurrent searches
+            # deadlocked in OpenVINO's Python binding (GIL against a one-time C++ static
+            # initialisation, seen with gdb on 2026-12-01), so it is initialised before the load.
+            import httpx2 as httpx
 
-            import httpx
-
-            files = [("files", (path.name, path.read_bytes())) for path in uploads]
-            job = httpx.post(
-                f"{host}/api/v1/sources/incoming/ingest",
-                files=files,
-                headers={"X-API-Key": keys["admin"]},
-                timeout=120,
-            ).json()
-            busy = run_load(host, keys["investigator"], probes, args.seconds)
-            during = httpx.get(f"{host}{job['url']}", headers={"X-API-Key": keys["admin"]}).json()
+            for name, server in servers.items():
+                started = time.perf_counter()
+                first = httpx.post(
+                    f"{server['host']}/api/v1/search",
+                    files={"probe": ("probe.jpg", probes[0].read_bytes(), "image/jpeg")},
+                    data={"purpose": "load test", "case": "BENCH-1"},
+                    headers={"X-API-Key": server["keys"]["investigator"]},
+                    timeout=300,
+                )
+                if first.status_code != 200:
+                    raise SystemExit(f"{name}: first search failed: {first.text[:500]}")
+                server["first_search_seconds"] = time.perf_counter() - started
+                print(f"{name}: first search {server['first_search_seconds']:.1f} s", flush=True)
+            # Interleaved (A B, then B A, ...): other users' load falls on both servers alike;
+            # only the server being measured is sent work.
+            for number in range(args.rounds):
+                order = list(servers) if number % 2 == 0 else list(reversed(servers))
+                for name in order:
+                    server = servers[name]
+                    result = run_load(
+                        server["host"], server["keys"]["investigator"], probes, args.seconds
+                    )
+                    quiet[name].append(result)
+                    print(
+                        f"{name}, round {number + 1}: {result['rps']:.2f}/s, p50 "
+                        f"{result['p50']:.0f} p95 {result['p95']:.0f} ms, "
+                        f"{result['failures']} failed {result['errors']}",
+                        flush=True,
+                    )
+            if args.ingest_photos:
+                files = [("files", (path.name, path.read_bytes())) for path in uploads]
+                for name, server in servers.items():
+                    response = httpx.post(
+                        f"{server['host']}/api/v1/sources/incoming/ingest",
+                        files=files,
+                        headers={"X-API-Key": server["keys"]["admin"]},
+                        timeout=300,
+                    )
+                    if response.status_code != 202:
+                        print(f"{name}: ingest refused: {response.text[:500]}", flush=True)
+                        break
+                    job = response.json()
+                    result = run_load(
+                        server["host"], server["keys"]["investigator"], probes, args.seconds
+                    )
+                    during = httpx.get(
+                        f"{server['host']}{job['url']}",
+                        headers={"X-API-Key": server["keys"]["admin"]},
+                    ).json()
+                    busy[name] = (result, during)
+                    print(f"{name}, during ingest: {result['rps']:.2f}/s", flush=True)
         finally:
-            server.terminate()
-            server.wait(timeout=120)
-            server_errors = [
-                line
-                for line in (Path(folder) / "server.log").read_text().splitlines()
-                if "ERROR" in line or "Traceback" in line
-            ]
-    if during["state"] != "running":
-        raise SystemExit(
-            f"the ingest job ended ({during['state']}) before the measurement did: "
-            "use more --ingest-photos"
-        )
-    write_report(args, quiet, busy, during, build_seconds)
+            server_errors = []
+            for name, server in servers.items():
+                if "process" in server:
+                    server["process"].terminate()
+                    try:
+                        server["process"].wait(timeout=120)
+                    except subprocess.TimeoutExpired:  # still winding down an ingest job
+                        server["process"].kill()
+                        server["process"].wait()
+                    server_errors += [
+                        f"{name}: {line}"
+                        for line in server["log"].read_text().splitlines()
+                        if "ERROR" in line or "Traceback" in line
+                    ]
+    write_report(args, servers, quiet, busy, len(probes))
     if server_errors:
         print("server errors:", *server_errors[:20], sep="\n")
 
 
-def write_report(args, quiet: dict, busy: dict, during: dict, build_seconds: float) -> None:
-    def row(label: str, result: dict, baseline: dict) -> str:
+def write_report(args, servers: dict, quiet: dict, busy: dict, probes: int) -> None:
+    import statistics
+
+    names = list(servers)
+    default, dlib = names[0], names[1]
+
+    def row(label: str, result: dict, baseline_rps: float) -> str:
         return (
-            f"| {label} | {result['requests']:,} | {result['failures']} | {result['rps']:.1f} | "
-            f"{result['p50']:.0f} | {result['p99']:.0f} | {result['rps'] / baseline['rps']:.2f}x |"
+            f"| {label} | {result['requests']:,} | {result['failures']} | {result['rps']:.2f} | "
+            f"{result['p50']:.0f} | {result['p95']:.0f} | {result['p99']:.0f} | "
+            f"{result['rps'] / baseline_rps:.2f}x | {result['load']:.1f} |"
         )
 
-    text = "\n".join(
-        [
-            f"Machine: {machine()}; commit {git_revision()}. Gallery: {args.faces:,} faces "
-            f"(LFW + synthetic, built in {build_seconds:.0f} s, not timed below), exact FAISS "
-            f"index. uvicorn, one process, on 127.0.0.1 (ingest workers at niceness 10, the "
-            f"server's default); {USERS} locust users send searches "
-            f"back to back (real LFW photos, 250x250 JPEG) for {args.seconds:.0f} s per phase. "
-            "Each search decodes, detects, embeds, searches, keeps the search for review and "
-            "appends to the audit trail.",
-            "",
-            "| phase | searches | failed | searches/s | p50 ms | p99 ms | throughput vs baseline |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            row("searches only (baseline)", quiet, quiet),
+    # The baseline is the dlib pipeline's server (the pipeline every gallery used before).
+    dlib_rps = statistics.median(r["rps"] for r in quiet[dlib])
+    per_round = [d["rps"] / b["rps"] for d, b in zip(quiet[default], quiet[dlib], strict=True)]
+    ratio = statistics.median(r["rps"] for r in quiet[default]) / dlib_rps
+    builds = ", ".join(f"{name} {s['build_seconds']:.0f} s" for name, s in servers.items())
+    lines = [
+        f"Machine: {machine()}; commit {git_revision()}. Two galleries of {args.faces:,} faces, "
+        f"one per pipeline, each in its own embedding space: the faces of {args.fit_photos:,} "
+        "LFW photos (a fixed sample) embedded by that pipeline, topped up with synthetic faces "
+        "from a Gaussian fitted to them; exact FAISS index (built in "
+        f"{builds}; not timed below). Two servers (uvicorn, one process each, on 127.0.0.1; "
+        f"ingest workers at niceness 10, the server's default), {USERS} locust users sending "
+        f"searches back to back for {args.seconds:.0f} s per phase, after 5 s of warm-up; "
+        f"{args.rounds} interleaved rounds, after one search at a time on each server "
+        "(first search: "
+        + ", ".join(f"{n} {s['first_search_seconds']:.1f} s" for n, s in servers.items())
+        + f"); the same {probes} real LFW probes (250x250 JPEG, "
+        "a face found by both pipelines) on both. Each search decodes, detects, embeds, searches, "
+        "keeps the search for review and appends to the audit trail. Load: the machine's "
+        "1-minute load average at the end of each phase (it is shared with other work).",
+        "",
+        "| server, phase | searches | failed | searches/s | p50 ms | p95 ms | p99 ms | "
+        "vs dlib server, searches only (median) | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        for number, result in enumerate(quiet[name]):
+            lines.append(row(f"{name}, searches only, round {number + 1}", result, dlib_rps))
+    for name, (result, during) in busy.items():
+        state = "" if during["state"] == "running" else f", job {during['state']} before the end"
+        lines.append(
             row(
-                f"searches while an ingest job runs ({during['done']} of {during['total']} "
-                "photos done by the end)",
-                busy,
-                quiet,
-            ),
-        ]
-    )
-    failures = {**quiet["errors"], **{k: v for k, v in busy["errors"].items()}}
+                f"{name}, while an ingest job runs ({during['done']} of {during['total']} "
+                f"photos done by the end{state})",
+                result,
+                dlib_rps,
+            )
+        )
+    lines += [
+        "",
+        f"Default pipeline's server vs the dlib pipeline's, searches only: {ratio:.2f}x "
+        f"(per round {min(per_round):.2f}-{max(per_round):.2f}x).",
+    ]
+    text = "\n".join(lines)
+    failures = {
+        f"{name}: {reason}": count
+        for name in names
+        for result in quiet[name] + ([busy[name][0]] if name in busy else [])
+        for reason, count in result["errors"].items()
+    }
     if failures:
         text += "\n\nFailed requests (locust's record): " + "; ".join(
             f"{reason} ({count}x)" for reason, count in failures.items()
