@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from facesift.catalog.statements import (
     bump_gallery_version,
     drop_empty_identities,
+    face_values,
     in_chunks,
     new_id,
 )
@@ -159,21 +160,12 @@ class ReembedQueries:
                     )
                 )
                 for old_face_id, face in outcome.faces:
-                    box = face.detection.box
                     connection.execute(
                         reembed_faces.insert().values(
                             job=job,
                             image_id=outcome.image_id,
                             old_face_id=old_face_id,
-                            box_left=box.left,
-                            box_top=box.top,
-                            box_right=box.right,
-                            box_bottom=box.bottom,
-                            landmarks=face.detection.landmarks.as_list(),
-                            detection_score=face.detection.score,
-                            face_size=face.quality.face_size,
-                            sharpness=face.quality.sharpness,
-                            embedding=np.ascontiguousarray(face.embedding, "<f4").tobytes(),
+                            **face_values(face),
                         )
                     )
 

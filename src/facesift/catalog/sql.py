@@ -32,7 +32,14 @@ from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
 from facesift.catalog.operators import OperatorQueries
 from facesift.catalog.reembedding import ReembedQueries
-from facesift.catalog.statements import among, bump_gallery_version, in_chunks, new_id, present
+from facesift.catalog.statements import (
+    among,
+    bump_gallery_version,
+    face_values,
+    in_chunks,
+    new_id,
+    present,
+)
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -256,27 +263,15 @@ class SqlCatalog(
                     )
                 )
                 for face in image.faces:
-                    box = face.detection.box
-                    vector = np.ascontiguousarray(face.embedding, dtype="<f4")
                     face_id = new_id(
                         connection.execute(
                             faces.insert().values(
-                                image_id=image_id,
-                                box_left=box.left,
-                                box_top=box.top,
-                                box_right=box.right,
-                                box_bottom=box.bottom,
-                                landmarks=face.detection.landmarks.as_list(),
-                                detection_score=face.detection.score,
-                                face_size=face.quality.face_size,
-                                sharpness=face.quality.sharpness,
-                                embedding_space=space.key,
-                                embedding=vector.tobytes(),
+                                image_id=image_id, embedding_space=space.key, **face_values(face)
                             )
                         )
                     )
                     face_ids.append(int(face_id))
-                    vectors.append(vector)
+                    vectors.append(np.asarray(face.embedding, dtype=np.float32))
             if face_ids:
                 bump_gallery_version(connection)
         matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import ColumnElement, bindparam, delete, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
 from facesift.catalog.tables import face_identities, gallery_state, identities
+from facesift.types import AnalysedFace
 
 T = TypeVar("T")
 
@@ -23,6 +25,23 @@ def drop_empty_identities(connection: Connection) -> None:
     connection.execute(
         delete(identities).where(~identities.c.id.in_(select(face_identities.c.identity_id)))
     )
+
+
+def face_values(face: AnalysedFace) -> dict[str, Any]:
+    """The values of ``tables.face_columns()`` for ``face``, and its embedding's bytes: the same
+    for a live face and one staged by a re-embed."""
+    box = face.detection.box
+    return {
+        "box_left": box.left,
+        "box_top": box.top,
+        "box_right": box.right,
+        "box_bottom": box.bottom,
+        "landmarks": face.detection.landmarks.as_list(),
+        "detection_score": face.detection.score,
+        "face_size": face.quality.face_size,
+        "sharpness": face.quality.sharpness,
+        "embedding": np.ascontiguousarray(face.embedding, dtype="<f4").tobytes(),
+    }
 
 
 def new_id(result: CursorResult[Any]) -> int:
