@@ -4,8 +4,8 @@ through it, so no service changes catalog faces and index apart from each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +30,16 @@ class GalleryWriter:
         self.index = index
         self.keeper = keeper
         self._lock = lock
+        # True from a catalog commit until the index holds the same change. An interrupt (Ctrl-C
+        # lands between any two lines) can leave it set; saving then would stamp the index with
+        # a catalog version it does not reflect, and the next open would trust it.
+        self._index_behind = False
+
+    @contextmanager
+    def _catalog_then_index(self) -> Iterator[None]:
+        self._index_behind = True
+        yield
+        self._index_behind = False
 
     def lock(self) -> AbstractContextManager[None]:
         """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
@@ -38,14 +48,16 @@ class GalleryWriter:
     def record_images(self, batch: list[NewImage], space: EmbeddingSpace) -> None:
         """Commit analysed images to the catalog, then add their faces to the index. ``space``
         is the one the vectors come from: the catalog refuses it if it is not the gallery's."""
-        face_ids, vectors = self.catalog.add_images(batch, space)
-        ids = np.asarray(face_ids, dtype=np.int64)
-        self.index.add(ids, vectors, self.catalog.face_tags(ids))
+        with self._catalog_then_index():
+            face_ids, vectors = self.catalog.add_images(batch, space)
+            ids = np.asarray(face_ids, dtype=np.int64)
+            self.index.add(ids, vectors, self.catalog.face_tags(ids))
 
     def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
         """Delete faces (and images left without one) from the catalog, then from the index."""
-        deletion = self.catalog.delete_faces(face_ids)
-        self.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
+        with self._catalog_then_index():
+            deletion = self.catalog.delete_faces(face_ids)
+            self.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
         self.save()
         return deletion
 
@@ -58,15 +70,21 @@ class GalleryWriter:
     ) -> Deletion:
         """Delete images and their faces; ``source_ids`` or ``jurisdiction`` says they are all
         of one scope, so the index drops them with one filtered delete."""
-        deletion = self.catalog.delete_images(image_ids)
-        face_ids = np.asarray(deletion.face_ids, dtype=np.int64)
-        scope_ids = list(source_ids)
-        if scope_ids or jurisdiction:
-            self.keeper.remove_scope(face_ids, source_ids=scope_ids, jurisdiction=jurisdiction)
-        else:
-            self.index.remove(face_ids)
+        with self._catalog_then_index():
+            deletion = self.catalog.delete_images(image_ids)
+            face_ids = np.asarray(deletion.face_ids, dtype=np.int64)
+            scope_ids = list(source_ids)
+            if scope_ids or jurisdiction:
+                self.keeper.remove_scope(face_ids, source_ids=scope_ids, jurisdiction=jurisdiction)
+            else:
+                self.index.remove(face_ids)
         self.save()
         return deletion
 
     def save(self) -> None:
+        """Save the index stamped with the catalog version; if a write was interrupted between
+        catalog and index, first bring the index level with the catalog by comparing ids."""
+        if self._index_behind:
+            self.keeper.reconcile()
+            self._index_behind = False
         self.keeper.save()
