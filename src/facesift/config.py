@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     # Files larger than this are refused before being read (no photo needs more).
     max_file_bytes: int = Field(default=200 * 2**20, ge=2**20)
     workers: int = Field(default_factory=_default_workers, ge=1)
+    # How ingest, re-embed and evaluation run their ``workers``: "threads" (one analyser per
+    # thread in this process: no start-up per worker, models compiled once) or "processes"
+    # (spawned workers: a crash in a native decoder or model takes only its worker down).
+    # "auto" takes threads when the detector and embedder both declare they release the GIL
+    # (yunet, reid-0095, the onnx backends) and processes otherwise (dlib holds the GIL).
+    analysis_workers: Literal["auto", "threads", "processes"] = "auto"
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)
     # Vector index backend: "faiss" (a file beside the catalog) or "milvus" (extra `milvus`).

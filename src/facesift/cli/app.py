@@ -13,6 +13,7 @@ from rich.table import Table
 
 from facesift.cli import eval_commands, govern_commands, identity_commands, reembed_commands
 from facesift.cli.common import (
+    WORKERS_HELP,
     AsJson,
     DataDir,
     FaceNumber,
@@ -147,9 +148,7 @@ def ingest(
         Path | None,
         typer.Option(help="CSV or JSON Lines manifest: path and per-image provenance."),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: all cores).")
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help=WORKERS_HELP)] = None,
     ray: Annotated[
         str | None,
         typer.Option(

@@ -13,6 +13,9 @@ from facesift.config import Settings
 from facesift.engine import FaceSift
 from facesift.govern.roles import Actor
 
+# --workers: threads or processes is chosen by the models (ingest/jobs.py, analysis_in_threads).
+WORKERS_HELP = "Workers: threads for the default models, processes for dlib (default: all cores)."
+
 console = Console()
 errors = Console(stderr=True)
 

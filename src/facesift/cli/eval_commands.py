@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from facesift.cli.common import WORKERS_HELP
 from facesift.cli.output import print_json
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
@@ -21,7 +22,7 @@ console = Console()
 errors = Console(stderr=True)
 
 Root = Annotated[Path, typer.Option("--root", help="LFW folder: <Person>/<Person>_NNNN.jpg.")]
-Workers = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
+Workers = Annotated[int | None, typer.Option(help=WORKERS_HELP)]
 Cache = Annotated[
     Path | None,
     typer.Option(help="Embedding cache file (default: ./facesift-eval-cache/lfw-<settings>.npz)."),

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from facesift.cli.common import AsJson, DataDir, acting_operator, console, errors, open_engine
+from facesift.cli.common import (
+    WORKERS_HELP,
+    AsJson,
+    DataDir,
+    acting_operator,
+    console,
+    errors,
+    open_engine,
+)
 from facesift.cli.output import print_json
 from facesift.cli.progress import ImageJobProgress
 
@@ -26,9 +34,7 @@ def reembed(
             "references are listed and audited; ask those people to opt out again)."
         ),
     ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: all cores).")
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help=WORKERS_HELP)] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:

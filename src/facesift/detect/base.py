@@ -47,6 +47,12 @@ def smallest_face_px(name: str) -> int | None:
     return smallest
 
 
+def releases_gil(name: str) -> bool:
+    """Whether detector ``name`` declares that it runs without Python's GIL (native code that
+    releases it), so that analysis may run on threads, one detector per thread. Unknown: no."""
+    return bool(getattr(DETECTORS.find(name), "releases_gil", False))
+
+
 def create_detector(
     name: str, *, min_face_size: int, max_detect_side: int, settings: Settings | None = None
 ) -> Detector:

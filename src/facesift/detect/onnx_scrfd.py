@@ -67,6 +67,7 @@ def scrfd_input_size(model: OnnxModelFile, configured: int) -> tuple[int, int]:
 
 class OnnxScrfdDetector:
     name = "onnx-scrfd"
+    releases_gil = True  # onnxruntime runs without the GIL
     landmark_scheme = LANDMARK_SCHEME
 
     def __init__(

@@ -16,6 +16,7 @@ image-right mouth corner (``yunet-5``), in pixels of the original image.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +168,11 @@ def _inside(small: np.ndarray, large: np.ndarray) -> bool:
     )
 
 
+# OpenCV's log level is process-wide: analyser threads opening detectors at once would restore
+# each other's level early.
+_opening = threading.Lock()
+
+
 def open_yunet(score_threshold: float, threads: int) -> Any:
     """OpenCV's FaceDetectorYN on the shipped, sha256-checked model file."""
     try:
@@ -182,20 +188,23 @@ def open_yunet(score_threshold: float, threads: int) -> Any:
     path = verified_path(YUNET_2023MAR)
     # OpenCV 5 warns on stderr, at every start, that its new graph engine ignores the (default)
     # target it is given; that is noise in the CLI's output, so only errors are logged meanwhile.
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        return cv2.FaceDetectorYN.create(
-            str(path), "", (320, 320), score_threshold, NMS_OVERLAP, TOP_K
-        )
-    finally:
-        cv2.utils.logging.setLogLevel(level)
+    with _opening:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            return cv2.FaceDetectorYN.create(
+                str(path), "", (320, 320), score_threshold, NMS_OVERLAP, TOP_K
+            )
+        finally:
+            cv2.utils.logging.setLogLevel(level)
 
 
 class YuNetDetector:
     name = "yunet"
     landmark_scheme = LANDMARK_SCHEME
     smallest_face_px = SMALLEST_FACE_PX
+    # cv2's DNN runs without the GIL: ingest analyses on threads, one detector each.
+    releases_gil = True
 
     def __init__(
         self,

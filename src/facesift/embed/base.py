@@ -60,6 +60,12 @@ def embedding_space_of(name: str, settings: Settings | None = None) -> Embedding
     return space
 
 
+def releases_gil(name: str) -> bool:
+    """Whether embedder ``name`` declares that it runs without Python's GIL (see
+    detect.base.releases_gil)."""
+    return bool(getattr(EMBEDDERS.find(name), "releases_gil", False))
+
+
 def create_embedder(name: str, settings: Settings | None = None) -> Embedder:
     factory: Any = EMBEDDERS.get(name)
     embedder: Embedder

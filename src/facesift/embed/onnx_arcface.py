@@ -53,6 +53,7 @@ def arcface_signature(model: OnnxModelFile) -> int:
 
 class OnnxArcFaceEmbedder:
     name = "onnx-arcface"
+    releases_gil = True  # onnxruntime runs without the GIL
     chip = ChipSpec(size=CHIP_SIDE, padding=0.0, template="arcface-112")
 
     def __init__(self, model: OnnxModelFile, session: Any = None):

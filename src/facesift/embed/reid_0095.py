@@ -141,6 +141,8 @@ def bgr_blob(chips: list[np.ndarray]) -> np.ndarray:
 class Reid0095Embedder:
     name = "reid-0095"
     space = REID_0095_SPACE
+    # OpenVINO infers without the GIL: ingest analyses on threads sharing the compiled model.
+    releases_gil = True
     chip = ChipSpec(size=CHIP_SIDE, padding=0.0, template="reid-0095-128")
 
     def __init__(self, compiled_models: Mapping[int, Any] | None = None):

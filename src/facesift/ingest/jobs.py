@@ -1,8 +1,9 @@
 """Resumable, parallel ingest of image files into a source.
 
 Work is split by stage: the main process lists and hashes files (cheap, I/O) and skips content the
-catalog already holds; worker processes decode, detect, align and embed (CPU, one process per core,
-since dlib holds the GIL), or Ray actors do (ingest/on_ray.py); the main process is the single
+catalog already holds; workers decode, detect, align and embed (CPU, one per core): threads of this
+process when the models run without the GIL (the default YuNet + reid-0095), spawned processes
+when they hold it (dlib), or Ray actors (ingest/on_ray.py); the main process is the single
 writer, committing batches to the catalog (the truth) and then adding them to the index. An
 interrupted run loses at most the uncommitted batch; running it again skips everything committed,
 and the engine reconciles the index on open.
@@ -13,12 +14,21 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +50,9 @@ if TYPE_CHECKING:
     from facesift.pipeline import FaceAnalyser
 
 
+# Files a worker analyses per task: their faces are embedded together (FaceAnalyser.analyse_files)
+# and a task's round trip is paid once for all of them.
+FILES_PER_TASK = 16
 COMMIT_EVERY_IMAGES = 64
 COMMIT_EVERY_SECONDS = 1.0
 SAVE_INDEX_EVERY_SECONDS = 30.0
@@ -256,33 +269,59 @@ def _analyse_all(
     if ports.settings.workers <= 1:
         analyser = ports.analyser()
         # Analysis runs in this thread: its stages land in this thread's tally directly.
-        return ((analyse_file(analyser, item), {}) for item in todo)
+        return ((outcome, {}) for outcome in analyse_in_chunks(analyser, todo))
     return parallel_analyse(ports.settings, todo, with_stages=True)
+
+
+def analysis_in_threads(settings: Settings) -> bool:
+    """Whether ``settings.workers`` run as threads of this process rather than as processes.
+
+    Threads when the detector and the embedder both release the GIL: measured on 500 LFW photos
+    (docs/benchmarks.md, "Ingest throughput"), two spawned workers spent ~2.4 s each importing
+    and compiling their models and pickled every result back, and ran slower than two threads
+    sharing one compiled model. Processes otherwise: dlib holds the GIL, so its threads would
+    take turns."""
+    if settings.analysis_workers != "auto":
+        return settings.analysis_workers == "threads"
+    from facesift.detect.base import releases_gil as detector_releases_gil
+    from facesift.embed.base import releases_gil as embedder_releases_gil
+
+    return detector_releases_gil(settings.detector) and embedder_releases_gil(settings.embedder)
 
 
 def parallel_analyse(
     settings: Settings, todo: Iterable[FileToAnalyse], *, with_stages: bool = False
 ) -> Iterator:
-    """Analyse files on ``settings.workers`` processes; yield results as they complete.
+    """Analyse files on ``settings.workers`` threads or processes (``analysis_in_threads``);
+    yield results as they complete.
 
     Yields outcomes, or (outcome, seconds per stage in the worker) pairs if ``with_stages``.
     """
-    context = multiprocessing.get_context("spawn")
-    # One BLAS thread per worker process: the processes already use every core.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     workers = settings.workers
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(settings.model_dump_json(),),
-    ) as pool:
+    executor: Executor
+    if analysis_in_threads(settings):
+        executor = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="facesift-analyse",
+            initializer=_init_worker,
+            initargs=(settings.model_dump_json(),),
+        )
+    else:
+        # One BLAS thread per worker process: the processes already use every core.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(settings.model_dump_json(),),
+        )
+    with executor as pool:
         in_flight: set[Future] = set()
-        window = workers * 4
+        window = workers * 2
         try:
-            for item in todo:
-                in_flight.add(pool.submit(_analyse_in_worker, item))
+            for chunk in _chunks(todo, FILES_PER_TASK):
+                in_flight.add(pool.submit(_analyse_in_worker, chunk))
                 if len(in_flight) >= window:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     yield from _results(done, with_stages)
@@ -299,36 +338,74 @@ def parallel_analyse(
             raise
 
 
+def _chunks(items: Iterable[FileToAnalyse], size: int) -> Iterator[list[FileToAnalyse]]:
+    chunk: list[FileToAnalyse] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _results(done: set[Future], with_stages: bool) -> Iterator:
     for future in done:
-        outcome, stages = future.result()
-        yield (outcome, stages) if with_stages else outcome
+        outcomes, stages = future.result()
+        for number, outcome in enumerate(outcomes):
+            # A chunk's stage seconds go with its first file: they are summed, never split.
+            if with_stages:
+                yield outcome, stages if number == 0 else {}
+            else:
+                yield outcome
 
 
-_worker_analyser: FaceAnalyser | None = None
+# Each worker's analyser: a worker process runs its tasks on the thread that ran its initializer,
+# and a worker thread is its own thread, so a thread-local serves both.
+_worker = threading.local()
 
 
 def _init_worker(settings_json: str) -> None:
-    global _worker_analyser
     from facesift.config import Settings
     from facesift.pipeline import FaceAnalyser
 
     settings = Settings.model_validate_json(settings_json)
     if settings.ingest_worker_niceness:
+        # Linux keeps a niceness per thread: a worker thread lowers only its own, so a server's
+        # request threads keep theirs.
         os.nice(settings.ingest_worker_niceness)
-    _worker_analyser = FaceAnalyser.from_settings(settings)
+    _worker.analyser = FaceAnalyser.from_settings(settings)
 
 
-def _analyse_in_worker(item: FileToAnalyse) -> tuple[Outcome, StageSeconds]:
+def _analyse_in_worker(items: list[FileToAnalyse]) -> tuple[list[Outcome], StageSeconds]:
     before = StageSeconds(stage_tally())
-    if _worker_analyser is None:  # the pool's initializer loads it in every worker first
+    analyser: FaceAnalyser | None = getattr(_worker, "analyser", None)
+    if analyser is None:  # the pool's initializer loads it in every worker first
         raise RuntimeError("worker analyser not loaded")
-    outcome = analyse_file(_worker_analyser, item)
-    return outcome, stage_tally().since(before)
+    outcomes = analyse_files(analyser, items)
+    return outcomes, stage_tally().since(before)
 
 
-def analyse_file(analyser: FaceAnalyser, item: FileToAnalyse) -> Outcome:
-    return analysis_outcome(item.name, lambda: analyser.analyse_file(item.path))
+def analyse_in_chunks(analyser: FaceAnalyser, items: Iterable[FileToAnalyse]) -> Iterator[Outcome]:
+    """Outcomes of ``items`` analysed in this thread, ``FILES_PER_TASK`` files at a time."""
+    for chunk in _chunks(items, FILES_PER_TASK):
+        yield from analyse_files(analyser, chunk)
+
+
+def analyse_files(analyser: FaceAnalyser, items: list[FileToAnalyse]) -> list[Outcome]:
+    """Outcomes of ``items`` in order, their faces embedded in one call (see
+    FaceAnalyser.analyse_files); a file that failed gets its reason, as in ``analysis_outcome``."""
+    results = analyser.analyse_files([item.path for item in items])
+    return [
+        analysis_outcome(item.name, partial(_given, result))
+        for item, result in zip(items, results, strict=True)
+    ]
+
+
+def _given(result: AnalysedImage | Exception) -> AnalysedImage:
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def analysis_outcome(name: str, analyse: Callable[[], AnalysedImage]) -> Outcome:

@@ -33,7 +33,7 @@ from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.index.base import VectorIndex
 from facesift.index.writer import GalleryWriter
-from facesift.ingest.jobs import FileToAnalyse, analyse_file, parallel_analyse
+from facesift.ingest.jobs import FileToAnalyse, analyse_in_chunks, parallel_analyse
 from facesift.search.policy import MatchingPolicy
 from facesift.types import AnalysedImage, BoundingBox, EmbeddingSpace
 
@@ -215,7 +215,7 @@ def _analyse(
     files = (FileToAnalyse(Path(image.path), image.path) for image in todo)
     if ports.settings.workers <= 1:
         analyser = ports.analyser()
-        return (analyse_file(analyser, item) for item in files)
+        return analyse_in_chunks(analyser, files)
     return parallel_analyse(ports.settings, files)
 
 

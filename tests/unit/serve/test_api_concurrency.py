@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image, ImageEnhance
 
 from facesift import FaceSift
+from facesift.ingest.jobs import FILES_PER_TASK
 from tests.unit.serve.conftest import jpeg_bytes, make_served
 
 
@@ -86,16 +87,19 @@ def test_a_second_writer_is_told_the_gallery_is_busy(tmp_path, photos):
 
 def test_shutdown_stops_a_running_ingest_keeping_what_it_committed(tmp_path, photos):
     served = make_served(tmp_path, photos)
-    files = [("files", item) for item in _variants(photos["hopper"], 12)]
+    # Workers analyse FILES_PER_TASK files at a time: several tasks' worth, so the shutdown
+    # lands while some are still to come.
+    count = 6 * FILES_PER_TASK
+    files = [("files", item) for item in _variants(photos["hopper"], count)]
     started = served.client.post(
         "/api/v1/sources/press/ingest", files=files, headers=served.as_("admin")
     )
     job = served.app.state.jobs.get(started.json()["id"], served.engine.operator(name="admin"))
-    while job.done < 2:
-        threading.Event().wait(0.05)
+    while job.done < 1:
+        threading.Event().wait(0.02)
     served.client.__exit__(None, None, None)  # the server's lifespan ends: shutdown
     assert job.state == "failed" and "shut down" in job.error
     with FaceSift(served.engine.settings) as reopened:
         held = reopened.stats().images
-        assert 1 <= held < 12
+        assert 1 <= held < count
         assert reopened.check_index().in_agreement
