@@ -81,7 +81,7 @@ def build_gallery(
                 [NewImage(source.id, synthetic_record(n, vectors[n])) for n in range(start, stop)]
             )
         engine.save_index()
-        assert len(engine.index) == faces
+        assert engine.stats().index_size == faces
         assert engine.space.dimension == vectors.shape[1], (engine.space, vectors.shape)
     return keys, found
 

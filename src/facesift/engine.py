@@ -96,18 +96,18 @@ class FaceSift:
         self.settings = self.requested_settings
         self.data_dir = self.settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = SqlCatalog(self.settings.resolved_catalog_url)
-        self.audit = AuditTrail(self.catalog, head_file=self.data_dir / "audit.head")
-        self.operators = OperatorRegistry(self.catalog)
-        self._recorder = AuditRecorder(self.audit, self.catalog.version)
+        self._catalog = SqlCatalog(self.settings.resolved_catalog_url)
+        self._audit = AuditTrail(self._catalog, head_file=self.data_dir / "audit.head")
+        self.operators = OperatorRegistry(self._catalog)
+        self._recorder = AuditRecorder(self._audit, self._catalog.version)
         self.operator_admin = OperatorAdmin(self.operators, self._recorder)
-        self.source_registry = SourceRegistry(self.catalog, self._recorder)
+        self.source_registry = SourceRegistry(self._catalog, self._recorder)
         self._open_space()
 
     def _open_space(self) -> None:
         """The space the catalog records (else the configured one), its policy and index, and
         the services over them (rebuilt after a re-embed switched spaces)."""
-        recorded = self.catalog.embedding_space()
+        recorded = self._catalog.embedding_space()
         settings = self.requested_settings.for_gallery(recorded)
         if settings is not self.settings:
             self.settings = settings
@@ -123,18 +123,18 @@ class FaceSift:
         previous: VectorIndex | None = getattr(self, "index", None)
         if previous is not None:
             previous.close()  # reopening after a re-embed switched spaces
-        self.index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
-        self._lock = GalleryLock(self.data_dir, self.catalog.exclusive_writer)
-        self.keeper = IndexKeeper(self.catalog, self.index, self._lock, self.index.damaged)
-        self.keeper.bring_up_to_date()
+        self._index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
+        self._lock = GalleryLock(self.data_dir, self._catalog.exclusive_writer)
+        self._keeper = IndexKeeper(self._catalog, self._index, self._lock, self._index.damaged)
+        self._keeper.bring_up_to_date()
         self._wire()
 
     def _wire(self) -> None:
-        catalog, index, policy, audit = self.catalog, self.index, self.policy, self._recorder
+        catalog, index, policy, audit = self._catalog, self._index, self.policy, self._recorder
         # Models are loaded on first use: opening a gallery for stats or the audit trail needs
         # no model file.
         self._probes = ProbeReader(lambda: self.probe_analysers, self.require_configured_space)
-        self.writer = GalleryWriter(catalog, index, self.keeper, self._lock)
+        self._writer = GalleryWriter(catalog, index, self._keeper, self._lock)
         self.optouts = OptOutList(catalog, self.space, lambda: self.policy.optout_threshold)
         purpose_required = self.settings.require_purpose_and_case
         self.identifier = Identifier(
@@ -161,7 +161,7 @@ class FaceSift:
             optouts=self.optouts,
             policy=policy,
             audit=audit,
-            writer_lock=self.writer.lock,
+            writer_lock=self._writer.lock,
         )
         self.identity_editor = IdentityEditor(catalog, catalog, audit)
         self.duplicate_finder = DuplicateFinder(
@@ -174,7 +174,7 @@ class FaceSift:
             index=index,
             policy=policy,
             optouts=self.optouts,
-            writer=self.writer,
+            writer=self._writer,
             audit=audit,
             data_dir=self.data_dir,
         )
@@ -184,7 +184,7 @@ class FaceSift:
         self.erasure = Erasure(
             sources=catalog,
             governance=catalog,
-            writer=self.writer,
+            writer=self._writer,
             audit=audit,
             data_dir=self.data_dir,
         )
@@ -192,7 +192,7 @@ class FaceSift:
             sources=catalog,
             governance=catalog,
             operators=self.operators,
-            trail=self.audit,
+            trail=self._audit,
             audit=audit,
             space=self.space,
             storage=f"{self.settings.resolved_catalog_url.split('://')[0]} and {self.data_dir}",
@@ -202,7 +202,7 @@ class FaceSift:
                 sources=catalog,
                 faces=catalog,
                 governance=catalog,
-                writer=self.writer,
+                writer=self._writer,
                 optouts=self.optouts,
                 settings=self.settings,
                 analyser=lambda: self.analyser,
@@ -221,7 +221,7 @@ class FaceSift:
                 target=lambda: self.reembed_space,
                 space=self.space,
             ),
-            self.writer,
+            self._writer,
             audit,
             on_switched=self._open_space,
         )
@@ -257,8 +257,8 @@ class FaceSift:
         return self.policy.subject_threshold
 
     def close(self) -> None:
-        self.index.close()
-        self.catalog.close()
+        self._index.close()
+        self._catalog.close()
 
     def __enter__(self) -> FaceSift:
         return self
@@ -269,24 +269,24 @@ class FaceSift:
     # --- consistency between catalog (truth) and index (derived): see index/keeper.py ------
 
     def check_index(self) -> IndexCheck:
-        return self.keeper.check()
+        return self._keeper.check()
 
     def reconcile_index(self) -> IndexCheck:
-        return self.keeper.reconcile()
+        return self._keeper.reconcile()
 
     def rebuild_index(self) -> None:
-        self.keeper.rebuild()
+        self._keeper.rebuild()
 
     def save_index(self) -> None:
-        self.writer.save()
+        self._writer.save()
 
     def writer_lock(self) -> AbstractContextManager[None]:
         """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
-        return self.writer.lock()
+        return self._writer.lock()
 
     def record_images(self, batch: list[Any]) -> None:
         """Commit analysed images to the catalog, then add their faces to the index."""
-        self.writer.record_images(batch, self.configured_space)
+        self._writer.record_images(batch, self.configured_space)
 
     def matches_optout(self, vectors: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Which of ``vectors`` belong to someone on the do-not-index list."""
@@ -332,11 +332,11 @@ class FaceSift:
         limit: int | None = None,
     ) -> list[AuditRecord]:
         actor.require(Action.AUDIT_SHOW)
-        return self.audit.records(actor=operator, action=action, since=since, limit=limit)
+        return self._audit.records(actor=operator, action=action, since=since, limit=limit)
 
     def audit_verify(self, actor: Actor) -> ChainCheck:
         actor.require(Action.AUDIT_VERIFY)
-        return self.audit.verify()
+        return self._audit.verify()
 
     # --- pipeline ------------------------------------------------------------------------------
 
@@ -495,17 +495,17 @@ class FaceSift:
     # --- reporting -----------------------------------------------------------------------------
 
     def stats(self) -> Stats:
-        counts = self.catalog.counts()
+        counts = self._catalog.counts()
         return Stats(
             data_dir=str(self.data_dir.resolve()),
-            catalog_url=self.catalog.display_url,
+            catalog_url=self._catalog.display_url,
             sources=counts.sources,
             images=counts.images,
             images_without_faces=counts.images_without_faces,
             faces=counts.faces,
-            index_kind=self.index.kind,
-            index_size=len(self.index),
-            index_bytes=self.index.size_bytes(),
+            index_kind=self._index.kind,
+            index_size=len(self._index),
+            index_bytes=self._index.size_bytes(),
             embedding_space=self.space.key,
             detector=self.settings.detector,
             match_threshold=self.policy.match_threshold if self.policy.calibrated else None,
@@ -514,7 +514,7 @@ class FaceSift:
 
     def health(self) -> tuple[int, str]:
         """Faces searchable and the index kind (the unauthenticated health check)."""
-        return len(self.index), self.index.kind
+        return len(self._index), self._index.kind
 
     # --- governance: subject rights, erasure, retention, records (see govern/) ----------------
 

@@ -87,7 +87,7 @@ def test_ingest_search_cluster_erase_and_audit(catalog_url, photos, tmp_path):
         assert actions.count("ingest") == 2 and "erase" in actions and "cluster" in actions
         erase_record = engine.audit_records(auditor, action="erase")[-1]
         assert erase_record.details["source"] == "events"
-        version = engine.catalog.version()
+        version = engine._catalog.version()
 
     # Another host: its own data directory (index, audit.head), the same catalog.
     elsewhere = Settings(data_dir=tmp_path / "host-b", catalog_url=catalog_url, workers=1)
@@ -95,7 +95,7 @@ def test_ingest_search_cluster_erase_and_audit(catalog_url, photos, tmp_path):
         # The operators are in the catalog already.
         admin, investigator = operators(engine)
         auditor = engine.operator(name="auditor")
-        assert engine.catalog.version() == version and engine.check_index().in_agreement
+        assert engine._catalog.version() == version and engine.check_index().in_agreement
         again = leads_by_path(engine.search(investigator, photos["collins_mirrored"], **CASE))
         assert set(again) == set(after)
         check = engine.audit_verify(admin)

@@ -62,8 +62,8 @@ def test_erase_one_person_by_one_photo(gallery):
     assert target not in found_people(engine, investigator, lfw_people[target][0])
     assert other in found_people(engine, investigator, lfw_people[other][4])
     assert engine.check_index().in_agreement
-    assert engine.audit.verify().intact
-    erase_record = engine.audit.records(action="subject-erase")[-1]
+    assert engine._audit.verify().intact
+    erase_record = engine._audit.records(action="subject-erase")[-1]
     assert erase_record.details["faces_erased"] == receipt.faces
     assert erase_record.probe_sha256 == report.selfie_sha256 and "path" not in str(
         erase_record.details
@@ -82,7 +82,7 @@ def test_optout_hides_existing_faces_and_blocks_new_ones(gallery, tmp_path):
     receipt = engine.subject_optout(admin, lfw_people[held][4])
     assert receipt.existing_faces_hidden >= 3
     assert held not in found_people(engine, investigator, lfw_people[held][0])
-    search_record = engine.audit.records(action="search")[-1]
+    search_record = engine._audit.records(action="search")[-1]
     assert search_record.details["hidden_by_optout"] >= 1
 
     # Withdrawing the opt-out brings the leads back.
@@ -98,7 +98,7 @@ def test_optout_hides_existing_faces_and_blocks_new_ones(gallery, tmp_path):
     engine.subject_optout(admin, lfw_people[newcomer][4])
     report = engine.ingest(admin, [fresh], "custody")
     assert report.faces_opted_out >= len(extra) - 1
-    assert engine.audit.verify().intact
+    assert engine._audit.verify().intact
 
 
 def test_jurisdiction_erasure_and_manifest_overrides(gallery, tmp_path):
@@ -122,9 +122,9 @@ def test_jurisdiction_erasure_and_manifest_overrides(gallery, tmp_path):
     assert len(planned) == 2
     _, receipt = engine.erase(admin, jurisdiction="FR")
     assert receipt.images == 2
-    assert engine.catalog.image_ids_in_jurisdiction("FR") == []
-    assert len(engine.catalog.image_ids_in_jurisdiction("GB")) == 48
-    assert engine.check_index().in_agreement and engine.audit.verify().intact
+    assert engine._catalog.image_ids_in_jurisdiction("FR") == []
+    assert len(engine._catalog.image_ids_in_jurisdiction("GB")) == 48
+    assert engine.check_index().in_agreement and engine._audit.verify().intact
 
 
 def test_retention_purge(gallery):
@@ -135,8 +135,8 @@ def test_retention_purge(gallery):
     expired, _ = engine.purge(admin, dry_run=True, now=later)
     assert len(expired) == 48
     _, receipt = engine.purge(admin, now=later)
-    assert receipt.images == 48 and engine.catalog.counts().faces == 0 and len(engine.index) == 0
-    assert engine.audit.records(action="purge")[-1].details["images_erased"] == 48
+    assert receipt.images == 48 and engine._catalog.counts().faces == 0 and len(engine._index) == 0
+    assert engine._audit.records(action="purge")[-1].details["images_erased"] == 48
 
 
 def test_consent_sources_need_a_consent_reference_per_image(gallery, tmp_path):

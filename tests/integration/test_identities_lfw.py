@@ -42,15 +42,15 @@ def clustered(lfw_root, tmp_path):
 
 
 def identity_labels(engine):
-    face_ids, identity_ids, _ = engine.catalog.assignments()
-    stored = engine.catalog.stored_faces(face_ids.tolist())
+    face_ids, identity_ids, _ = engine._catalog.assignments()
+    stored = engine._catalog.stored_faces(face_ids.tolist())
     truth = np.array([person_of(stored[f].image_path) for f in face_ids.tolist()])
     return face_ids, identity_ids, truth
 
 
 def test_clustering_groups_people_without_wrong_merges(clustered):
     engine, _, investigator, chosen, report = clustered
-    assert report.faces_considered == report.faces_assigned == engine.catalog.counts().faces
+    assert report.faces_considered == report.faces_assigned == engine._catalog.counts().faces
     _, identity_ids, truth = identity_labels(engine)
     quality = cluster_quality(identity_ids, truth)
     # The default favours precision (wrong merges are what users complain of most): at 0.40,
@@ -83,7 +83,7 @@ def test_new_faces_join_existing_identities(clustered, tmp_path):
     assert merged <= 2
     # Most fifth photos joined an identity holding some of that person's other photos.
     face_ids, identity_ids, truth = identity_labels(engine)
-    stored = engine.catalog.stored_faces(face_ids.tolist())
+    stored = engine._catalog.stored_faces(face_ids.tolist())
     joined = 0
     for name, files in chosen.items():
         fifth = {
@@ -119,7 +119,7 @@ def test_human_edits_survive_reclustering(clustered):
     assert set(members) <= set(engine.identity_faces(investigator, identity))
     with pytest.raises(InputError, match="no identity with id 999999"):
         engine.name_identity(investigator, 999999, "nobody")
-    assert engine.audit.records(action="identity-edit")
+    assert engine._audit.records(action="identity-edit")
 
 
 def test_identities_respect_optout_and_erasure(clustered):
@@ -130,7 +130,7 @@ def test_identities_respect_optout_and_erasure(clustered):
     assert report.opted_out_faces >= 2
     face_ids, _, _ = identity_labels(engine)
     # No face on the do-not-index list belongs to any identity any more.
-    assert not engine.matches_optout(engine.catalog.embeddings(face_ids)).any()
+    assert not engine.matches_optout(engine._catalog.embeddings(face_ids)).any()
     erased = engine.subject_access(admin, chosen[names[2]][4])
     engine.subject_erase(admin, erased)
     face_ids, _, _ = identity_labels(engine)

@@ -71,8 +71,8 @@ def assert_consistent(data: Path, expected_images: int | None = None) -> int:
     with FaceSift(Settings(data_dir=data, workers=1)) as engine:
         check = engine.check_index()
         assert check.in_agreement, check
-        counts = engine.catalog.counts()
-        with engine.catalog.db.connect() as connection:
+        counts = engine._catalog.counts()
+        with engine._catalog.db.connect() as connection:
             from sqlalchemy import text
 
             declared = connection.execute(

@@ -39,7 +39,7 @@ def test_ingest_job_then_search_finds_the_same_person(lfw_root, tmp_path, photos
             assert answer.status_code == 200, answer.text
             leads = [lead for face in answer.json()["faces"] for lead in face["leads"]]
             shown = {
-                served.engine.catalog.provenance([lead["image_id"]])[lead["image_id"]].path
+                served.engine._catalog.provenance([lead["image_id"]])[lead["image_id"]].path
                 for lead in leads
             }
             # Uploaded files keep their LFW names (Person_Name_0001.jpg) in the uploads folder.

@@ -46,14 +46,14 @@ def test_ingest_reports_faces_and_the_bad_file(gallery):
     assert "catalog_write" in report.stage_seconds
     # 10 single-person photos + a group photo with both faces.
     assert report.faces_found == 12
-    assert engine.check_index().in_agreement and len(engine.index) == report.faces_found
+    assert engine.check_index().in_agreement and len(engine._index) == report.faces_found
     assert report.images_without_faces == 0
 
 
 def test_group_photo_indexes_every_face(gallery, demo):
     engine, _ = gallery
     _, probe = demo
-    stored = engine.catalog.stored_faces(engine.catalog.face_ids().tolist()).values()
+    stored = engine._catalog.stored_faces(engine._catalog.face_ids().tolist()).values()
     group = [f for f in stored if f.image_path.endswith("group-hopper-and-collins.jpg")]
     assert len(group) >= 2
     # Both people in the group photo can be found: Collins's face there matches her probe.
@@ -80,10 +80,10 @@ def test_search_finds_the_same_person_first_and_not_the_stranger(gallery, demo):
 def test_reingest_adds_nothing(gallery, demo):
     engine, _ = gallery
     folder, _ = demo
-    before = engine.catalog.counts()
+    before = engine._catalog.counts()
     report = engine.ingest(operators(engine)[0], [folder], "demo")
     assert report.images_ingested == 0 and report.already_in_catalog == 11
-    assert engine.catalog.counts() == before
+    assert engine._catalog.counts() == before
 
 
 def test_verify(gallery, demo):
@@ -113,7 +113,7 @@ def test_ingest_without_a_declared_source_is_refused(tmp_path, demo):
         admin, _ = operators(engine)
         with pytest.raises(SourceError, match="unknown source 'scraped'"):
             engine.ingest(admin, [folder], "scraped")
-        assert engine.catalog.counts().images == 0
+        assert engine._catalog.counts().images == 0
 
 
 def test_hostile_file_names_are_ingested(tmp_path, demo):
@@ -152,9 +152,9 @@ def test_index_lagging_the_catalog_is_reconciled_on_open(tmp_path, demo):
     (tmp_path / "faces.faiss").write_bytes(saved[0])
     (tmp_path / "faces.faiss.json").write_bytes(saved[1])
     with FaceSift(settings) as engine:
-        assert len(engine.index) == engine.catalog.counts().faces >= 3
+        assert len(engine._index) == engine._catalog.counts().faces >= 3
         assert engine.check_index().in_agreement
-        np.testing.assert_array_equal(np.sort(engine.index.ids()), engine.catalog.face_ids())
+        np.testing.assert_array_equal(np.sort(engine._index.ids()), engine._catalog.face_ids())
 
 
 @pytest.mark.parametrize("interrupted", ["index.add", "face_tags"])
@@ -170,7 +170,7 @@ def test_ctrl_c_between_catalog_commit_and_index_update_leaves_them_in_agreement
         admin, _ = operators(engine)
         add_source(engine, admin, "s")
         engine.ingest(admin, [folder / "collins-original.jpg"], "s")
-        target = engine.index if interrupted == "index.add" else engine.catalog
+        target = engine._index if interrupted == "index.add" else engine._catalog
         name = interrupted.split(".")[-1]
 
         original = getattr(target, name)
@@ -190,8 +190,8 @@ def test_ctrl_c_between_catalog_commit_and_index_update_leaves_them_in_agreement
             photos = [folder / "hopper-original.jpg", folder / "collins-small.jpg"]
             engine.ingest(admin, photos, "s")
         monkeypatch.undo()
-        assert engine.catalog.counts().images == 2  # the first batch was committed
+        assert engine._catalog.counts().images == 2  # the first batch was committed
     with FaceSift(settings) as engine:
         check = engine.check_index()
         assert check.in_agreement, check
-        assert check.index_faces == engine.catalog.counts().faces == 2
+        assert check.index_faces == engine._catalog.counts().faces == 2

@@ -33,7 +33,7 @@ def ingest_two_sources(engine, photos):
 
 
 def face_ids_of(engine, source: str) -> list[int]:
-    stored = engine.catalog.stored_faces(engine.catalog.face_ids().tolist()).values()
+    stored = engine._catalog.stored_faces(engine._catalog.face_ids().tolist()).values()
     return sorted(face.face_id for face in stored if face.source == source)
 
 
@@ -50,12 +50,12 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
     settings = Settings(data_dir=tmp_path / "data", workers=1)
     assert settings.vector_index == backend
     with FaceSift(settings) as engine:
-        assert engine.index.kind.startswith("Milvus" if backend == "milvus" else "exact")
+        assert engine._index.kind.startswith("Milvus" if backend == "milvus" else "exact")
         admin, investigator = ingest_two_sources(engine, photos)
         assert engine.check_index().in_agreement
         # Regression: the stats read the size of a hard-coded "faces.faiss", 0 on Milvus.
         stats = engine.stats()
-        assert stats.index_size == len(engine.index) >= 4
+        assert stats.index_size == len(engine._index) >= 4
         # At least the vectors themselves: 128 float32 per face.
         assert stats.index_bytes >= stats.index_size * 128 * 4
         # Collins's probe (not itself in the gallery) finds her mirrored photo and her face in
@@ -69,9 +69,9 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
             _, receipt = engine.erase(admin, source="nasa")
         assert "reconciling by id" not in caplog.text  # the filtered delete removed them all
         assert receipt is not None and receipt.faces == len(nasa_faces) >= 3
-        assert not np.isin(engine.index.ids(), nasa_faces).any()
+        assert not np.isin(engine._index.ids(), nasa_faces).any()
         assert lead_names(engine, investigator, photos["collins"]) == []
-        assert len(engine.index) == engine.catalog.counts().faces
+        assert len(engine._index) == engine._catalog.counts().faces
         assert engine.check_index().in_agreement
     if backend == "faiss":
         # As a gallery indexed before tags existed: rebuilt on open, with tags from the catalog.
@@ -79,13 +79,13 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
     caplog.clear()
     with FaceSift(settings) as engine:
         # The saved index says which catalog version it reflects.
-        assert engine.index.catalog_version == engine.catalog.version()
+        assert engine._index.catalog_version == engine._catalog.version()
         admin, investigator = operators(engine)
         assert lead_names(engine, investigator, photos["hopper"]) == [("hopper.jpg", "navy", "US")]
         with caplog.at_level(logging.WARNING, logger="facesift.index.keeper"):
             engine.erase(admin, jurisdiction="us")
         assert "reconciling by id" not in caplog.text
-        assert len(engine.index) == 0 and engine.catalog.counts().faces == 0
+        assert len(engine._index) == 0 and engine._catalog.counts().faces == 0
 
 
 def test_an_unknown_index_backend_is_named(tmp_path, monkeypatch):

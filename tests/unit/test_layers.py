@@ -9,7 +9,8 @@ from pathlib import Path
 import facesift
 
 EDGES = ("serve", "cli")
-REACH = re.compile(r"\bengine\.(catalog|index|keeper|operators|audit|writer)\b")
+# The engine keeps these private (``engine._catalog``...); an edge reaching them either way fails.
+REACH = re.compile(r"\bengine\._?(catalog|index|keeper|operators|audit|writer)\b")
 
 
 def test_the_edges_never_reach_past_the_engine():
@@ -25,5 +26,6 @@ def test_the_edges_never_reach_past_the_engine():
 
 
 def test_the_check_finds_a_reach():
+    assert REACH.search("counts = engine._catalog.source_counts()")
     assert REACH.search("counts = engine.catalog.source_counts()")
     assert not REACH.search("counts = engine.source_sizes(actor)")

@@ -154,6 +154,31 @@ def test_injected_models_are_used_and_batch_one_is_required(chips):
         Reid0095Embedder({16: models[16]})
 
 
+def test_a_compiled_model_loaded_from_the_cache_gives_the_same_vectors(embedder, chips, tmp_path):
+    from facesift.embed.reid_0095 import Reid0095Embedder, compile_shipped_model
+
+    cache = tmp_path / "model-cache"
+    names = ["collins", "hopper", "mirrored"] * 6  # 18 chips: one batch of 16, two singles
+    expected = embedder.embed([chips[n] for n in names])
+    for attempt in ("compiled into the cache", "loaded from it"):
+        models = {batch: compile_shipped_model(batch, cache_dir=cache) for batch in (16, 1)}
+        assert any(cache.iterdir()), attempt
+        np.testing.assert_array_equal(
+            Reid0095Embedder(models).embed([chips[n] for n in names]), expected, err_msg=attempt
+        )
+
+
+def test_a_cache_folder_that_cannot_be_made_means_no_cache_not_a_failure(chips, tmp_path):
+    from facesift.embed.reid_0095 import Reid0095Embedder, compile_shipped_model
+
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"")  # the cache would have to be a folder inside a file
+    model = compile_shipped_model(1, cache_dir=blocked / "cache")
+    vector = Reid0095Embedder({1: model}).embed([chips["collins"]])
+    assert vector.shape == (1, 256)
+    assert blocked.read_bytes() == b""
+
+
 def test_a_chip_of_the_wrong_size_is_refused_by_position(embedder, chips):
     with pytest.raises(InputError, match=r"chip 1: shape \(112, 112, 3\)"):
         embedder.embed([chips["collins"], np.zeros((112, 112, 3), np.uint8)])

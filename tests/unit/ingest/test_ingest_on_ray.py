@@ -51,9 +51,9 @@ def ingest(data_dir, folder, **options):
         admin, _ = operators(engine)
         add_source(engine, admin, "s")
         report = engine.ingest(admin, [folder], "s", **options)
-        ids = engine.catalog.face_ids()
-        stored = engine.catalog.stored_faces(ids.tolist())
-        vectors = engine.catalog.embeddings(ids)
+        ids = engine._catalog.face_ids()
+        stored = engine._catalog.stored_faces(ids.tolist())
+        vectors = engine._catalog.embeddings(ids)
         faces = {
             (stored[int(face_id)].image_path.rsplit("/", 1)[-1], stored[int(face_id)].box): vector
             for face_id, vector in zip(ids, vectors, strict=True)
@@ -83,7 +83,7 @@ def test_ray_ingest_resumes_like_a_local_one(local_ray, folder, tmp_path):
         admin, _ = operators(engine)
         add_source(engine, admin, "s")
         engine.ingest(admin, [folder], "s")
-        before = engine.catalog.counts()
+        before = engine._catalog.counts()
         report = engine.ingest(admin, [folder], "s", ray_address="local")
         assert report.images_ingested == 0 and report.already_in_catalog == 4
-        assert engine.catalog.counts() == before
+        assert engine._catalog.counts() == before

@@ -44,7 +44,7 @@ def test_every_face_of_a_24_megapixel_photo_is_indexed_and_found(big_photo, phot
         add_source(engine, admin, "archive")
         report = engine.ingest(admin, [path], "archive")
         assert report.images_ingested == 1 and report.faces_found == 2
-        assert engine.check_index().in_agreement and len(engine.index) == 2
+        assert engine.check_index().in_agreement and len(engine._index) == 2
         for person, probe in (("collins", photos["collins"]), ("hopper", photos["hopper"])):
             results = engine.search(investigator, probe, **CASE)
             leads = [lead for face in results for lead in face.leads]

@@ -80,8 +80,8 @@ def main_face(results):
 def calibrate_on_the_gallery(engine: FaceSift) -> None:
     """The operator's calibration for the new space, measured on the gallery's own labelled
     faces (Collins vs Hopper; the group photo is left out) as `eval calibrate` does on LFW."""
-    ids, vectors = next(engine.catalog.iter_embeddings())
-    paths = {i: Path(f.image_path).name for i, f in engine.catalog.stored_faces(ids).items()}
+    ids, vectors = next(engine._catalog.iter_embeddings())
+    paths = {i: Path(f.image_path).name for i, f in engine._catalog.stored_faces(ids).items()}
     labelled = [(v, paths[i].split("-")[0]) for i, v in zip(ids, vectors, strict=True)]
     labelled = [(v, person) for v, person in labelled if person in ("collins", "hopper")]
     edges = np.arange(0.0, 2.0 + 1e-9, 0.0025)
@@ -99,7 +99,7 @@ def calibrate_on_the_gallery(engine: FaceSift) -> None:
 def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model, demo_photos):
     data = dlib_gallery
     with FaceSift(dlib_settings(data)) as old:
-        old_space, old_faces = old.space, old.catalog.counts().faces
+        old_space, old_faces = old.space, old._catalog.counts().faces
         admin, investigator = operators(old)
         # Hopper opted out (her faces stay, hidden from searches): the opt-out must follow.
         old.subject_optout(admin, demo_photos / "hopper-original.jpg")
@@ -137,11 +137,11 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
         assert switch.faces_after + switch.faces_held_back == switch.faces_before
 
         # Catalog, index and engine are all in the new space, and agree.
-        assert engine.space == new_space and engine.catalog.embedding_space() == new_space.key
-        assert engine.index.space == new_space and len(engine.index) == switch.faces_after
+        assert engine.space == new_space and engine._catalog.embedding_space() == new_space.key
+        assert engine._index.space == new_space and len(engine._index) == switch.faces_after
         assert engine.check_index().in_agreement
-        assert engine.catalog.held_back_count() == switch.faces_held_back
-        audit = engine.audit.records(action="reembed")
+        assert engine._catalog.held_back_count() == switch.faces_held_back
+        audit = engine._audit.records(action="reembed")
         assert audit and audit[-1].details["to_space"] == new_space.key
 
         # No calibration for this space yet: no match decisions, and the error says what to do.
@@ -183,11 +183,11 @@ def test_an_interrupted_reembed_resumes_and_searches_use_the_old_space_meanwhile
 
         with pytest.raises(KeyboardInterrupt):
             engine.reembed(admin, on_progress=interrupt_after_four)
-        assert engine.catalog.reembed_progress(engine.configured_space.key) == {"done": 4}
+        assert engine._catalog.reembed_progress(engine.configured_space.key) == {"done": 4}
 
     with FaceSift(dlib_settings(data)) as old:
         # Not switched: the gallery is still dlib's and dlib searches still work.
-        assert old.catalog.embedding_space() == old.configured_space.key
+        assert old._catalog.embedding_space() == old.configured_space.key
         result = main_face(
             old.search(operators(old)[1], demo_photos / "collins-original.jpg", **CASE)
         )
@@ -210,14 +210,14 @@ def test_an_optout_that_cannot_be_carried_blocks_the_switch_until_dropped_explic
         old.ingest(admin, [photos["hopper"]], "demo")
         # Collins opts out; no photo of hers is in the gallery to carry her template over.
         old.subject_optout(admin, photos["collins"])
-        (reference,), _ = old.catalog.optout_templates()
+        (reference,), _ = old._catalog.optout_templates()
     with FaceSift(onnx_settings(data, onnx_model)) as engine:
         admin, _ = operators(engine)
         with pytest.raises(FaceSiftError, match=f"opt-outs \\({reference}\\) have no face"):
             engine.reembed(admin)
-        assert engine.catalog.embedding_space() != engine.configured_space.key  # not switched
-        assert engine.catalog.optout_count() == 1
+        assert engine._catalog.embedding_space() != engine.configured_space.key  # not switched
+        assert engine._catalog.optout_count() == 1
         report = engine.reembed(admin, drop_uncarried_optouts=True)
         assert report.images_already_done == 1 and report.optouts_dropped == [reference]
-        assert engine.space == engine.configured_space and engine.catalog.optout_count() == 0
-        assert engine.audit.records(action="reembed")[-1].details["optouts_dropped"] == [reference]
+        assert engine.space == engine.configured_space and engine._catalog.optout_count() == 0
+        assert engine._audit.records(action="reembed")[-1].details["optouts_dropped"] == [reference]

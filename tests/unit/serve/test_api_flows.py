@@ -42,7 +42,7 @@ def test_a_lead_is_confirmed_only_by_two_different_reviewers(served):
     ] == "confirmed"
     decisions = [
         r.details
-        for r in served.engine.audit.records(action="review")
+        for r in served.engine._audit.records(action="review")
         if r.details["search_id"] == search_id
     ]
     assert [(d["decision"], d["status"]) for d in decisions] == [
@@ -146,12 +146,12 @@ def test_subject_access_request_through_the_portal(fresh):
     assert "1 face(s)" in report.text
     # Released to the public: images by file name (the server's folders are not the person's
     # business), and the report says what happened to the selfie.
-    held_path = fresh.engine.catalog.stored_faces([candidates["faces"][0]["face_id"]])
+    held_path = fresh.engine._catalog.stored_faces([candidates["faces"][0]["face_id"]])
     held_path = next(iter(held_path.values())).image_path
     assert Path(held_path).name in report.text and str(Path(held_path).parent) not in report.text
     assert "kept only while your request was open" in report.text
     # The selfie is gone once the request is closed, and it cannot be fulfilled twice.
-    assert fresh.engine.catalog.subject_request(request_id=request_id).selfie is None
+    assert fresh.engine._catalog.subject_request(request_id=request_id).selfie is None
     again = client.post(
         f"/api/v1/admin/subject-requests/{request_id}/fulfil", json={}, headers=admin
     )
@@ -166,7 +166,7 @@ def test_erasure_request_removes_faces_uploads_and_thumbnails(fresh):
     assert thumb.status_code == 200
     cached = list(thumbnails_dir(fresh.engine.data_dir).glob(f"{lead['face_id']}-*.jpg"))
     assert cached
-    image_path = fresh.engine.catalog.provenance([lead["image_id"]])[lead["image_id"]].path
+    image_path = fresh.engine._catalog.provenance([lead["image_id"]])[lead["image_id"]].path
 
     reference = client.post(
         "/api/v1/subject-requests",
@@ -196,7 +196,7 @@ def test_declined_request_says_why(fresh):
         files=fresh.upload("hopper", "selfie"),
         data={"kind": "optout", "contact": "x@example.org"},
     ).json()["reference"]
-    request_id = fresh.engine.catalog.list_subject_requests("open")[0].id
+    request_id = fresh.engine._catalog.list_subject_requests("open")[0].id
     empty = fresh.client.post(
         f"/api/v1/admin/subject-requests/{request_id}/fulfil",
         json={"decline_reason": " "},

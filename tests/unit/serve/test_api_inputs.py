@@ -180,10 +180,10 @@ def test_manifest_naming_uploads_carries_provenance(fresh):
     fresh.app.state.jobs.wait_idle(timeout=120)
     job = fresh.client.get(answer.json()["url"], headers=fresh.as_("admin")).json()
     assert job["result"]["images_ingested"] == 1, job
-    image_ids = fresh.engine.catalog.image_ids_of_source(
-        fresh.engine.catalog.get_source("press").id
+    image_ids = fresh.engine._catalog.image_ids_of_source(
+        fresh.engine._catalog.get_source("press").id
     )
-    refs = {p.subject_ref for p in fresh.engine.catalog.provenance(image_ids).values()}
+    refs = {p.subject_ref for p in fresh.engine._catalog.provenance(image_ids).values()}
     assert "subject-7" in refs
 
 

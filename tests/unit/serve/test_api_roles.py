@@ -192,7 +192,7 @@ def test_endpoint_allows_exactly_its_roles(served, state, endpoint, role):
 
 def test_a_refused_search_is_not_run(served, state):
     """Refused before the probe is even analysed: nothing is searched, so no search is audited."""
-    before = len(served.engine.audit.records(action="search"))
+    before = len(served.engine._audit.records(action="search"))
     answer = served.client.post(
         "/api/v1/search",
         files=served.upload("hopper"),
@@ -200,7 +200,7 @@ def test_a_refused_search_is_not_run(served, state):
         headers=served.as_("auditor"),
     )
     assert_problem(answer, 403, "may not search")
-    assert len(served.engine.audit.records(action="search")) == before
+    assert len(served.engine._audit.records(action="search")) == before
 
 
 def test_portal_is_open_without_a_key(served, state):

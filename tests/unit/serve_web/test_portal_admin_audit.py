@@ -77,15 +77,15 @@ def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
     detail = admin.get(f"/admin/requests/{request_id}").text
     candidates = [int(i) for i in re.findall(r'name="face_ids" value="(\d+)"', detail)]
     assert candidates
-    faces_before = len(site.engine.index)
+    faces_before = len(site.engine._index)
     site.post_form(
         admin,
         f"/admin/requests/{request_id}",
         f"/admin/requests/{request_id}/fulfil",
         {"face_ids": [str(candidates[0])]},
     )
-    assert len(site.engine.index) == faces_before - 1
-    assert candidates[0] not in site.engine.catalog.stored_faces(candidates)
+    assert len(site.engine._index) == faces_before - 1
+    assert candidates[0] not in site.engine._catalog.stored_faces(candidates)
     text = status_page(site, person, reference)
     assert "Download your receipt" in text
     receipt = site.post_form(person, "/subject/status", "/subject/report", {"reference": reference})
@@ -120,7 +120,7 @@ def test_overdue_requests_are_highlighted_and_declining_needs_a_reason(site):
     reference = reference_of(submit(site, person, "hopper", "optout"))
     request_id = request_id_of(site, reference)
     long_ago = datetime.now(UTC) - timedelta(days=40)
-    with site.engine.catalog.db.begin() as connection:  # as if it had arrived 40 days ago
+    with site.engine._catalog.db.begin() as connection:  # as if it had arrived 40 days ago
         connection.execute(
             update(subject_requests)
             .where(subject_requests.c.id == request_id)
@@ -154,12 +154,12 @@ def test_audit_page_filters_and_verifies(site):
     assert bad.status_code == 422 and "yesterday&#39; is not a date (YYYY-MM-DD)" in bad.text
     check = auditor.get("/audit/verify").text
     assert 'data-chain="intact"' in check
-    assert site.engine.audit.verify().head in check
+    assert site.engine._audit.verify().head in check
 
 
 def test_audit_verify_reports_a_broken_chain(tmp_path, photos):
     broken = make_site(tmp_path, photos, ingest=False)
-    with broken.engine.catalog.db.begin() as connection:
+    with broken.engine._catalog.db.begin() as connection:
         connection.execute(update(audit_log).where(audit_log.c.seq == 2).values(actor="mallory"))
     text = broken.signed_in("aud").get("/audit/verify").text
     assert 'data-chain="broken"' in text and "record 2 was altered" in text

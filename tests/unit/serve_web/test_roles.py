@@ -62,7 +62,7 @@ def test_gallery_lists_sources_with_counts_and_retention(site, clients):
     text = clients["ina"].get("/gallery").text
     row = text.split('data-source="press"')[1].split("</tr>")[0]
     assert "legitimate-interest" in row and "GB" in row and "30 days" in row
-    counts = site.engine.catalog.source_counts()["press"]
+    counts = site.engine._catalog.source_counts()["press"]
     assert f"<td>{counts[0]}</td><td>{counts[1]}</td>" in row
 
 

@@ -55,7 +55,7 @@ def test_search_shows_leads_with_provenance_and_the_notice(site):
     image_id = re.search(r'href="/images/(\d+)"', page.text).group(1)
     full = client.get(f"/images/{image_id}")
     assert full.status_code == 200 and full.headers["content-type"].startswith("image/")
-    record = site.engine.audit.records(action="search")[-1]
+    record = site.engine._audit.records(action="search")[-1]
     assert record.actor == "ina" and record.case_ref == "WEB-1"
     assert record.details["search_id"] == search_id
 
@@ -63,14 +63,14 @@ def test_search_shows_leads_with_provenance_and_the_notice(site):
 def test_chosen_face_of_a_group_photo_is_searched(site):
     client = site.signed_in("ina")
     search_id = search_id_of(site.web_search(client, "group", face="2"))
-    record = site.engine.audit.records(action="search")[-1]
+    record = site.engine._audit.records(action="search")[-1]
     assert record.details["search_id"] == search_id
     assert {number for number, _, _ in record.details["leads"]} <= {2}
 
 
 def test_bad_inputs_get_clear_messages_and_search_nothing(site, tmp_path):
     client = site.signed_in("ina")
-    searches_before = len(site.engine.audit.records(action="search"))
+    searches_before = len(site.engine._audit.records(action="search"))
     not_image = {"probe": ("notes.jpg", b"this is not a photo", "image/jpeg")}
     answer = site.post_form(
         client, "/search", "/search", {"purpose": "p", "case": "c"}, files=not_image
@@ -86,7 +86,7 @@ def test_bad_inputs_get_clear_messages_and_search_nothing(site, tmp_path):
     assert answer.status_code == 422
     for text in (answer.text,):
         assert "Traceback" not in text
-    assert len(site.engine.audit.records(action="search")) == searches_before
+    assert len(site.engine._audit.records(action="search")) == searches_before
 
 
 def test_a_lead_is_confirmed_only_by_two_different_reviewers(site):
@@ -117,7 +117,9 @@ def test_a_lead_is_confirmed_only_by_two_different_reviewers(site):
     assert "confirmed</span>" in lead and "confirmed by rev1, rev2" in lead
 
     reviews = [
-        r for r in site.engine.audit.records(action="review") if r.details["search_id"] == search_id
+        r
+        for r in site.engine._audit.records(action="review")
+        if r.details["search_id"] == search_id
     ]
     assert [(r.actor, r.details["decision"]) for r in reviews] == [
         ("rev1", "confirm"),
@@ -140,7 +142,7 @@ def test_a_rejection_is_recorded_and_shown(site):
     assert statuses(site, search_id)[face_id] == "rejected"
     lead = lead_html(investigator.get(f"/searches/{search_id}").text, face_id)
     assert "rejected by rev1" in lead
-    record = site.engine.audit.records(action="review")[-1]
+    record = site.engine._audit.records(action="review")[-1]
     assert record.details["decision"] == "reject" and record.details["note"] == "different person"
 
 

@@ -81,13 +81,13 @@ def test_a_tampered_cookie_is_an_anonymous_visitor(site):
 )
 def test_every_form_refuses_a_post_without_the_sessions_csrf_token(site, who, action, data):
     client = site.signed_in(who) if who else site.browser()
-    seq_before = site.engine.audit.records()[-1].seq
+    seq_before = site.engine._audit.records()[-1].seq
     for token in (None, "forged-token"):
         fields = dict(data, **({"csrf_token": token} if token else {}))
         answer = client.post(action, data=fields)
         assert answer.status_code == 403, (action, answer.text)
         assert "CSRF" in answer.text and "Traceback" not in answer.text
-    assert site.engine.audit.records()[-1].seq == seq_before  # nothing happened
+    assert site.engine._audit.records()[-1].seq == seq_before  # nothing happened
 
 
 def test_a_token_from_another_session_is_refused(site):
@@ -123,7 +123,7 @@ def test_disabling_an_operator_ends_their_sessions(tmp_path, photos):
     own = make_site(tmp_path, photos, ingest=False)
     client = own.signed_in("aud")
     assert client.get("/audit").status_code == 200
-    with own.engine.catalog.db.begin() as connection:
+    with own.engine._catalog.db.begin() as connection:
         connection.execute(
             update(operators).where(operators.c.name == "aud").values(disabled_at=datetime.now(UTC))
         )
