@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Keep compiled models (OpenVINO's, for reid-0095) under data_dir/model-cache, so the next
     # process loads them instead of compiling (about 1.1 s less per CLI command that analyses).
     model_cache: bool = True
+    # The longest retention a source may declare. Data kept without end is what regulators fined
+    # Clearview for; ten years covers the review periods of police custody images (e.g. the
+    # UK's six-year MoPI review) and KYC record keeping (five years after the relationship), and
+    # an operator whose law requires longer must raise this deliberately (up to 100 years).
+    max_retention_days: int = Field(default=3653, ge=1, le=36_500)
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)
     # Vector index backend: "faiss" (a file beside the catalog) or "milvus" (extra `milvus`).
@@ -92,6 +97,10 @@ class Settings(BaseSettings):
     # return must also be shown to, and erasable by, the person in it. Being wider means some
     # candidates are other people, so candidates are reviewed before release or erasure.
     subject_false_match_rate: float = Field(default=1e-3, gt=0, lt=1)
+    # The loosest false-match rate (per comparison) a search or verification may be widened to
+    # with an explicit threshold. At 1% a search of 100k faces already shows ~1,000 strangers
+    # per probe before top-k; wider would page through the gallery (docs/governance.md).
+    max_search_false_match_rate: float = Field(default=1e-2, gt=0, lt=1)
     # Deployment policy: every search and verification states a purpose and a case reference.
     require_purpose_and_case: bool = True
     # `facesift serve`: requests larger than this are refused before their body is read, and each

@@ -95,13 +95,17 @@ class FaceSift:
         self.requested_settings = settings or Settings()
         self.settings = self.requested_settings
         self.data_dir = self.settings.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Private to its owner: it holds biometric data. Every file lies inside it, so others
+        # cannot reach them whatever their own modes (the CLI and server also create them 0600).
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._catalog = SqlCatalog(self.settings.resolved_catalog_url)
         self._audit = AuditTrail(self._catalog, head_file=self.data_dir / "audit.head")
         self.operators = OperatorRegistry(self._catalog)
         self._recorder = AuditRecorder(self._audit, self._catalog.version)
         self.operator_admin = OperatorAdmin(self.operators, self._recorder)
-        self.source_registry = SourceRegistry(self._catalog, self._recorder)
+        self.source_registry = SourceRegistry(
+            self._catalog, self._recorder, self.settings.max_retention_days
+        )
         self._open_space()
 
     def _open_space(self) -> None:
@@ -119,8 +123,9 @@ class FaceSift:
             self.data_dir,
             match_false_match_rate=self.settings.match_false_match_rate,
             subject_false_match_rate=self.settings.subject_false_match_rate,
+            max_search_false_match_rate=self.settings.max_search_false_match_rate,
         )
-        previous: VectorIndex | None = getattr(self, "index", None)
+        previous: VectorIndex | None = getattr(self, "_index", None)
         if previous is not None:
             previous.close()  # reopening after a re-embed switched spaces
         self._index: VectorIndex = open_index(self.settings, self.space, replace_other_space=True)
@@ -317,6 +322,12 @@ class FaceSift:
 
     def list_operators(self, actor: Actor) -> list[tuple[Actor, datetime]]:
         return self.operator_admin.list(actor)
+
+    def disable_operator(self, actor: Actor, name: str) -> Actor:
+        return self.operator_admin.disable(actor, name)
+
+    def rotate_operator_key(self, actor: Actor, name: str) -> tuple[Actor, str]:
+        return self.operator_admin.rotate_key(actor, name)
 
     def record(self, event: AuditEvent) -> AuditRecord:
         """Append to the audit trail (after the write the event describes has committed)."""

@@ -11,7 +11,8 @@
     │   │   ├── FaceNotFound        a face or image id (it may have been erased)
     │   │   ├── IdentityNotFound    an identity id
     │   │   ├── SearchNotFound      a kept search's id
-    │   │   └── RequestNotFound     a subject request's id or reference
+    │   │   ├── RequestNotFound     a subject request's id or reference
+    │   │   └── OperatorNotFound    no enabled operator of that name (as a target, not a caller)
     │   ├── DuplicateNameError      a name that is already taken (an operator's)
     │   └── ReviewConflict          a lead review the rules refuse
     │       └── DuplicateReview     the reviewer already decided on this lead
@@ -101,6 +102,10 @@ class SearchNotFound(NotFoundError):
 
 
 class RequestNotFound(NotFoundError):
+    pass
+
+
+class OperatorNotFound(NotFoundError):
     pass
 
 

@@ -146,12 +146,21 @@ def test_consent_sources_need_a_consent_reference_per_image(gallery, tmp_path):
         engine.ingest(admin, [tmp_path], "volunteers")
     photo = lfw_people[list(lfw_people)[5]][4]
     manifest = tmp_path / "consent.csv"
-    manifest.write_text(f"path,consent_ref,consent_until\n{photo},,\n{photo},C-77,2000-01-01\n")
+    other = tmp_path / "consenting.jpg"  # new content: a mirrored copy of the same photo
+    from PIL import Image, ImageOps
+
+    ImageOps.mirror(Image.open(photo)).save(other, quality=95)
+    manifest.write_text(
+        "path,consent_ref,consent_until\n"
+        f"{photo},,\n{photo},C-77,2000-01-01\n{other},C-78,2999-01-01\n"
+    )
     report = engine.ingest(admin, [], "volunteers", manifest=manifest)
     assert report.images_ingested == 1
-    assert report.errors[0][1].startswith("missing consent_ref")
-    # Consent that ended in 2000 makes the image due for purge at once.
-    assert len(engine.purge(admin, dry_run=True)[0]) == 1
+    reasons = [reason for _, reason in report.errors]
+    assert reasons[0].startswith("missing consent_ref")
+    # Consent that ended in 2000 is refused at ingest, not stored to be purged later.
+    assert reasons[1].startswith("consent ended on 2000-01-01")
+    assert engine.purge(admin, dry_run=True)[0] == []
 
 
 def test_selfie_with_no_face_or_several_faces(gallery, tmp_path):

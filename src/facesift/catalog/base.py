@@ -54,6 +54,9 @@ class StoredFace:
     source: str
     lawful_basis: str
     jurisdiction: str
+    # When retention (or consent) ends for the image; past it, the image is purged at the next
+    # `purge` and meanwhile never shown as a lead.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,10 @@ class Operators(Protocol):
     def active_operator(
         self, *, name: str | None = None, key_sha256: str | None = None
     ) -> StoredOperator | None: ...
+
+    def disable_operator(self, name: str, at: datetime) -> bool: ...
+
+    def replace_operator_key(self, name: str, key_sha256: str) -> bool: ...
 
 
 class Catalog(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -66,3 +66,20 @@ class OperatorQueries:
         with self.db.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else StoredOperator(row.name, row.role, row.created_at)
+
+    def disable_operator(self, name: str, at: datetime) -> bool:
+        """Disable the enabled operator ``name`` (their key stops working); False if none."""
+        return self._change_enabled_operator(name, disabled_at=at)
+
+    def replace_operator_key(self, name: str, key_sha256: str) -> bool:
+        """Give the enabled operator ``name`` a new key digest (the old key stops working)."""
+        return self._change_enabled_operator(name, key_sha256=key_sha256)
+
+    def _change_enabled_operator(self, name: str, **values: object) -> bool:
+        with self.db.begin() as connection:
+            result = connection.execute(
+                update(operators)
+                .where(operators.c.name == name, operators.c.disabled_at.is_(None))
+                .values(**values)
+            )
+        return bool(result.rowcount)

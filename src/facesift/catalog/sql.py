@@ -42,6 +42,7 @@ from facesift.catalog.statements import (
 )
 from facesift.catalog.tables import faces, gallery_state, images, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
+from facesift.text import assigned_country_code, country_code_hint
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -80,6 +81,22 @@ def _one_migration_at_a_time(connection: Connection) -> None:
         # The sqlite3 module opens transactions lazily (before the first INSERT or UPDATE, never
         # before DDL); take the write lock now, so the version check and the DDL are one unit.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Free text a source carries: enough for a statement of purpose, a contact, a description;
+# bounded so that no field can be used to store bulk data in the catalog or flood a page.
+SOURCE_TEXT_LIMITS = {"purpose": 500, "controller": 200, "description": 2000}
+
+
+def iso_country_code(jurisdiction: str) -> str:
+    """``jurisdiction`` as an assigned ISO 3166-1 alpha-2 code (upper case), or a SourceError."""
+    code = assigned_country_code(jurisdiction)
+    if code is None:
+        raise SourceError(
+            f"jurisdiction {jurisdiction!r} is not an assigned ISO 3166-1 alpha-2 country code"
+            f"{country_code_hint(jurisdiction)}, e.g. GB, FR, US"
+        )
+    return code
 
 
 class SqlCatalog(
@@ -170,11 +187,18 @@ class SqlCatalog(
         except ValueError:
             known = ", ".join(b.value for b in LawfulBasis)
             raise SourceError(f"unknown lawful basis {lawful_basis!r}; one of: {known}") from None
-        code = jurisdiction.upper()
-        if not re.fullmatch(r"[A-Z]{2}", code):
-            raise SourceError(f"jurisdiction {jurisdiction!r} is not an ISO 3166-1 alpha-2 code")
+        code = iso_country_code(jurisdiction)
         if retention_days < 1:
             raise SourceError(f"retention of {retention_days} days: must be at least 1 day")
+        for field, text, limit in (
+            ("purpose", purpose, SOURCE_TEXT_LIMITS["purpose"]),
+            ("controller", controller, SOURCE_TEXT_LIMITS["controller"]),
+            ("description", description, SOURCE_TEXT_LIMITS["description"]),
+        ):
+            if len(text) > limit:
+                raise SourceError(
+                    f"source {name!r}: {field} is {len(text)} characters, over the {limit} allowed"
+                )
         row = {
             "name": name,
             "lawful_basis": basis.value,
@@ -301,6 +325,7 @@ class SqlCatalog(
             images.c.path,
             images.c.sha256,
             images.c.ingested_at,
+            images.c.expires_at,
             sources.c.name,
             sources.c.lawful_basis,
             sources.c.jurisdiction,
@@ -321,6 +346,7 @@ class SqlCatalog(
                         source=row["name"],
                         lawful_basis=row["lawful_basis"],
                         jurisdiction=row["jurisdiction"],
+                        expires_at=row["expires_at"],
                     )
         return found
 

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from facesift.cli import eval_commands, govern_commands, identity_commands, reembed_commands
 from facesift.cli.common import (
@@ -23,7 +21,7 @@ from facesift.cli.common import (
     open_engine,
     settings_for,
 )
-from facesift.cli.output import print_json, search_tables, verification_text
+from facesift.cli.output import PlainTable, print_json, search_tables, shown, verification_text
 from facesift.cli.progress import ImageJobProgress
 from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
@@ -53,7 +51,7 @@ def init(
     with open_engine(data_dir) as engine:
         engine.save_index()
         key = engine.create_first_admin(admin)
-        console.print(f"facesift gallery ready in [bold]{engine.data_dir.resolve()}[/]")
+        console.print(f"facesift gallery ready in [bold]{shown(engine.data_dir.resolve())}[/]")
     if key:
         console.print(
             f"administrator [bold]{admin}[/] created. API key (shown once, stored only hashed):\n"
@@ -109,7 +107,7 @@ def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
             ],
         )
         return
-    table = Table(title="Sources")
+    table = PlainTable(title="Sources")
     for column in (
         "name",
         "basis",
@@ -187,13 +185,13 @@ def ingest(
     else:
         print_ingest_summary(report)
     for name, reason in report.errors:
-        errors.print(f"[red]error[/] {escape(name)}: {escape(reason)}", highlight=False)
+        errors.print(f"[red]error[/] {shown(name)}: {shown(reason)}", highlight=False)
     if report.errors and report.images_ingested == 0 and report.already_in_catalog == 0:
         raise typer.Exit(3)
 
 
 def print_ingest_summary(report) -> None:
-    summary = Table(title=f"Ingest into {report.source}", show_header=False)
+    summary = PlainTable(title=f"Ingest into {report.source}", show_header=False)
     for label, value in (
         ("files seen", report.files_seen),
         ("images ingested", report.images_ingested),
@@ -213,7 +211,7 @@ def print_ingest_summary(report) -> None:
 @app.command()
 def search(
     probe: Annotated[Path, typer.Argument(help="Photo to search with.")],
-    top_k: Annotated[int, typer.Option("--top-k", min=1, max=1000)] = 10,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 10,
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -288,7 +286,7 @@ def stats(
     if as_json:
         print_json(console, result)
         return
-    table = Table(title="facesift gallery", show_header=False)
+    table = PlainTable(title="facesift gallery", show_header=False)
     for key, value in vars(result).items():
         table.add_row(
             key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -356,16 +354,19 @@ def backends() -> None:
 
 
 def main() -> None:
+    # Files this process creates (catalog, index, audit head, uploads, reports) are the
+    # owner's alone: 0600, folders 0700. The gallery holds biometric data.
+    os.umask(0o077)
     try:
         app()
     except FaceSiftError as error:
-        errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        errors.print(f"[red]error:[/] {shown(str(error))}", highlight=False)
         sys.exit(error.exit_code)
     except Exception as error:  # a bug of ours: say so plainly; details only on request
         if os.environ.get("FACESIFT_DEBUG"):
             raise
         errors.print(
-            f"[red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}\n"
+            f"[red]internal error:[/] {shown(type(error).__name__)}: {shown(str(error))}\n"
             "This is a facesift bug; catalog writes are transactional, so nothing half-written "
             "remains. Run again with "
             "FACESIFT_DEBUG=1 for details and report it.",

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from facesift.cli.common import (
     AsJson,
@@ -18,7 +17,7 @@ from facesift.cli.common import (
     errors,
     open_engine,
 )
-from facesift.cli.output import print_json, short_path
+from facesift.cli.output import PlainTable, print_json, short_path, shown
 from facesift.errors import FaceSiftError, InputError
 from facesift.govern.records import processing_record_markdown
 from facesift.govern.roles import Action, Role
@@ -50,7 +49,9 @@ def user_add(
     """Add an operator and print their API key (shown once, stored only as a hash)."""
     with open_engine(data_dir) as engine:
         key = engine.add_operator(acting_operator(engine), name, role)
-    console.print(f"operator [bold]{name}[/] ({role.value}) added. API key (shown once):\n{key}")
+    console.print(
+        f"operator [bold]{shown(name)}[/] ({role.value}) added. API key (shown once):\n{key}"
+    )
 
 
 @user_app.command("list")
@@ -58,12 +59,37 @@ def user_list(data_dir: DataDir = None) -> None:
     """List operators and their roles."""
     with open_engine(data_dir) as engine:
         operators = engine.list_operators(acting_operator(engine))
-        table = Table(title="Operators")
+        table = PlainTable(title="Operators")
         for column in ("name", "role", "since"):
             table.add_column(column)
         for operator, created in operators:
             table.add_row(operator.name, operator.role.value, str(created)[:19])
     console.print(table)
+
+
+@user_app.command("disable")
+def user_disable(
+    name: Annotated[str, typer.Argument(help="The operator to disable.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Disable an operator: their API key and web sessions stop working at once."""
+    with open_engine(data_dir) as engine:
+        disabled = engine.disable_operator(acting_operator(engine), name)
+    console.print(f"operator [bold]{shown(disabled.name)}[/] ({disabled.role.value}) disabled")
+
+
+@user_app.command("rotate-key")
+def user_rotate_key(
+    name: Annotated[str, typer.Argument(help="The operator who gets a new key.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Give an operator a new API key (shown once); the old one stops working at once."""
+    with open_engine(data_dir) as engine:
+        operator, key = engine.rotate_operator_key(acting_operator(engine), name)
+    console.print(
+        f"new API key for [bold]{shown(operator.name)}[/] (shown once; the old one no longer "
+        f"works):\n{key}"
+    )
 
 
 @subject_app.command("access")
@@ -89,11 +115,11 @@ def subject_access(
         f"{len(report.faces)} face(s) held for this person (distance <= {report.threshold:.3f})",
     )
     if html:
-        console.print(f"HTML report written to {html}")
+        console.print(f"HTML report written to {shown(html)}")
 
 
 def _print_held(report, title: str) -> None:
-    table = Table(title=title)
+    table = PlainTable(title=title)
     for column in ("face", "distance", "image", "source (basis, country)", "held since", "expires"):
         table.add_column(column, overflow="fold")
     for held in report.faces:
@@ -170,7 +196,7 @@ def erase(
         actor = acting_operator(engine)
         image_ids, _ = engine.erase(actor, jurisdiction=jurisdiction, source=source, dry_run=True)
         scope = f"jurisdiction {jurisdiction.upper()}" if jurisdiction else f"source {source}"
-        console.print(f"{len(image_ids)} image(s) in {scope}")
+        console.print(f"{len(image_ids)} image(s) in {shown(scope)}")
         if dry_run or not image_ids:
             return
         if not yes and not typer.confirm(f"Erase all {len(image_ids)} image(s)?"):
@@ -221,7 +247,7 @@ def audit_show(
     if as_json:
         print_json(console, rows)
         return
-    table = Table(title=f"Audit trail ({len(rows)} records)")
+    table = PlainTable(title=f"Audit trail ({len(rows)} records)")
     for column in ("#", "time (UTC)", "actor", "role", "action", "purpose", "case", "details"):
         table.add_column(column, overflow="fold")
     for r in rows:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from facesift.cli.common import AsJson, DataDir, acting_operator, console, open_engine
-from facesift.cli.output import format_rate, print_json, short_path
+from facesift.cli.output import PlainTable, format_rate, print_json, short_path, shown
 from facesift.errors import InputError
 from facesift.govern.roles import PERMISSIONS, Action
 
@@ -69,7 +68,7 @@ def cluster(
 
 
 def _identity_table(listed, title: str) -> None:
-    table = Table(title=title)
+    table = PlainTable(title=title)
     for column in ("identity", "name", "faces", "edited", "some face ids"):
         table.add_column(column)
     for item in listed:
@@ -108,7 +107,7 @@ def identity_show(identity: int, as_json: AsJson = False, data_dir: DataDir = No
     if as_json:
         print_json(console, [stored[f] for f in face_ids])
         return
-    table = Table(title=f"Identity {identity}: {len(face_ids)} faces")
+    table = PlainTable(title=f"Identity {identity}: {len(face_ids)} faces")
     for column in ("face", "image", "box", "source"):
         table.add_column(column, overflow="fold")
     for face_id in face_ids:
@@ -127,7 +126,7 @@ def identity_name(identity: int, name: str, data_dir: DataDir = None) -> None:
     """Name an identity (this also confirms its faces as a human decision)."""
     with open_engine(data_dir) as engine:
         engine.name_identity(acting_operator(engine), identity, name)
-    console.print(f"identity {identity} named {name!r}")
+    console.print(f"identity {identity} named {shown(repr(name))}")
 
 
 @identity_app.command("merge")
@@ -205,7 +204,7 @@ def duplicates(
     if as_json:
         print_json(console, report)
         return
-    table = Table(
+    table = PlainTable(
         title=f"{len(pairs)} likely duplicate pair(s) within distance {report.threshold:.3f}",
         caption=(
             f"{report.comparisons:,} comparisons; about {report.expected_false_pairs:.1f} "

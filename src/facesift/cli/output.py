@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from facesift.types import ProbeFaceResult, Verification
 
@@ -18,6 +21,33 @@ LEADS_NOTICE = (
     "Leads, not identifications: each must be reviewed by a person before any action is taken.\n"
     "FMR: share of different-person pairs this close (calibrated on LFW)."
 )
+
+
+# C0 and C1 control characters, DEL included: in a file name, identity name or note, an escape
+# sequence could rewrite the operator's terminal (move the cursor, hide text, set the title),
+# and a newline could forge an output line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character shown as ``\\xNN``, so it prints as it is."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", str(text))
+
+
+def shown(text: object) -> str:
+    """``text`` ready to go inside Rich markup: control characters shown, markup escaped."""
+    return escape(printable(text))
+
+
+class PlainTable(Table):
+    """A Rich table whose text cells are shown as they are: never read as markup, with control
+    characters made visible (``printable``). Every CLI table shows names that users chose."""
+
+    def add_row(self, *renderables: RenderableType | None, **options: Any) -> None:
+        super().add_row(
+            *(Text(printable(cell)) if isinstance(cell, str) else cell for cell in renderables),
+            **options,
+        )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -60,11 +90,11 @@ def shown_rate(rate: float, resolution: float) -> str:
 
 def search_tables(
     results: list[ProbeFaceResult], threshold: float, resolution: float
-) -> list[Table]:
+) -> list[PlainTable]:
     tables = []
     for result in results:
         box = result.box
-        table = Table(
+        table = PlainTable(
             title=(
                 f"Probe face {result.face_number} at "
                 f"({box.left},{box.top})-({box.right},{box.bottom})"

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from facesift.cli.common import (
     WORKERS_HELP,
@@ -18,7 +16,7 @@ from facesift.cli.common import (
     errors,
     open_engine,
 )
-from facesift.cli.output import print_json
+from facesift.cli.output import PlainTable, print_json, shown
 from facesift.cli.progress import ImageJobProgress
 
 
@@ -45,8 +43,8 @@ def reembed(
     with open_engine(data_dir, workers=workers) as engine:
         actor = acting_operator(engine)
         console.print(
-            f"re-embedding from [bold]{escape(engine.space.key)}[/] "
-            f"to [bold]{escape(engine.reembed_space.key)}[/] "
+            f"re-embedding from [bold]{shown(engine.space.key)}[/] "
+            f"to [bold]{shown(engine.reembed_space.key)}[/] "
             f"(detector {engine.requested_settings.detector})"
         )
         try:
@@ -66,7 +64,7 @@ def reembed(
     if as_json:
         print_json(console, vars(report))
         return
-    summary = Table(title="Re-embed", show_header=False)
+    summary = PlainTable(title="Re-embed", show_header=False)
     switch = report.switch
     for label, value in (
         ("from space", report.previous_space),
@@ -89,10 +87,10 @@ def reembed(
         ("switched", "yes" if switch else "no (nothing to do)"),
         ("time", f"{report.seconds:.1f} s"),
     ):
-        summary.add_row(label, escape(str(value)))
+        summary.add_row(label, shown(str(value)))
     console.print(summary)
     for path, reason in report.unreadable:
-        errors.print(f"[yellow]held back[/] {escape(path)}: {escape(reason)}", highlight=False)
+        errors.print(f"[yellow]held back[/] {shown(path)}: {shown(reason)}", highlight=False)
     if switch:
         console.print(
             "Accuracy in the new space must be measured before use: run `facesift eval calibrate` "

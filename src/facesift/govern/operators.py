@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 from facesift.catalog.base import Operators
-from facesift.errors import AuthenticationError, InputError
+from facesift.errors import AuthenticationError, InputError, OperatorNotFound
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
 
@@ -40,6 +40,23 @@ class OperatorRegistry:
 
     def count(self) -> int:
         return self.store.operator_count()
+
+    def enabled(self, name: str) -> Actor:
+        """The enabled operator ``name`` as the target of an admin's change (not the caller)."""
+        found = self.store.active_operator(name=name)
+        if found is None:
+            raise OperatorNotFound(f"no enabled operator named {name!r}")
+        return Actor(found.name, Role(found.role))
+
+    def disable(self, name: str) -> None:
+        if not self.store.disable_operator(name, datetime.now(UTC)):
+            raise OperatorNotFound(f"no enabled operator named {name!r}")
+
+    def new_key(self, name: str) -> str:
+        key = "fs_" + secrets.token_urlsafe(32)
+        if not self.store.replace_operator_key(name, key_digest(key)):
+            raise OperatorNotFound(f"no enabled operator named {name!r}")
+        return key
 
     def list(self) -> list[tuple[Actor, datetime]]:
         return [(Actor(o.name, Role(o.role)), o.created_at) for o in self.store.active_operators()]
@@ -96,3 +113,41 @@ class OperatorAdmin:
     def list(self, actor: Actor) -> list[tuple[Actor, datetime]]:
         actor.require(Action.USER_LIST)
         return self.registry.list()
+
+    def disable(self, actor: Actor, name: str) -> Actor:
+        """Disable operator ``name``: their API key and web sessions stop working at once (a
+        session keeps the key's digest and is checked on every request). The last enabled
+        administrator cannot be disabled: nobody could then add, disable or answer requests."""
+        actor.require(Action.USER_DISABLE)
+        target = self.registry.enabled(name)
+        if target.role == Role.ADMIN:
+            admins = [a for a, _ in self.registry.list() if a.role == Role.ADMIN]
+            if len(admins) <= 1:
+                raise InputError(
+                    f"operator {name!r} is the last enabled administrator; add another first"
+                )
+        self.registry.disable(name)
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.USER_DISABLE,
+                details={"operator": name, "role": target.role.value},
+            )
+        )
+        return target
+
+    def rotate_key(self, actor: Actor, name: str) -> tuple[Actor, str]:
+        """A new API key for ``name`` (shown once); the old key and its sessions stop working.
+        Administrators rotate anyone's key, every operator their own."""
+        if name != actor.name:
+            actor.require(Action.USER_ROTATE_KEY)
+        target = self.registry.enabled(name)
+        key = self.registry.new_key(name)
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.USER_ROTATE_KEY,
+                details={"operator": name, "role": target.role.value},
+            )
+        )
+        return target, key

@@ -26,6 +26,7 @@ from facesift.govern import subjects
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor, Role
 from facesift.govern.subjects import SubjectRights
+from facesift.text import NOTE_CHARS, bounded
 from facesift.types import RequestKind, RequestStatus
 
 KINDS = tuple(RequestKind)
@@ -143,7 +144,7 @@ class SubjectRequests:
         found = self._open(request_id)
         now = datetime.now(UTC)
         if decline_reason is not None:
-            reason = decline_reason.strip()
+            reason = bounded("decline_reason", decline_reason, NOTE_CHARS)
             if not reason:
                 raise InputError("decline_reason: say why the request is declined")
             return self._close(
@@ -215,6 +216,11 @@ class SubjectRequests:
     def _erasure(
         self, actor: Actor, found: StoredSubjectRequest, face_ids: list[int] | None
     ) -> str:
+        if face_ids is None:  # an erasure needs the admin's choice (subjects.chosen_faces)
+            raise InputError(
+                f"subject request {found.id}: choose the candidate faces to erase (face_ids), "
+                "or decline the request saying why"
+            )
         report = self.rights.access(actor, self._selfie(found))
         receipt = self.rights.erase(actor, report, face_ids)
         return _receipt_html(
@@ -248,9 +254,13 @@ class SubjectRequests:
 
 
 def _only(report: subjects.SubjectReport, face_ids: list[int] | None) -> subjects.SubjectReport:
+    """The report restricted to the faces the admin confirmed. For access, none confirmed is
+    an answer ("nothing of yours is held"); a face outside the candidates is an error."""
     if face_ids is None:
         return report
-    chosen = set(face_ids)
+    if not face_ids:
+        return replace(report, faces=())
+    chosen = subjects.chosen_faces(report, face_ids, "disclosed")
     return replace(report, faces=tuple(f for f in report.faces if f.face_id in chosen))
 
 

@@ -18,6 +18,7 @@ from facesift.catalog.governance import ImageProvenance
 from facesift.errors import DuplicateReview, InputError, ReviewConflict, SearchNotFound
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import PERMISSIONS, Action, Actor
+from facesift.text import NOTE_CHARS, bounded
 from facesift.types import LeadStatus, ReviewDecision, SearchRecord
 
 CONFIRMATIONS_NEEDED = 2
@@ -83,7 +84,9 @@ class LeadReviews:
                 f"operator {actor.name!r} ran search {search_id} and cannot review its leads"
             )
         try:
-            self.casework.add_review(search_id, face_id, actor.name, decision, note.strip())
+            self.casework.add_review(
+                search_id, face_id, actor.name, decision, bounded("note", note, NOTE_CHARS)
+            )
         except DuplicateReview:
             raise ReviewConflict(
                 f"operator {actor.name!r} has already reviewed face {face_id} of search {search_id}"

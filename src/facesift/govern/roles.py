@@ -38,6 +38,8 @@ class Action(enum.StrEnum):
     AUDIT_VERIFY = "audit-verify"
     USER_ADD = "user-add"
     USER_LIST = "user-list"
+    USER_DISABLE = "user-disable"
+    USER_ROTATE_KEY = "user-rotate-key"
     REPORT = "report"
     INDEX_ADMIN = "index-admin"
     CLUSTER = "cluster"
@@ -63,6 +65,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.PURGE,
             Action.USER_ADD,
             Action.USER_LIST,
+            Action.USER_DISABLE,
+            Action.USER_ROTATE_KEY,
             Action.REPORT,
             Action.INDEX_ADMIN,
             Action.AUDIT_VERIFY,

@@ -25,7 +25,7 @@ from PIL import Image
 
 from facesift.catalog.base import Faces, Governance
 from facesift.catalog.governance import ImageProvenance
-from facesift.errors import AmbiguousFaceError, NoFaceError
+from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
 from facesift.govern import derived
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
@@ -158,11 +158,13 @@ class SubjectRights:
         self, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
     ) -> Receipt:
         """Erase the faces of ``report`` (or the chosen subset), their emptied images, and bar
-        the erased photos from being ingested again."""
+        the erased photos from being ingested again. None means every face of the report, for
+        a caller that showed them all and had them confirmed (the CLI); a list must choose at
+        least one of the report's faces and nothing else (``chosen_faces``)."""
         actor.require(Action.SUBJECT_ERASE)
         chosen = {f.face_id for f in report.faces}
         if face_ids is not None:
-            chosen &= set(face_ids)
+            chosen = chosen_faces(report, face_ids, "erased")
         with self.writer.lock():
             deletion = self.writer.delete_faces(sorted(chosen))
             self.governance.add_tombstones(
@@ -338,3 +340,26 @@ may ask for this report.</p>
 {body}
 </table></body></html>
 """
+
+
+def chosen_faces(report: SubjectReport, face_ids: list[int], verb: str) -> set[int]:
+    """The faces an operator chose from ``report``: at least one, and only faces it holds.
+
+    None chosen is an error, neither "all" nor "done": a form sent with no face ticked must not
+    close a request as fulfilled with nothing erased. A face that is not among the report's
+    matches is an error too, so erasure by selfie can never be used to delete arbitrary faces.
+    """
+    wanted = {int(face_id) for face_id in face_ids}
+    if not wanted:
+        raise InputError(
+            f"no faces chosen, so nothing is {verb}: choose the candidate faces that are the "
+            "person's, or decline the request saying why (for example, none of them is)"
+        )
+    held = {f.face_id for f in report.faces}
+    strangers = sorted(wanted - held)
+    if strangers:
+        raise InputError(
+            f"face(s) {', '.join(map(str, strangers))} are not among this selfie's matches; "
+            f"only its matches can be {verb}"
+        )
+    return wanted

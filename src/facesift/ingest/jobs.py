@@ -41,6 +41,7 @@ from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
+from facesift.read.decode import open_regular_file
 from facesift.read.folders import display_path, iter_image_files
 from facesift.read.manifests import Provenance, read_manifest
 from facesift.timing import StageSeconds, measure, stage_tally
@@ -234,8 +235,12 @@ def _new_files(
         for path in files[start : start + chunk_size]:
             name = display_path(path.absolute())
             try:
-                with measure("hash"), open(path, "rb") as handle:
+                with measure("hash"), open_regular_file(path) as handle:
                     digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            except ImageError as error:  # a FIFO or device named like an image
+                report.errors.append((name, error.reason))
+                advance(1, 0)
+                continue
             except OSError as error:
                 report.errors.append((name, f"cannot read file ({error.strerror or error})"))
                 advance(1, 0)

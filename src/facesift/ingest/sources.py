@@ -4,15 +4,17 @@ jurisdiction, retention and controller; declaring one is audited."""
 from __future__ import annotations
 
 from facesift.catalog.base import Sources
+from facesift.errors import SourceError
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.types import LawfulBasis, Source
 
 
 class SourceRegistry:
-    def __init__(self, sources: Sources, audit: AuditRecorder):
+    def __init__(self, sources: Sources, audit: AuditRecorder, max_retention_days: int):
         self.sources = sources
         self.audit = audit
+        self.max_retention_days = max_retention_days
 
     def add(
         self,
@@ -27,6 +29,12 @@ class SourceRegistry:
         description: str = "",
     ) -> Source:
         actor.require(Action.SOURCE_ADD)
+        if retention_days > self.max_retention_days:
+            raise SourceError(
+                f"source {name!r}: retention of {retention_days} days is over this deployment's "
+                f"limit of {self.max_retention_days} (FACESIFT_MAX_RETENTION_DAYS); keep images "
+                "no longer than the purpose needs"
+            )
         source = self.sources.add_source(
             name,
             lawful_basis,  # type: ignore[arg-type]  # the catalog checks and converts the name

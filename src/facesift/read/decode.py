@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -84,13 +86,37 @@ def read_and_decode(
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, or an ImageError if it is larger than ``max_bytes``; OSError passes."""
-    size = path.stat().st_size
-    if size > max_bytes:
+    """The file's bytes, or an ImageError if it is larger than ``max_bytes`` or not a regular
+    file; OSError passes."""
+    with open_regular_file(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+    if size > max_bytes or len(data) > max_bytes:  # also a file that grew while being read
+        size = max(size, len(data))
         raise ImageError(
             str(path), f"file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit"
         )
-    return path.read_bytes()
+    return data
+
+
+def open_regular_file(path: Path) -> io.BufferedReader:
+    """``path`` opened for reading, or an ImageError if it is not a regular file.
+
+    Opened without blocking, then checked on the open descriptor: a FIFO named ``x.jpg`` would
+    otherwise hang the ingest until something wrote to it, and a device (``/dev/zero``) would be
+    read forever; checking the name first would leave a window to swap the file."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "folder" if stat.S_ISDIR(mode) else "FIFO, device or socket"
+            raise ImageError(str(path), f"not a regular file (a {kind}): skipped")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return io.open(descriptor, "rb")  # noqa: UP020  # typed as the BufferedReader it is
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:

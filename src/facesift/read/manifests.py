@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from facesift.errors import InputError
+from facesift.text import assigned_country_code, country_code_hint
 
 FIELDS = (
     "path",
@@ -124,18 +124,25 @@ def _entry(
         raise ValueError("missing consent_ref: this source's lawful basis is consent")
     jurisdiction = values.get("jurisdiction")
     if jurisdiction is not None:
-        jurisdiction = jurisdiction.upper()
-        if not re.fullmatch(r"[A-Z]{2}", jurisdiction):
+        code = assigned_country_code(jurisdiction)
+        if code is None:
             raise ValueError(
-                f"jurisdiction {values['jurisdiction']!r} is not an ISO 3166-1 alpha-2 code"
+                f"jurisdiction {jurisdiction!r} is not an assigned ISO 3166-1 alpha-2 code"
+                f"{country_code_hint(jurisdiction)}"
             )
+        jurisdiction = code
+    consent_until = _when(values.get("consent_until"), "consent_until")
+    if consent_until is not None and consent_until <= datetime.now(UTC):
+        raise ValueError(
+            f"consent ended on {consent_until.date()}: the photo is not ingested (consent_until)"
+        )
     return ManifestEntry(
         line=line,
         path=path,
         provenance=Provenance(
             subject_ref=values.get("subject_ref"),
             consent_ref=values.get("consent_ref"),
-            consent_until=_when(values.get("consent_until"), "consent_until"),
+            consent_until=consent_until,
             jurisdiction=jurisdiction,
             captured_at=_when(values.get("captured_at"), "captured_at"),
             source_url=values.get("source_url"),

@@ -6,6 +6,7 @@ filtered (no lead of someone who opted out survives, whatever threshold was chos
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,22 @@ from facesift.govern.roles import Action, Actor
 from facesift.index.base import VectorIndex
 from facesift.index.optouts import OptOutList
 from facesift.pipeline import ProbeReader
-from facesift.search.policy import MatchingPolicy
+from facesift.search.policy import (
+    MAX_LEADS_PER_FACE,
+    MatchingPolicy,
+    reported_distance,
+    reported_rate,
+)
+from facesift.text import CASE_CHARS, PURPOSE_CHARS, bounded
 from facesift.types import AnalysedImage, Lead, ProbeFaceResult, SearchRecord
 
 
 def require_purpose(required: bool, purpose: str | None, case: str | None) -> tuple[str, str]:
-    purpose, case = (purpose or "").strip(), (case or "").strip()
+    purpose = bounded("purpose", purpose or "", PURPOSE_CHARS)
+    case = bounded("case", case or "", CASE_CHARS)
     if required and not (purpose and case):
         raise InputError(
-            "a search needs --purpose (why) and --case (the case or authorisation "
+            "a search needs a purpose (why) and a case (the case or authorisation "
             "reference); both are recorded in the audit trail"
         )
     return purpose, case
@@ -75,11 +83,7 @@ class Identifier:
         purpose, case = require_purpose(self.require_purpose_and_case, purpose, case)
         analysed = self.probes.analyse(probe, name)
         results, hidden = self.leads(analysed, top_k, threshold, face)
-        leads = [
-            (r.face_number, lead.face_id, round(lead.distance, 4))
-            for r in results
-            for lead in r.leads
-        ]
+        leads = [(r.face_number, lead.face_id, lead.distance) for r in results for lead in r.leads]
         search_id = (
             self.casework.add_search(actor.name, purpose, case, analysed.sha256, leads)
             if keep
@@ -87,7 +91,7 @@ class Identifier:
         )
         details: dict[str, object] = {
             "probe_faces": len(analysed.faces),
-            "threshold": threshold if threshold is not None else self.policy.match_threshold,
+            "threshold": self.policy.search_threshold(threshold),
             "leads": [list(lead) for lead in leads],
             "hidden_by_optout": hidden,
         }
@@ -116,7 +120,9 @@ class Identifier:
             if not 1 <= face <= len(chosen):
                 raise AmbiguousFaceError(analysed.path, len(chosen))
             chosen = [chosen[face - 1]]
-        limit = self.policy.match_threshold if threshold is None else threshold
+        limit = self.policy.search_threshold(threshold)
+        if not 1 <= top_k <= MAX_LEADS_PER_FACE:
+            raise InputError(f"top_k {top_k}: from 1 to {MAX_LEADS_PER_FACE} leads per face")
         if len(self.index) == 0:
             return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
         matrix = np.vstack([f.embedding for _, f in chosen])
@@ -128,6 +134,10 @@ class Identifier:
             if i >= 0 and d <= limit
         }
         stored = self.faces.stored_faces(wanted)
+        # Past its retention (or its consent) an image is no lead, even before `purge` runs.
+        now = datetime.now(UTC)
+        for face_id in [f for f, hit in stored.items() if hit.expires_at and hit.expires_at <= now]:
+            del stored[face_id]
         # Opted-out people are filtered at least as widely as leads are shown, so no lead of
         # theirs survives, whatever threshold the investigator chose.
         hidden_ids = self._opted_out(list(stored), max(limit, self.policy.optout_threshold))
@@ -144,8 +154,10 @@ class Identifier:
                 leads.append(
                     Lead(
                         face_id=hit.face_id,
-                        distance=float(distance),
-                        false_match_rate=self.policy.false_match_rate(float(distance)),
+                        distance=reported_distance(distance),
+                        false_match_rate=reported_rate(
+                            self.policy.false_match_rate(float(distance))
+                        ),
                         image_id=hit.image_id,
                         image_path=hit.image_path,
                         image_sha256=hit.image_sha256,

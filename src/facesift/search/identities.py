@@ -11,6 +11,7 @@ from facesift.catalog.base import Faces, Identities, StoredFace
 from facesift.catalog.identities import IdentitySummary
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
+from facesift.text import NAME_CHARS, bounded
 
 T = TypeVar("T")
 
@@ -37,7 +38,9 @@ class IdentityEditor:
     def name(self, actor: Actor, identity_id: int, name: str) -> None:
         self._edit(
             actor,
-            lambda: self.identities.name_identity(identity_id, name),
+            lambda: self.identities.name_identity(
+                identity_id, bounded("identity name", name, NAME_CHARS)
+            ),
             lambda _: {"edit": "name", "identity": identity_id},
         )
 

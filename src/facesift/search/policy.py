@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from facesift.errors import ConfigError
+from facesift.errors import ConfigError, InputError
 from facesift.search.calibration import Calibration, calibration_filename, find_calibration
 from facesift.types import EmbeddingSpace
 
@@ -27,6 +27,22 @@ EXPECTED_FALSE_PAIRS = 100
 # are mostly LFW's own label errors (one person under two names), and the distance for 2e-8 is
 # 0.10, which finds almost nothing. The report states how many false pairs to expect instead.
 LOWEST_CALIBRATED_RATE = 1e-6
+# Leads per probe face: a person reviews each, and a long list of strangers is not a lead list
+# but a way to page through the gallery.
+MAX_LEADS_PER_FACE = 100
+# Reported precision. A person judging a lead needs the distance to about 0.001 and the rate
+# to two significant digits; full float precision to probes an investigator can choose would let
+# a few dozen searches triangulate a stored embedding (docs/governance.md, "What a search
+# reveals").
+DISTANCE_DECIMALS = 3
+
+
+def reported_distance(distance: float) -> float:
+    return round(float(distance), DISTANCE_DECIMALS)
+
+
+def reported_rate(rate: float) -> float:
+    return float(f"{float(rate):.2g}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,8 @@ class MatchingPolicy:
     subject_false_match_rate: float
     # Where an operator's own calibration would go (named in the error when there is none).
     local_calibration_dir: Path
+    # The loosest false-match rate a search may be widened to (``search_threshold``).
+    max_search_false_match_rate: float = 1e-2
 
     @classmethod
     def for_space(
@@ -46,6 +64,7 @@ class MatchingPolicy:
         *,
         match_false_match_rate: float,
         subject_false_match_rate: float,
+        max_search_false_match_rate: float = 1e-2,
     ) -> MatchingPolicy:
         return cls(
             space,
@@ -53,6 +72,7 @@ class MatchingPolicy:
             match_false_match_rate,
             subject_false_match_rate,
             data_dir / "calibration",
+            max(max_search_false_match_rate, match_false_match_rate),
         )
 
     @property
@@ -75,6 +95,26 @@ class MatchingPolicy:
     @property
     def match_threshold(self) -> float:
         return self.require_calibration().threshold_for(self.match_false_match_rate)
+
+    def search_threshold(self, requested: float | None) -> float:
+        """The distance a search accepts leads within: the match threshold, or the one the
+        investigator asked for if it is inside the calibrated operating range. Wider than the
+        deployment's loosest false-match rate is refused: a search at FMR 40% would return
+        strangers for anyone and page through the gallery."""
+        if requested is None:
+            return self.match_threshold
+        calibration = self.require_calibration()
+        loosest = calibration.threshold_for(self.max_search_false_match_rate)
+        if requested > loosest:
+            rate = calibration.false_match_rate(requested)
+            raise InputError(
+                f"threshold {requested:g} accepts a false-match rate of {rate:.2g} per "
+                f"comparison; this deployment allows at most {self.max_search_false_match_rate:g} "
+                f"(threshold {loosest:.3f}); FACESIFT_MAX_SEARCH_FALSE_MATCH_RATE sets it"
+            )
+        if requested <= 0:
+            raise InputError(f"threshold {requested:g}: must be above 0")
+        return float(requested)
 
     @property
     def optout_threshold(self) -> float:

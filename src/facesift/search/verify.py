@@ -9,7 +9,7 @@ from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.pipeline import ProbeReader
 from facesift.search.identify import require_purpose
-from facesift.search.policy import MatchingPolicy
+from facesift.search.policy import MatchingPolicy, reported_distance, reported_rate
 from facesift.types import AnalysedFace, AnalysedImage, Verification
 
 
@@ -52,13 +52,14 @@ class Verifier:
         purpose, case = require_purpose(self.require_purpose_and_case, purpose, case)
         image_a, image_b = self.probes.analyse(a), self.probes.analyse(b)
         face_a, face_b = main_face(image_a), main_face(image_b)
-        limit = self.policy.match_threshold if threshold is None else threshold
+        # A verification decides "same person" at the same bounded operating range as a search.
+        limit = self.policy.search_threshold(threshold)
         distance = self.policy.space.distance(face_a.embedding, face_b.embedding)
         result = Verification(
             same_person=distance <= limit,
-            distance=distance,
+            distance=reported_distance(distance),
             threshold=limit,
-            false_match_rate=self.policy.false_match_rate(distance),
+            false_match_rate=reported_rate(self.policy.false_match_rate(distance)),
             box_a=face_a.detection.box,
             box_b=face_b.detection.box,
         )
@@ -71,7 +72,7 @@ class Verifier:
                 probe_sha256=image_a.sha256,
                 details={
                     "other_sha256": image_b.sha256,
-                    "distance": round(distance, 4),
+                    "distance": result.distance,
                     "threshold": limit,
                     "same_person": result.same_person,
                 },

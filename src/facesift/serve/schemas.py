@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facesift.govern.roles import Role
 from facesift.types import JobState, LeadStatus, RequestStatus
 
 Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
@@ -206,7 +207,10 @@ class SubjectRequestOut(FromDomain):
 
 class FulfilIn(BaseModel):
     face_ids: list[int] | None = Field(
-        default=None, description="The candidates confirmed to be the person (default: all)."
+        default=None,
+        description="The candidates confirmed to be the person. Required to fulfil an erasure "
+        "(at least one); for access, the faces disclosed (default: all candidates; [] when none "
+        "is the person).",
     )
     decline_reason: str | None = Field(default=None, description="Decline instead, saying why.")
 
@@ -254,6 +258,29 @@ class StatsOut(FromDomain):
         description="None: the space has no calibration, so no match decisions are made."
     )
     match_false_match_rate: float
+
+
+class OperatorOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class OperatorDisabledOut(BaseModel):
+    name: str
+    role: Role
+    enabled: Literal[False] = False
+
+
+class OperatorIn(BaseModel):
+    name: str = Field(description="Letters, digits, '.', '_', '@' or '-', up to 100.")
+    role: Role
+
+
+class OperatorKeyOut(BaseModel):
+    name: str
+    role: Role
+    api_key: str = Field(description="Shown this once; only its SHA-256 is stored.")
 
 
 class ProblemOut(BaseModel):

@@ -69,7 +69,7 @@ def test_reopening_an_existing_catalog_keeps_its_data(tmp_path):
     ("args", "message"),
     [
         (("s", "because", "GB", 30), "unknown lawful basis 'because'; one of: consent, contract"),
-        (("s", "consent", "GBR", 30), "'GBR' is not an ISO 3166-1 alpha-2 code"),
+        (("s", "consent", "GBR", 30), "'GBR' is not an assigned ISO 3166-1 alpha-2"),
         (("s", "consent", "GB", 0), "must be at least 1 day"),
         (("../etc", "consent", "GB", 30), "source name '../etc' is invalid"),
     ],

@@ -34,6 +34,23 @@ def run(
     return result
 
 
+def add_source(data_dir: Path, name: str) -> subprocess.CompletedProcess:
+    """Declare a 30-day legitimate-interest source in GB through the CLI."""
+    return run(
+        "source",
+        "add",
+        name,
+        "--basis",
+        "legitimate-interest",
+        "--jurisdiction",
+        "GB",
+        "--retention-days",
+        "30",
+        *TERMS,
+        data_dir=data_dir,
+    )
+
+
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
@@ -43,19 +60,7 @@ def gallery(tmp_path_factory):
     assert "administrator admin created" in init.stdout and "fs_" in init.stdout
     run("user", "add", "ina", "--role", "investigator", data_dir=data)
     run("user", "add", "audrey", "--role", "auditor", data_dir=data)
-    run(
-        "source",
-        "add",
-        "demo",
-        "--basis",
-        "legitimate-interest",
-        "--jurisdiction",
-        "GB",
-        "--retention-days",
-        "30",
-        *TERMS,
-        data_dir=data,
-    )
+    add_source(data, "demo")
     ingest = run(
         "ingest",
         str(folder / "photos" / "gallery"),
@@ -96,7 +101,7 @@ def test_search_table_for_people(gallery):
 def test_search_needs_purpose_and_case(gallery):
     data, probe, _, _ = gallery
     result = run("search", str(probe), data_dir=data, operator="ina", check=False)
-    assert result.returncode == 3 and "needs --purpose" in result.stderr
+    assert result.returncode == 3 and "needs a purpose" in result.stderr
 
 
 def test_verify_json(gallery):
@@ -209,7 +214,7 @@ def test_report_processing(gallery):
                 *TERMS,
             ],
             4,
-            "not an ISO 3166-1 alpha-2 code",
+            "not an assigned ISO 3166-1 alpha-2",
         ),
     ],
 )

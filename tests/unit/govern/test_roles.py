@@ -18,6 +18,8 @@ EXPECTED_ALLOWED = {
         "purge",
         "user-add",
         "user-list",
+        "user-disable",
+        "user-rotate-key",
         "report",
         "index-admin",
         "audit-verify",

@@ -28,7 +28,7 @@ def test_csv_rows_with_errors_by_line(tmp_path):
     assert errors == [
         (f"{manifest}:3", "missing path"),
         (f"{manifest}:4", "missing consent_ref: this source's lawful basis is consent"),
-        (f"{manifest}:5", "jurisdiction 'France' is not an ISO 3166-1 alpha-2 code"),
+        (f"{manifest}:5", "jurisdiction 'France' is not an assigned ISO 3166-1 alpha-2 code"),
         (f"{manifest}:6", "consent_until 'next tuesday' is not an ISO 8601 date or time"),
     ]
 

@@ -174,9 +174,21 @@ def test_erasure_request_removes_faces_uploads_and_thumbnails(fresh):
         data={"kind": "erasure", "contact": "grace@example.org"},
     ).json()["reference"]
     request_id = client.get("/api/v1/admin/subject-requests", headers=admin).json()[0]["id"]
-    done = client.post(
-        f"/api/v1/admin/subject-requests/{request_id}/fulfil", json={}, headers=admin
-    )
+    fulfil = f"/api/v1/admin/subject-requests/{request_id}/fulfil"
+    # Careless or hostile choices are refused and change nothing: no choice, an empty one, a
+    # face that is not among the selfie's matches.
+    for body, says in [
+        ({}, "choose the candidate faces"),
+        ({"face_ids": []}, "no faces chosen"),
+        ({"face_ids": [lead["face_id"], 10**9]}, "not among this selfie's matches"),
+    ]:
+        assert_problem(client.post(fulfil, json=body, headers=admin), 422, says)
+    still = client.get(f"/api/v1/faces/{lead['face_id']}/thumbnail", headers=admin)
+    assert still.status_code == 200  # nothing was erased by the refused choices
+    candidates = client.get(
+        f"/api/v1/admin/subject-requests/{request_id}/candidates", headers=admin
+    ).json()["faces"]
+    done = client.post(fulfil, json={"face_ids": [f["face_id"] for f in candidates]}, headers=admin)
     assert done.json()["status"] == "fulfilled", done.text
     receipt = client.get(f"/api/v1/subject-requests/{reference}/report").text
     assert "1 face(s) in 1 photo(s)" in receipt

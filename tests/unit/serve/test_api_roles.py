@@ -114,7 +114,7 @@ ENDPOINTS = {
         ),
     ),
     "subject erase": (
-        {"admin": 200},  # face -1 matches no candidate: nothing is erased
+        {"admin": 422},  # allowed, but face -1 is not among the matches: refused, none erased
         lambda s, st, r: (
             "post",
             "/api/v1/subjects/erase",

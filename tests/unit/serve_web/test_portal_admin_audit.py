@@ -78,6 +78,15 @@ def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
     candidates = [int(i) for i in re.findall(r'name="face_ids" value="(\d+)"', detail)]
     assert candidates
     faces_before = len(site.engine._index)
+    # Sent with no face ticked: an error page, nothing erased, the request still open.
+    refused = site.post_form(
+        admin, f"/admin/requests/{request_id}", f"/admin/requests/{request_id}/fulfil", {}
+    )
+    assert refused.status_code == 422 and "no faces chosen" in refused.text
+    assert len(site.engine._index) == faces_before
+    assert site.engine.subject_request(site.engine.operator(name="admin"), request_id).status == (
+        "open"
+    )
     site.post_form(
         admin,
         f"/admin/requests/{request_id}",

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from facesift.serve.api import gallery, oversight, searching, subjects
+from facesift.serve.api import gallery, operators, oversight, searching, subjects
 
 api_router = APIRouter()
-for module in (gallery, searching, subjects, oversight):
+for module in (gallery, searching, subjects, oversight, operators):
     api_router.include_router(module.router)
 
 __all__ = ["api_router"]

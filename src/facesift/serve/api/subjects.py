@@ -53,13 +53,17 @@ def subject_erase(
     engine: Engine,
     actor: CurrentActor,
     selfie: Selfie,
-    face: FaceNumber = None,
     face_ids: Annotated[
-        list[int] | None,
-        Form(description="Only these candidate faces (from /subjects/access); default: all."),
-    ] = None,
+        list[int],
+        Form(
+            description="The faces to erase, chosen from the selfie's matches "
+            "(/subjects/access): at least one, and only matches."
+        ),
+    ],
+    face: FaceNumber = None,
 ) -> ReceiptOut:
-    """Erase the faces matching the selfie, and bar their photos from being ingested again."""
+    """Erase the chosen faces matching the selfie, and bar their photos from being ingested
+    again. The choice is explicit: erasure cannot be undone."""
     data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
     report = engine.subject_access(actor, data, face)
     receipt = engine.subject_erase(actor, report, face_ids)
