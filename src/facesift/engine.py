@@ -152,6 +152,7 @@ class FaceSift:
             policy=policy,
             audit=audit,
             require_purpose_and_case=purpose_required,
+            follow_catalog=self._keeper.catch_up,
         )
         self.verifier = Verifier(
             probes=self._probes,
@@ -182,6 +183,7 @@ class FaceSift:
             writer=self._writer,
             audit=audit,
             data_dir=self.data_dir,
+            follow_catalog=self._keeper.catch_up,
         )
         self.requests = SubjectRequests(catalog, self.rights, audit)
         self.visibility = Visibility(catalog, catalog, catalog, self.data_dir)
@@ -506,6 +508,7 @@ class FaceSift:
     # --- reporting -----------------------------------------------------------------------------
 
     def stats(self) -> Stats:
+        self._keeper.catch_up()  # another process may have written since
         counts = self._catalog.counts()
         return Stats(
             data_dir=str(self.data_dir.resolve()),

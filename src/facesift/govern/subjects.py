@@ -14,7 +14,7 @@ import base64
 import html
 import io
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +98,7 @@ class SubjectRights:
         writer: GalleryWriter,
         audit: AuditRecorder,
         data_dir: Path,
+        follow_catalog: Callable[[], None] = lambda: None,
     ):
         self.probes = probes
         self.faces = faces
@@ -108,6 +109,7 @@ class SubjectRights:
         self.writer = writer
         self.audit = audit
         self.data_dir = data_dir
+        self.follow_catalog = follow_catalog
 
     def read_selfie(
         self, selfie: Path | bytes, face: int | None
@@ -117,6 +119,8 @@ class SubjectRights:
         return image, selfie_face(image, face).embedding
 
     def held_faces(self, vector: np.ndarray, threshold: float) -> tuple[HeldFace, ...]:
+        # Another process (a CLI ingest beside the server) may have added faces of this person.
+        self.follow_catalog()
         ids, distances = self.index.range_search(vector, threshold)
         stored = self.faces.stored_faces(ids.tolist())
         provenance = self.governance.provenance(f.image_id for f in stored.values())

@@ -7,12 +7,21 @@ added, what the catalog no longer has is removed. Only the process holding the w
 
 The writer lock (index/lock.py) is the gallery writer's (index/writer.py); the keeper only asks
 it whether this process may save.
+
+Several processes may use one gallery (a server and the CLI). Each keeps its index in memory, so
+each follows the others' commits: before a search and when it takes the writer lock, a process
+compares the catalog's version with the one its index last matched (``catch_up``, one small
+query) and, if another process committed meanwhile, reconciles by id. So a server finds what a
+CLI ingest added, and its next save cannot put back faces a CLI erasure removed or drop faces
+another process added.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,13 +52,26 @@ class IndexKeeper:
         self.index = index
         self.lock = lock  # the gallery writer's: only the process holding it saves
         self._damaged = damaged
+        # The catalog version this process's in-memory index matches (None: not yet known).
+        self._synced: int | None = None
+        # Held by this process's writer for the whole of a write, and by a search thread while
+        # it reconciles: a search never reconciles while this process writes (it would add the
+        # faces the writer is about to add, twice), and a write waits for a reconcile under way.
+        self._catching_up = threading.RLock()
 
     def bring_up_to_date(self) -> None:
+        version = self.catalog.version()
+        try:
+            self._bring_up_to_date(version)
+        finally:
+            self._synced = version if self._synced is None else self._synced
+
+    def _bring_up_to_date(self, version: int) -> None:
         if self._damaged:
             log.warning("index file unreadable (%s); rebuilding from the catalog", self._damaged)
             self.rebuild()
             return
-        if self.index.catalog_version == self.catalog.version():
+        if self.index.catalog_version == version:
             return
         if self.index.writes_through:
             # A server-side index is shared: only the writer may change it. A reader that finds
@@ -76,6 +98,42 @@ class IndexKeeper:
 
     def check(self) -> IndexCheck:
         return self._compare()[0]
+
+    def catch_up(self) -> None:
+        """If another process committed changes to faces since this index last matched the
+        catalog, reconcile with them now (by id: add what it added, drop what it erased).
+        Skipped while this process is writing: its writer keeps the index level itself."""
+        if self.index.writes_through:
+            return  # a server-side index (Milvus) is shared: the writer keeps it current
+        if not self._catching_up.acquire(blocking=False):
+            return
+        try:
+            self._follow_catalog()
+        finally:
+            self._catching_up.release()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """For the writer, holding the writer lock: level with the catalog first, then no
+        search thread reconciles until the write is over."""
+        with self._catching_up:
+            if not self.index.writes_through:
+                self._follow_catalog()
+            yield
+
+    def _follow_catalog(self) -> None:
+        current = self.catalog.version()
+        if current == self._synced:
+            return
+        check = self.reconcile()
+        if not check.in_agreement:
+            log.info("index followed another process's commits: %s", check)
+        self._synced = current
+
+    def mark_synced(self) -> None:
+        """This process just changed catalog and index together, holding the writer lock (so
+        nobody else committed meanwhile): the index matches the catalog's version now."""
+        self._synced = self.catalog.version()
 
     def reconcile(self) -> IndexCheck:
         check, missing, extra = self._compare()

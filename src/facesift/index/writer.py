@@ -5,7 +5,7 @@ through it, so no service changes catalog faces and index apart from each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
@@ -40,10 +40,16 @@ class GalleryWriter:
         self._index_behind = True
         yield
         self._index_behind = False
+        if self._lock.held:
+            self.keeper.mark_synced()
 
-    def lock(self) -> AbstractContextManager[None]:
-        """Exclusive lock for writes to this gallery (one ingest or erasure at a time)."""
-        return self._lock.exclusive()
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive lock for writes to this gallery (one ingest or erasure at a time). Taking
+        it first brings this process's index level with what other processes committed, so
+        every write, and the save after it, starts from the catalog as it is."""
+        with self._lock.exclusive(), self.keeper.writing():
+            yield
 
     def record_images(self, batch: list[NewImage], space: EmbeddingSpace) -> None:
         """Commit analysed images to the catalog, then add their faces to the index. ``space``

@@ -6,6 +6,7 @@ filtered (no lead of someone who opted out survives, whatever threshold was chos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,8 +54,12 @@ class Identifier:
         policy: MatchingPolicy,
         audit: AuditRecorder,
         require_purpose_and_case: bool,
+        follow_catalog: Callable[[], None] = lambda: None,
     ):
+        """``follow_catalog`` brings the index level with other processes' commits (the
+        keeper's ``catch_up``) before each search."""
         self.probes = probes
+        self.follow_catalog = follow_catalog
         self.faces = faces
         self.identities = identities
         self.casework = casework
@@ -123,6 +128,7 @@ class Identifier:
         limit = self.policy.search_threshold(threshold)
         if not 1 <= top_k <= MAX_LEADS_PER_FACE:
             raise InputError(f"top_k {top_k}: from 1 to {MAX_LEADS_PER_FACE} leads per face")
+        self.follow_catalog()
         if len(self.index) == 0:
             return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
         matrix = np.vstack([f.embedding for _, f in chosen])
