@@ -417,6 +417,17 @@ class SqlCatalog(
                 ).scalar_one(),
             )
 
+    def forget_deleted(self) -> None:
+        """After an erasure: SQLite overwrites deleted content with zeros (``secure_delete``, set
+        on every connection), but the write-ahead log still holds the pages as they were until
+        a checkpoint; a TRUNCATE checkpoint copies them back and empties the log, so no copy of
+        an erased row stays in any file of the data directory. (PostgreSQL keeps dead rows
+        until VACUUM, outside the data directory: docs/scaling-postgres.md.)"""
+        if self.db.dialect.name != "sqlite":
+            return
+        with self.db.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -429,6 +440,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted content is overwritten with zeros, not left in free pages: erased means erased.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -65,6 +65,7 @@ class GalleryWriter:
             deletion = self.catalog.delete_faces(face_ids)
             self.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
         self.save()
+        self.catalog.forget_deleted()
         return deletion
 
     def delete_images(
@@ -85,6 +86,7 @@ class GalleryWriter:
             else:
                 self.index.remove(face_ids)
         self.save()
+        self.catalog.forget_deleted()
         return deletion
 
     def save(self) -> None:

@@ -1,0 +1,54 @@
+"""Erased means no copy left in any file of the data directory (issue #12): after a subject's
+erasure, every file under the data directory (catalog, its WAL and shared-memory files, index,
+tags, caches) is scanned for the erased faces' embeddings and the erased photo's file name."""
+
+from pathlib import Path
+
+import numpy as np
+
+from facesift import FaceSift, Settings
+from tests.conftest import add_source, operators
+
+# A file name that says who is in the photo, as custody and archive files often do.
+NAME = "grace-hopper-custody-1987-0042.jpg"
+
+
+def files_holding(data_dir: Path, needle: bytes) -> list[str]:
+    return sorted(
+        str(path.relative_to(data_dir))
+        for path in data_dir.rglob("*")
+        if path.is_file() and needle in path.read_bytes()
+    )
+
+
+def test_after_erasure_no_file_of_the_data_directory_holds_the_person(photos, tmp_path):
+    data = tmp_path / "data"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / NAME).write_bytes(photos["hopper"].read_bytes())
+    (folder / "collins.png").write_bytes(photos["collins"].read_bytes())
+    with FaceSift(Settings(data_dir=data, workers=1)) as engine:
+        admin, investigator = operators(engine)
+        add_source(engine, admin, "s")
+        engine.ingest(admin, [folder], "s")
+        engine.search_with_id(investigator, photos["hopper"], purpose="p", case="c")
+        report = engine.subject_access(admin, photos["hopper"])
+        erased_ids = [face.face_id for face in report.faces]
+        assert erased_ids
+        vectors = engine._catalog.embeddings(np.asarray(erased_ids, dtype=np.int64))
+        kept_id = next(int(i) for i in engine._catalog.face_ids() if i not in erased_ids)
+        kept = engine._catalog.embeddings(np.asarray([kept_id], dtype=np.int64))
+        needles = {
+            f"embedding of face {i}": v.astype("<f4").tobytes()
+            for i, v in zip(erased_ids, vectors, strict=True)
+        }
+        needles["file name"] = NAME.encode()
+        before = {what: files_holding(data, needle) for what, needle in needles.items()}
+        assert all(before.values()), before  # the scan finds them while they are held
+
+        engine.subject_erase(admin, report, [face.face_id for face in report.faces])
+
+        left = {what: files_holding(data, needle) for what, needle in needles.items()}
+        assert left == {what: [] for what in needles}, left
+        # The scan is not blind: what was not erased is still found.
+        assert files_holding(data, kept[0].astype("<f4").tobytes())
