@@ -17,7 +17,7 @@ from facesift.catalog.statements import (
     in_chunks,
     present,
 )
-from facesift.catalog.tables import faces, images, optouts, sources, tombstones
+from facesift.catalog.tables import faces, images, optouts, sources, subject_requests, tombstones
 from facesift.errors import FaceNotFound
 from facesift.types import FaceTags
 
@@ -48,6 +48,8 @@ class Deletion:
     face_ids: tuple[int, ...]
     image_sha256s: tuple[str, ...]
     paths: tuple[str, ...] = ()  # of the deleted images, to remove files the gallery kept
+    # Every image that lost a face (deleted or not): reports that showed them are withdrawn.
+    touched_sha256s: tuple[str, ...] = ()
 
 
 class GovernanceQueries:
@@ -173,7 +175,9 @@ class GovernanceQueries:
             if wanted:
                 bump_gallery_version(connection)
                 drop_empty_identities(connection)
-        return Deletion(tuple(wanted), tuple(sorted(face_ids)), tuple(hashes), tuple(paths))
+        return Deletion(
+            tuple(wanted), tuple(sorted(face_ids)), tuple(hashes), tuple(paths), tuple(hashes)
+        )
 
     def delete_faces(self, face_ids: Iterable[int]) -> Deletion:
         """Delete faces; an image left with no faces is deleted too (nothing of anyone remains)."""
@@ -188,6 +192,13 @@ class GovernanceQueries:
                     ).scalars()
                 )
                 connection.execute(delete(faces).where(among(faces.c.id, chunk)))
+            touched_hashes = [
+                sha256
+                for chunk in in_chunks(sorted(touched))
+                for sha256 in connection.execute(
+                    select(images.c.sha256).where(among(images.c.id, chunk))
+                ).scalars()
+            ]
             for image_id in sorted(touched):
                 left = connection.execute(
                     select(func.count()).select_from(faces).where(faces.c.image_id == image_id)
@@ -207,7 +218,23 @@ class GovernanceQueries:
             if wanted:
                 bump_gallery_version(connection)
                 drop_empty_identities(connection)
-        return Deletion(tuple(emptied), tuple(wanted), tuple(hashes), tuple(paths))
+        return Deletion(
+            tuple(emptied), tuple(wanted), tuple(hashes), tuple(paths), tuple(touched_hashes)
+        )
+
+    def withdraw_reports_showing(self, image_sha256s: Iterable[str]) -> int:
+        """Withdraw the stored report of every fulfilled subject request that shows one of these
+        images (access reports embed the face and name each image by its SHA-256): after an
+        erasure, no copy of the erased face may stay in a report. Returns how many."""
+        withdrawn = 0
+        with self.db.begin() as connection:
+            for sha256 in sorted(set(image_sha256s)):
+                withdrawn += connection.execute(
+                    update(subject_requests)
+                    .where(subject_requests.c.report_html.contains(f"sha256 {sha256}"))
+                    .values(report_html=None)
+                ).rowcount
+        return withdrawn
 
     # --- tombstones: content erased at a subject's request is never ingested again -----------
 

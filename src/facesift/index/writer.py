@@ -64,8 +64,7 @@ class GalleryWriter:
         with self._catalog_then_index():
             deletion = self.catalog.delete_faces(face_ids)
             self.index.remove(np.asarray(deletion.face_ids, dtype=np.int64))
-        self.save()
-        self.catalog.forget_deleted()
+        self._forget(deletion)
         return deletion
 
     def delete_images(
@@ -85,9 +84,15 @@ class GalleryWriter:
                 self.keeper.remove_scope(face_ids, source_ids=scope_ids, jurisdiction=jurisdiction)
             else:
                 self.index.remove(face_ids)
-        self.save()
-        self.catalog.forget_deleted()
+        self._forget(deletion)
         return deletion
+
+    def _forget(self, deletion: Deletion) -> None:
+        """After a deletion: the index saved without the faces, stored reports that showed
+        them withdrawn, and no copy left in the catalog's own files."""
+        self.save()
+        self.catalog.withdraw_reports_showing(deletion.touched_sha256s)
+        self.catalog.forget_deleted()
 
     def save(self) -> None:
         """Save the index stamped with the catalog version; if a write was interrupted between

@@ -52,3 +52,29 @@ def test_after_erasure_no_file_of_the_data_directory_holds_the_person(photos, tm
         assert left == {what: [] for what in needles}, left
         # The scan is not blind: what was not erased is still found.
         assert files_holding(data, kept[0].astype("<f4").tobytes())
+
+
+def test_an_access_report_that_showed_erased_faces_is_withdrawn(photos, tmp_path):
+    # A person first asks what is held (the report embeds their face), then asks for erasure:
+    # the stored report must not outlive the faces it shows.
+    data = tmp_path / "data"
+    with FaceSift(Settings(data_dir=data, workers=1)) as engine:
+        admin, _ = operators(engine)
+        add_source(engine, admin, "s")
+        engine.ingest(admin, [photos["hopper"], photos["group"], photos["collins"]], "s")
+        selfie = photos["hopper"].read_bytes()
+        access = engine.open_subject_request(selfie, "access", "grace@example.org")
+        candidates = engine.subject_request_candidates(admin, access.id).faces
+        engine.fulfil_subject_request(admin, access.id, face_ids=[f.face_id for f in candidates])
+        report = engine.subject_request(admin, access.id).report_html
+        assert report and "data:image/jpeg;base64," in report
+        crop = report.split("data:image/jpeg;base64,")[1][:120].encode()
+        assert files_holding(data, crop)  # the stored report holds her face
+
+        erasure = engine.open_subject_request(selfie, "erasure", "grace@example.org")
+        chosen = [f.face_id for f in engine.subject_request_candidates(admin, erasure.id).faces]
+        engine.fulfil_subject_request(admin, erasure.id, face_ids=chosen)
+
+        assert engine.subject_request(admin, access.id).report_html is None
+        assert files_holding(data, crop) == []
+        assert engine.subject_request(admin, erasure.id).report_html  # the receipt stays
