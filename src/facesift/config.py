@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)
     # Files larger than this are refused before being read (no photo needs more).
     max_file_bytes: int = Field(default=200 * 2**20, ge=2**20)
+    # The anonymous subject-request portal takes selfies up to this size and this many pixels:
+    # a phone photo fits, and nobody can make the server decode or store big files unasked.
+    portal_max_selfie_bytes: int = Field(default=15 * 2**20, ge=2**20)
+    portal_max_selfie_pixels: int = Field(default=50_000_000, ge=1_000_000)
     workers: int = Field(default_factory=_default_workers, ge=1)
     # How ingest, re-embed and evaluation run their ``workers``: "threads" (one analyser per
     # thread in this process: no start-up per worker, models compiled once) or "processes"

@@ -185,7 +185,9 @@ class FaceSift:
             data_dir=self.data_dir,
             follow_catalog=self._keeper.catch_up,
         )
-        self.requests = SubjectRequests(catalog, self.rights, audit)
+        self.requests = SubjectRequests(
+            catalog, self.rights, audit, self.settings.portal_max_selfie_pixels
+        )
         self.visibility = Visibility(catalog, catalog, catalog, self.data_dir)
         self.reviews = LeadReviews(catalog, catalog, catalog, audit)
         self.erasure = Erasure(

@@ -26,6 +26,7 @@ from facesift.govern import subjects
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor, Role
 from facesift.govern.subjects import SubjectRights
+from facesift.read.decode import reencoded_jpeg
 from facesift.text import NOTE_CHARS, bounded
 from facesift.types import RequestKind, RequestStatus
 
@@ -65,10 +66,17 @@ def one_month_after(moment: datetime) -> datetime:
 class SubjectRequests:
     """Requests from data subjects through the portal, answered by an administrator."""
 
-    def __init__(self, casework: Casework, rights: SubjectRights, audit: AuditRecorder):
+    def __init__(
+        self,
+        casework: Casework,
+        rights: SubjectRights,
+        audit: AuditRecorder,
+        max_selfie_pixels: int = 50_000_000,
+    ):
         self.casework = casework
         self.rights = rights
         self.audit = audit
+        self.max_selfie_pixels = max_selfie_pixels
 
     def open_subject_request(
         self, selfie: bytes, kind: str, contact: str, name: str | None = None
@@ -84,6 +92,8 @@ class SubjectRequests:
         name = (name or "").strip() or None
         # The selfie must show exactly one face, or the request could not be answered; say so now.
         image, _ = self.rights.read_selfie(selfie, None)
+        # Kept only while the request is open, and then not as sent: re-encoded, metadata gone.
+        kept_selfie = reencoded_jpeg(selfie, "selfie", self.max_selfie_pixels)
         received = datetime.now(UTC)
         reference = secrets.token_urlsafe(18)
         request_id = self.casework.add_subject_request(
@@ -94,7 +104,7 @@ class SubjectRequests:
             status=RequestStatus.OPEN,
             received_at=received,
             due_at=one_month_after(received),
-            selfie=selfie,
+            selfie=kept_selfie,
             selfie_sha256=image.sha256,
         )
         self.audit.record(

@@ -74,6 +74,19 @@ def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
         raise ImageError(name, f"corrupt or truncated image ({error})") from None
 
 
+def reencoded_jpeg(data: bytes, name: str, max_pixels: int, max_side: int = 1600) -> bytes:
+    """``data`` decoded (bounded by ``max_pixels``), upright, at most ``max_side`` px on its
+    long side, and encoded afresh as a JPEG with no metadata. For selfies kept while a request
+    is open: no EXIF (GPS position, device, time), no trailing bytes or second file hidden in
+    the upload, no more pixels than a face needs."""
+    pixels = decode_image(data, name, max_pixels)
+    image = Image.fromarray(pixels)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
 def read_and_decode(
     path: Path, max_pixels: int, max_bytes: int = 200 * 2**20
 ) -> tuple[bytes, np.ndarray]:

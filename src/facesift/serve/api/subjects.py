@@ -107,7 +107,7 @@ def submit_request(
 ) -> SubjectRequestPublic:
     """Make an access, erasure or opt-out request (no account needed). Keep the reference: it is
     the only way to follow the request. Nothing is shown until an administrator has handled it."""
-    data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+    data = read_image(selfie, engine.settings.portal_max_selfie_bytes, "selfie")
     return public_out(engine.open_subject_request(data, kind, contact, name))
 
 

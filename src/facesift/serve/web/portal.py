@@ -40,7 +40,7 @@ def submit_request(
     try:
         if selfie is None or not selfie.filename:
             raise InputError("selfie: choose a photo of your face")
-        data = read_image(selfie, engine.settings.max_file_bytes, "selfie")
+        data = read_image(selfie, engine.settings.portal_max_selfie_bytes, "selfie")
         opened = engine.open_subject_request(data, kind, contact, name or None)
     except NoFaceError:
         message = (
