@@ -20,7 +20,7 @@ from facesift.cli.common import (
 from facesift.cli.output import PlainTable, print_json, short_path, shown
 from facesift.errors import FaceSiftError, InputError
 from facesift.govern.records import processing_record_markdown
-from facesift.govern.roles import Action, Role
+from facesift.govern.roles import Action, OperatorRole
 from facesift.govern.subjects import access_report_html
 
 user_app = typer.Typer(help="Operators and their roles (admin, investigator, reviewer, auditor).")
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="Operator name, e.g. j.smith")],
-    role: Annotated[Role, typer.Option("--role")],
+    role: Annotated[OperatorRole, typer.Option("--role")],
     data_dir: DataDir = None,
 ) -> None:
     """Add an operator and print their API key (shown once, stored only as a hash)."""

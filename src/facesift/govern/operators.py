@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from facesift.catalog.base import Operators
 from facesift.errors import AuthenticationError, InputError, OperatorNotFound
 from facesift.govern.audit import AuditEvent, AuditRecorder
-from facesift.govern.roles import BOOTSTRAP, Action, Actor, Role
+from facesift.govern.roles import BOOTSTRAP, OPERATOR_ROLES, Action, Actor, Role
 
 OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
@@ -29,14 +29,13 @@ class OperatorRegistry:
         """Create an operator; return it with its API key (shown once, stored only hashed)."""
         if not OPERATOR_NAME.match(name):
             raise InputError(f"operator name {name!r} is invalid (letters, digits, . _ @ -)")
-        try:
-            role = Role(role)
-        except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise InputError(f"unknown role {role!r}; one of: {known}") from None
+        chosen = next((r for r in OPERATOR_ROLES if r.value == str(role)), None)
+        if chosen is None:
+            known = ", ".join(r.value for r in OPERATOR_ROLES)
+            raise InputError(f"unknown role {str(role)!r}; an operator's role is one of: {known}")
         key = "fs_" + secrets.token_urlsafe(32)
-        self.store.add_operator(name, role.value, key_digest(key), datetime.now(UTC))
-        return Actor(name, role), key
+        self.store.add_operator(name, chosen.value, key_digest(key), datetime.now(UTC))
+        return Actor(name, chosen), key
 
     def count(self) -> int:
         return self.store.operator_count()

@@ -36,7 +36,7 @@ MAX_CONTACT = 320  # the longest e-mail address
 
 # The portal is not an operator: it records that a request arrived, and can do nothing else
 # (like BOOTSTRAP, it never passes a permission check).
-PORTAL = Actor("subject-portal", Role.ADMIN)
+PORTAL = Actor("the public (subject portal)", Role.PUBLIC)
 
 
 @dataclass(frozen=True)

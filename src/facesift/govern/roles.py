@@ -18,6 +18,21 @@ class Role(enum.StrEnum):
     INVESTIGATOR = "investigator"
     REVIEWER = "reviewer"
     AUDITOR = "auditor"
+    # Not an operator: whoever uses the anonymous subject portal. It may do nothing that needs a
+    # permission; it exists so that the audit trail records the public's requests as the
+    # public's, never under an administrator's role.
+    PUBLIC = "public"
+
+
+# The roles an operator can be given (the CLI's and the API's choices).
+OPERATOR_ROLES = (Role.ADMIN, Role.INVESTIGATOR, Role.REVIEWER, Role.AUDITOR)
+
+
+class OperatorRole(enum.StrEnum):
+    ADMIN = Role.ADMIN.value
+    INVESTIGATOR = Role.INVESTIGATOR.value
+    REVIEWER = Role.REVIEWER.value
+    AUDITOR = Role.AUDITOR.value
 
 
 class Action(enum.StrEnum):
@@ -99,6 +114,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.AUDITOR: frozenset(
         {Action.AUDIT_SHOW, Action.AUDIT_VERIFY, Action.REPORT, Action.SOURCE_LIST, Action.STATS}
     ),
+    Role.PUBLIC: frozenset(),
 }
 # Deliberately granted to nobody: a face search engine must not become an embedding exporter.
 assert all(Action.EXPORT_EMBEDDINGS not in allowed for allowed in PERMISSIONS.values())

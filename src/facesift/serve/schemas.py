@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from facesift.govern.roles import Role
+from facesift.govern.roles import OperatorRole, Role
 from facesift.types import JobState, LeadStatus, RequestStatus
 
 Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
@@ -274,7 +274,7 @@ class OperatorDisabledOut(BaseModel):
 
 class OperatorIn(BaseModel):
     name: str = Field(description="Letters, digits, '.', '_', '@' or '-', up to 100.")
-    role: Role
+    role: OperatorRole
 
 
 class OperatorKeyOut(BaseModel):

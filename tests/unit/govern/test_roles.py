@@ -38,6 +38,7 @@ EXPECTED_ALLOWED = {
     },
     Role.REVIEWER: {"review", "verify", "source-list", "stats", "identity-view", "identity-edit"},
     Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats"},
+    Role.PUBLIC: set(),  # the anonymous portal: nothing that needs a permission
 }
 
 

@@ -58,3 +58,18 @@ def test_an_oversized_selfie_is_refused_before_it_is_read(fresh):
     )
     assert_problem(answer, 413)
     assert fresh.engine._catalog.list_subject_requests("open") == []
+
+
+def test_the_portal_is_recorded_as_the_public_and_cannot_be_made_an_operator(fresh, photos):
+    answer = fresh.client.post(
+        "/api/v1/subject-requests",
+        files={"selfie": ("me.jpg", photos["hopper"].read_bytes(), "image/jpeg")},
+        data={"kind": "optout", "contact": "grace@example.org"},
+    )
+    assert answer.status_code == 201, answer.text
+    (received,) = fresh.engine._audit.records(action="subject-request")
+    assert (received.actor, received.role) == ("the public (subject portal)", "public")
+    attempt = fresh.client.post(
+        "/api/v1/operators", json={"name": "mole", "role": "public"}, headers=fresh.as_("admin")
+    )
+    assert_problem(attempt, 422)
