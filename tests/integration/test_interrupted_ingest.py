@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from facesift import FaceSift, Settings
+from facesift.ingest.jobs import COMMIT_EVERY_IMAGES
 from tests.conftest import add_source, operators
 from tests.integration.lfw_sample import people
 
@@ -61,6 +62,15 @@ def photos(lfw_root, tmp_path) -> Path:
     return folder
 
 
+def audited_batch_images(data: Path) -> int:
+    with FaceSift(Settings(data_dir=data, workers=1)) as engine:
+        return sum(
+            record.details["images"]
+            for record in engine._audit.records(action="ingest")
+            if "batch" in record.details
+        )
+
+
 def setup_source(data: Path) -> None:
     with FaceSift(Settings(data_dir=data, workers=1)) as engine:
         admin, _ = operators(engine)
@@ -97,6 +107,14 @@ def test_interrupted_ingest_resumes_with_catalog_and_index_in_agreement(photos, 
         assert "Traceback" not in err
     partial = assert_consistent(data)
     assert 64 <= partial < total
+    # Every committed batch is audited as it commits, though the run never wrote its summary.
+    # Killed, the batch being committed at that instant may miss its record; stopped with
+    # Ctrl-C, none may.
+    audited = audited_batch_images(data)
+    if sig == signal.SIGINT:
+        assert audited == partial
+    else:
+        assert audited >= 1 and partial - audited <= COMMIT_EVERY_IMAGES
 
     again = start_ingest(photos, data)
     out, err = again.communicate(timeout=900)

@@ -130,6 +130,26 @@ class Ingestor:
     ) -> IngestReport:
         actor.require(Action.INGEST)
         self.require_configured_space()
+        batches = 0
+
+        def audit_batch(batch: list[NewImage]) -> None:
+            # Each committed batch is on the record as soon as it is in the catalog, so a run
+            # that is killed (no summary below) still leaves every image it added audited.
+            nonlocal batches
+            batches += 1
+            self.audit.record(
+                AuditEvent(
+                    actor,
+                    Action.INGEST,
+                    details={
+                        "source": source,
+                        "batch": batches,
+                        "images": len(batch),
+                        "faces": sum(len(image.analysed.faces) for image in batch),
+                    },
+                )
+            )
+
         with self.ports.writer.lock():
             report = run_ingest(
                 self.ports,
@@ -139,6 +159,7 @@ class Ingestor:
                 on_total=on_total,
                 on_progress=on_progress,
                 ray_address=ray_address,
+                on_batch=audit_batch,
             )
         self.audit.record(
             AuditEvent(
@@ -152,6 +173,7 @@ class Ingestor:
                     "skipped_erased_before": report.erased_before,
                     "errors": len(report.errors),
                     "interrupted": report.interrupted,
+                    "batches": batches,
                 },
             )
         )
@@ -167,8 +189,10 @@ def run_ingest(
     on_total: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
     ray_address: str | None = None,
+    on_batch: Callable[[list[NewImage]], None] | None = None,
 ) -> IngestReport:
-    """Ingest ``paths`` (and the ``manifest``'s files) into a source.
+    """Ingest ``paths`` (and the ``manifest``'s files) into a source. ``on_batch`` hears of each
+    batch once it is committed (the ingestor audits it there).
 
     Analysis runs on ``settings.workers`` local processes, or on a Ray cluster when
     ``ray_address`` is given ("local" starts one on this machine); everything else (deduplication,
@@ -195,7 +219,7 @@ def run_ingest(
     if on_total:
         on_total(len(files))
     advance = on_progress or (lambda images, faces: None)
-    writer = _BatchWriter(ports, source, report, declared)
+    writer = _BatchWriter(ports, source, report, declared, on_batch or (lambda batch: None))
     # Stages measured in this thread (hashing, writes; analysis too when there are no workers).
     tally_before = StageSeconds(stage_tally())
     worker_stages = StageSeconds()
@@ -444,10 +468,12 @@ class _BatchWriter:
         source: Source,
         report: IngestReport,
         declared: dict[str, Provenance],
+        on_batch: Callable[[list[NewImage]], None],
     ):
         self.ports = ports
         self.source = source
         self.report = report
+        self.on_batch = on_batch
         self.declared = declared
         self.optouts = ports.optouts.matcher()
         self.pending: list[AnalysedImage] = []
@@ -493,6 +519,7 @@ class _BatchWriter:
             expires = self.source.expiry(now, provenance.consent_until if provenance else None)
             records.append(NewImage(self.source.id, image, expires, provenance))
         self.ports.writer.record_images(records, self.ports.space())
+        self.on_batch(records)
         for image in batch:
             self.report.images_ingested += 1
             self.report.faces_found += len(image.faces)
