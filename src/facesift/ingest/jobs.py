@@ -132,23 +132,18 @@ class Ingestor:
         self.require_configured_space()
         batches = 0
 
+        def audited(**details: object) -> None:
+            self.audit.record(
+                AuditEvent(actor, Action.INGEST, details={"source": source, **details})
+            )
+
         def audit_batch(batch: list[NewImage]) -> None:
             # Each committed batch is on the record as soon as it is in the catalog, so a run
             # that is killed (no summary below) still leaves every image it added audited.
             nonlocal batches
             batches += 1
-            self.audit.record(
-                AuditEvent(
-                    actor,
-                    Action.INGEST,
-                    details={
-                        "source": source,
-                        "batch": batches,
-                        "images": len(batch),
-                        "faces": sum(len(image.analysed.faces) for image in batch),
-                    },
-                )
-            )
+            faces = sum(len(image.analysed.faces) for image in batch)
+            audited(batch=batches, images=len(batch), faces=faces)
 
         with self.ports.writer.lock():
             report = run_ingest(
@@ -161,21 +156,14 @@ class Ingestor:
                 ray_address=ray_address,
                 on_batch=audit_batch,
             )
-        self.audit.record(
-            AuditEvent(
-                actor,
-                Action.INGEST,
-                details={
-                    "source": source,
-                    "images_ingested": report.images_ingested,
-                    "faces_found": report.faces_found,
-                    "faces_opted_out": report.faces_opted_out,
-                    "skipped_erased_before": report.erased_before,
-                    "errors": len(report.errors),
-                    "interrupted": report.interrupted,
-                    "batches": batches,
-                },
-            )
+        audited(
+            images_ingested=report.images_ingested,
+            faces_found=report.faces_found,
+            faces_opted_out=report.faces_opted_out,
+            skipped_erased_before=report.erased_before,
+            errors=len(report.errors),
+            interrupted=report.interrupted,
+            batches=batches,
         )
         return report
 
