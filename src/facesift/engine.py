@@ -32,8 +32,15 @@ from facesift.catalog.governance import ImageProvenance
 from facesift.catalog.identities import IdentitySummary
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.errors import FaceSiftError, SpaceMismatchError
-from facesift.govern.audit import AuditEvent, AuditRecord, AuditRecorder, AuditTrail, ChainCheck
+from facesift.errors import FaceSiftError, InputError, SpaceMismatchError
+from facesift.govern.audit import (
+    AuditEvent,
+    AuditRecord,
+    AuditRecorder,
+    AuditTrail,
+    ChainCheck,
+    parse_checkpoint,
+)
 from facesift.govern.erasure import Erasure
 from facesift.govern.operators import OperatorAdmin, OperatorRegistry
 from facesift.govern.records import ProcessingRecords
@@ -99,7 +106,11 @@ class FaceSift:
         # cannot reach them whatever their own modes (the CLI and server also create them 0600).
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._catalog = SqlCatalog(self.settings.resolved_catalog_url)
-        self._audit = AuditTrail(self._catalog, head_file=self.data_dir / "audit.head")
+        self._audit = AuditTrail(
+            self._catalog,
+            head_file=self.data_dir / "audit.head",
+            has_history=lambda: self._catalog.operator_count() > 0,
+        )
         self.operators = OperatorRegistry(self._catalog)
         self._recorder = AuditRecorder(self._audit, self._catalog.version)
         self.operator_admin = OperatorAdmin(self.operators, self._recorder)
@@ -349,9 +360,17 @@ class FaceSift:
         actor.require(Action.AUDIT_SHOW)
         return self._audit.records(actor=operator, action=action, since=since, limit=limit)
 
-    def audit_verify(self, actor: Actor) -> ChainCheck:
+    def audit_verify(self, actor: Actor, checkpoint: str | None = None) -> ChainCheck:
+        """Check the hash chain; ``checkpoint`` is a ``SEQ:HASH`` an earlier check printed and
+        the auditor kept outside the data directory (InputError if it is not one)."""
         actor.require(Action.AUDIT_VERIFY)
-        return self._audit.verify()
+        expected = None
+        if checkpoint is not None:
+            try:
+                expected = parse_checkpoint(checkpoint)
+            except ValueError as error:
+                raise InputError(f"checkpoint: {error}") from None
+        return self._audit.verify(expected)
 
     # --- pipeline ------------------------------------------------------------------------------
 

@@ -265,12 +265,28 @@ def audit_show(
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
+def audit_verify(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH printed by an earlier check and kept outside the data directory: "
+            "the chain must still hold that record (catches a rewritten, re-sealed chain)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Check the hash chain; report the first broken or missing record (exit 1)."""
     with open_engine(data_dir) as engine:
-        check = engine.audit_verify(acting_operator(engine))
+        check = engine.audit_verify(acting_operator(engine), checkpoint)
     if check.intact:
         console.print(f"audit trail intact: {check.records} records; head {check.head}")
+        if check.records:
+            console.print(
+                f"checkpoint {check.records}:{check.head}\n"
+                "keep this line outside the data directory (a ticket, another system's log); "
+                "later, `facesift audit verify --checkpoint` with it shows the chain was not "
+                "rewritten"
+            )
         return
     errors.print(f"[red]audit trail broken at record {check.first_broken}[/]: {check.problem}")
     raise typer.Exit(1)

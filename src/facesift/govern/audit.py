@@ -95,9 +95,17 @@ class AuditTrail:
     """The hash chain over the catalog's audit log (its ``AuditLog`` role), anchored by a head
     file in this data directory."""
 
-    def __init__(self, log: AuditLog, head_file: Path | None = None):
+    def __init__(
+        self,
+        log: AuditLog,
+        head_file: Path | None = None,
+        has_history: Callable[[], bool] = lambda: False,
+    ):
+        """``has_history`` says whether the gallery has done anything that was audited (it has
+        operators: creating the first was), so that an empty trail is recognised as emptied."""
         self.log = log
         self.head_file = head_file
+        self.has_history = has_history
         self._head_lock = threading.Lock()
 
     def append(self, event: AuditEvent, gallery_version: int) -> AuditRecord:
@@ -152,36 +160,72 @@ class AuditTrail:
         rows = self.log.audit_rows(actor=actor, action=action, since=since, limit=limit)
         return [AuditRecord(**row) for row in rows]
 
-    def verify(self) -> ChainCheck:
-        anchor = self._anchor()
-        anchored_hash = None
+    def verify(self, checkpoint: tuple[int, str] | None = None) -> ChainCheck:
+        """Check the chain, and that it still holds the head this data directory recorded and
+        the ``checkpoint`` (seq, hash) an auditor exported earlier, if given. The head file lies
+        beside the catalog, so someone who can rewrite both could re-seal a shortened or edited
+        chain and its head; a checkpoint kept outside the data directory catches that."""
+        try:
+            anchor = self._anchor()
+        except ValueError as error:
+            name = self.head_file.name if self.head_file else "audit.head"
+            return ChainCheck(
+                0,
+                GENESIS,
+                0,
+                f"{name} is damaged ({error}): it cannot show that no records were removed "
+                "from the end; restore it from a backup, or check against a checkpoint you "
+                "exported (--checkpoint SEQ:HASH)",
+            )
+        seq, expected = checkpoint if checkpoint is not None else (0, "")
+        check, hash_at_seq = self._verify_chain(anchor, seq)
+        if not check.intact or checkpoint is None:
+            return check
+        if seq > check.records:
+            return ChainCheck(
+                check.records,
+                check.head,
+                seq,
+                f"chain ends at record {check.records} but your checkpoint is record {seq}: "
+                "records were removed and the chain re-sealed",
+            )
+        if hash_at_seq != expected:
+            return ChainCheck(
+                check.records,
+                check.head,
+                seq,
+                f"record {seq} is not the one in your checkpoint: the chain was rewritten and "
+                "re-sealed from there on",
+            )
+        return check
+
+    def _verify_chain(
+        self, anchor: tuple[int, str] | None, checkpoint_seq: int
+    ) -> tuple[ChainCheck, str | None]:
+        """The chain's check, and the hash of record ``checkpoint_seq`` if it has one."""
+        anchored_hash = hash_at_checkpoint = None
         expected_prev, expected_seq, count = GENESIS, 1, 0
         for record in self.log.iter_audit_rows():
             count += 1
+            problem = ""
             if record["seq"] != expected_seq:
-                return ChainCheck(
-                    count,
-                    expected_prev,
-                    expected_seq,
-                    f"record {expected_seq} is missing (next is {record['seq']})",
-                )
-            if record["prev_hash"] != expected_prev:
-                return ChainCheck(
-                    count,
-                    expected_prev,
-                    record["seq"],
+                problem = f"record {expected_seq} is missing (next is {record['seq']})"
+                broken = expected_seq
+            elif record["prev_hash"] != expected_prev:
+                problem = (
                     f"record {record['seq']} does not follow record "
-                    f"{record['seq'] - 1} (deleted, inserted or reordered)",
+                    f"{record['seq'] - 1} (deleted, inserted or reordered)"
                 )
-            if seal(_hashed_fields(record)) != record["hash"]:
-                return ChainCheck(
-                    count,
-                    expected_prev,
-                    record["seq"],
-                    f"record {record['seq']} was altered after it was written",
-                )
+                broken = record["seq"]
+            elif seal(_hashed_fields(record)) != record["hash"]:
+                problem = f"record {record['seq']} was altered after it was written"
+                broken = record["seq"]
+            if problem:
+                return ChainCheck(count, expected_prev, broken, problem), None
             if anchor is not None and record["seq"] == anchor[0]:
                 anchored_hash = record["hash"]
+            if record["seq"] == checkpoint_seq:
+                hash_at_checkpoint = record["hash"]
             expected_prev, expected_seq = record["hash"], expected_seq + 1
         if anchor is not None and anchored_hash != anchor[1]:
             seq, head_name = anchor[0], self.head_file.name if self.head_file else "audit.head"
@@ -195,15 +239,28 @@ class AuditTrail:
                     f"record {seq} is not the one {head_name} recorded: the end of "
                     "the chain was removed and rewritten"
                 )
-            return ChainCheck(count, expected_prev, seq, problem)
-        return ChainCheck(count, expected_prev, None, "")
+            return ChainCheck(count, expected_prev, seq, problem), None
+        if count == 0 and self.has_history():
+            problem = (
+                "the audit trail is empty, but this gallery has operators, and creating the "
+                "first one was audited: every record was deleted"
+            )
+            return ChainCheck(0, GENESIS, 1, problem), None
+        return ChainCheck(count, expected_prev, None, ""), hash_at_checkpoint
 
     def _anchor(self) -> tuple[int, str] | None:
         """(seq, hash) of the last record this data directory appended, if it keeps one."""
         if self.head_file is None or not self.head_file.exists():
             return None
-        seq, head = self.head_file.read_text().split()
-        return int(seq), head
+        return parse_checkpoint(self.head_file.read_text().strip().replace(" ", ":"))
+
+
+def parse_checkpoint(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` (as ``audit verify`` prints it) as (seq, hash); ValueError says why not."""
+    seq, _, head = text.strip().partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(head) != 64 or head.strip("0123456789abcdef"):
+        raise ValueError(f"{text[:80]!r} is not SEQ:HASH (a record number and a 64-digit hash)")
+    return int(seq), head
 
 
 class AuditRecorder:

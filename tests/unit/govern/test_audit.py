@@ -128,3 +128,52 @@ def test_concurrent_appends_from_threads_keep_chain_and_head_in_step(tmp_path):
     check = trail.verify()
     assert check.intact and check.records == 8 * 30
     assert trail.head_file.read_text().split()[0] == str(trail.records()[-1].seq)
+
+
+def test_a_chain_resealed_with_its_head_is_caught_by_an_exported_checkpoint(trail, tmp_path):
+    # The strongest attacker with the data directory: rewrites the end of the chain and also
+    # the head file beside it. The chain alone cannot tell; a checkpoint the auditor kept
+    # outside the data directory can.
+    before = trail.verify()
+    checkpoint = (before.records, before.head)
+    sql(trail, "DELETE FROM audit_log WHERE seq >= 3")
+    forger = AuditTrail(trail.log)
+    for n in (3, 4, 5):
+        last = forger.append(AuditEvent(ALICE, Action.SEARCH, case_ref=f"FORGED-{n}"), n)
+    trail.head_file.write_text(f"{last.seq} {last.hash}\n")  # and re-seals the head file
+    assert trail.verify().intact  # what the data directory alone can show
+    check = trail.verify(checkpoint)
+    assert not check.intact and check.first_broken == 5 and "re-sealed" in check.problem
+    shortened = trail.verify((9, before.head))
+    assert not shortened.intact and "your checkpoint is record 9" in shortened.problem
+
+
+def test_deleting_every_record_and_the_head_is_detected(tmp_path):
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'gallery.sqlite'}")
+    trail = AuditTrail(catalog, head_file=tmp_path / "audit.head", has_history=lambda: True)
+    trail.append(AuditEvent(ALICE, Action.USER_ADD), gallery_version=0)
+    sql(trail, "DELETE FROM audit_log")
+    (tmp_path / "audit.head").unlink()
+    check = trail.verify()
+    assert not check.intact and "every record was deleted" in check.problem
+    catalog.close()
+
+
+@pytest.mark.parametrize("damage", ["", "garbage", "3 nothex", "x " + "0" * 64])
+def test_a_damaged_head_file_is_a_clear_finding_not_a_crash(trail, damage):
+    trail.head_file.write_text(damage)
+    check = trail.verify()
+    assert not check.intact and "audit.head is damaged" in check.problem
+
+
+def test_a_malformed_checkpoint_is_refused_by_name(tmp_path):
+    from facesift import FaceSift, Settings
+    from facesift.errors import InputError
+    from tests.conftest import operators
+
+    with FaceSift(Settings(data_dir=tmp_path, workers=1)) as engine:
+        admin, _ = operators(engine)
+        with pytest.raises(InputError, match="checkpoint: .* is not SEQ:HASH"):
+            engine.audit_verify(admin, "7:abc")
+        good = engine.audit_verify(admin)
+        assert engine.audit_verify(admin, f"{good.records}:{good.head}").intact

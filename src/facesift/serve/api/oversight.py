@@ -32,9 +32,17 @@ def audit(
 
 
 @router.get("/audit/verify", tags=["audit"], responses=AUTHED)
-def audit_verify(engine: Engine, actor: CurrentActor) -> AuditCheckOut:
-    """Check the hash chain: names the first altered, removed or reordered record."""
-    check = engine.audit_verify(actor)
+def audit_verify(
+    engine: Engine,
+    actor: CurrentActor,
+    checkpoint: Annotated[
+        str | None,
+        Query(description="SEQ:HASH from an earlier check, kept outside the data directory."),
+    ] = None,
+) -> AuditCheckOut:
+    """Check the hash chain: names the first altered, removed or reordered record, and with a
+    checkpoint also a chain that was rewritten and re-sealed."""
+    check = engine.audit_verify(actor, checkpoint)
     return AuditCheckOut.model_validate(check)
 
 
