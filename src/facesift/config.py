@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     ingest_worker_niceness: int = Field(default=0, ge=0, le=19)
     api_max_request_bytes: int = Field(default=256 * 2**20, ge=2**16)
     api_requests_per_minute: int = Field(default=600, ge=1)
+    # Wrong API keys a client address may send a minute (in bursts of as many): a guesser sends
+    # a new key each time, so the per-key limit alone would never slow them down.
+    api_wrong_keys_per_minute: int = Field(default=10, ge=1)
 
     @field_validator("data_dir")
     @classmethod

@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.jobs = jobs
     app.state.rate_limits = TokenBuckets(settings.api_requests_per_minute)
+    app.state.wrong_keys = TokenBuckets(
+        settings.api_wrong_keys_per_minute, burst=settings.api_wrong_keys_per_minute
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.api_max_request_bytes)
     app.add_api_route(

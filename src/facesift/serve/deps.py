@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from facesift.engine import FaceSift
+from facesift.errors import AuthenticationError
 from facesift.govern.roles import Actor
 from facesift.serve.problems import Problem
 
@@ -53,9 +54,31 @@ def current_actor(
             kind="unauthenticated",
             headers={"WWW-Authenticate": API_KEY_HEADER},
         )
-    # Limit before looking the key up, so guessing keys is throttled too.
-    _rate_limited(request, "key:" + hashlib.sha256(key.encode()).hexdigest())
-    actor = get_engine(request).operator(key=key)
+    return operator_of_key(request, key, per_key_limit=True)
+
+
+def operator_of_key(request: Request, key: str, *, per_key_limit: bool = False) -> Actor:
+    """The operator of ``key``, counting a wrong key against the client's address. An address
+    that sent too many wrong keys waits, whatever key it sends now: each guess is a new key, so
+    a per-key limit alone would never slow a guesser down. The API and the web sign-in both
+    check keys here."""
+    address = "addr:" + (request.client.host if request.client else "unknown")
+    wrong_keys = request.app.state.wrong_keys
+    wait = wrong_keys.waiting(address)
+    if wait:
+        raise Problem(
+            429,
+            f"too many wrong API keys from this address; try again in {wait} s",
+            kind="rate-limited",
+            headers={"Retry-After": str(wait)},
+        )
+    if per_key_limit:
+        _rate_limited(request, "key:" + hashlib.sha256(key.encode()).hexdigest())
+    try:
+        actor = get_engine(request).operator(key=key)
+    except AuthenticationError:
+        wrong_keys.take(address)
+        raise
     request.state.actor = actor
     return actor
 

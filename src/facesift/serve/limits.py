@@ -107,6 +107,16 @@ class TokenBuckets:
                 return 0
             return max(1, math.ceil((1 - bucket.tokens) / self.rate))
 
+    def waiting(self, caller: str) -> int:
+        """Seconds until ``caller`` may go ahead, without taking a token (0: now)."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(caller)
+            if bucket is None:
+                return 0
+            tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+
     def _forget_full(self, now: float) -> None:
         for caller in [
             c

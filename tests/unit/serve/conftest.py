@@ -70,7 +70,12 @@ class Served:
 
 
 def make_served(tmp: Path, photos: dict[str, Path], **settings) -> Served:
-    values = {"data_dir": tmp / "data", "workers": 1, "api_requests_per_minute": 100_000}
+    values = {
+        "data_dir": tmp / "data",
+        "workers": 1,
+        "api_requests_per_minute": 100_000,
+        "api_wrong_keys_per_minute": 100_000,
+    }
     app = create_app(Settings(**(values | settings)))
     engine = app.state.engine
     keys = {"admin": engine.create_first_admin("admin")}

@@ -248,3 +248,20 @@ def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path, photos):
         )
     finally:
         limited.client.__exit__(None, None, None)
+
+
+def test_guessing_api_keys_is_throttled_per_client_address(tmp_path, photos):
+    # Each guess is a new key, so a per-key limit alone never slows a guesser: wrong keys are
+    # counted per client address, and once too many came, that address waits, whatever it sends.
+    guarded = make_served(tmp_path, photos, api_wrong_keys_per_minute=5)
+    try:
+        codes = [
+            guarded.client.get("/api/v1/stats", headers={"X-API-Key": f"fs_guess{n}"}).status_code
+            for n in range(7)
+        ]
+        assert codes == [401] * 5 + [429] * 2
+        locked = guarded.client.get("/api/v1/stats", headers=guarded.as_("auditor"))
+        body = assert_problem(locked, 429, "too many wrong API keys")
+        assert int(locked.headers["Retry-After"]) >= 1 and body["type"].endswith("rate-limited")
+    finally:
+        guarded.client.__exit__(None, None, None)

@@ -29,6 +29,7 @@ from facesift.engine import FaceSift
 from facesift.errors import AuthenticationError, CsrfRefused, NotSignedIn
 from facesift.govern.operators import key_digest
 from facesift.govern.roles import Actor
+from facesift.serve.deps import operator_of_key
 
 COOKIE = "facesift_session"
 MAX_AGE_SECONDS = 12 * 3600  # a working day; signing in again after that is cheap
@@ -105,7 +106,7 @@ def replace_session(request: Request, session: WebSession) -> WebSession:
 def sign_in(request: Request, engine: FaceSift, api_key: str) -> Actor:
     """Check the API key and bind the session to its operator (a new CSRF token too, so a token
     seen before signing in is worthless after)."""
-    actor = engine.operator(key=api_key.strip())
+    actor = operator_of_key(request, api_key.strip())  # wrong keys count against the address
     replace_session(
         request,
         WebSession(
