@@ -186,7 +186,16 @@ class SubjectRequestPublic(BaseModel):
     due_at: datetime
     fulfilled_at: datetime | None
     decline_reason: str | None
-    report_url: str | None
+    report_ready: bool = Field(
+        description="A report or receipt waits: POST your reference to "
+        "/api/v1/subject-requests/report."
+    )
+
+
+class ReferenceIn(BaseModel):
+    """A subject request's reference, sent in the body (never in a URL: access logs)."""
+
+    reference: str = Field(max_length=64)
 
 
 class SubjectRequestOut(FromDomain):

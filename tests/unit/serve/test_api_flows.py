@@ -115,11 +115,14 @@ def test_subject_access_request_through_the_portal(fresh):
     )
     assert submitted.status_code == 201, submitted.text
     mine = submitted.json()
-    assert mine["status"] == "open" and mine["report_url"] is None
+    assert mine["status"] == "open" and mine["report_ready"] is False
     received = datetime.fromisoformat(mine["received_at"])
     assert datetime.fromisoformat(mine["due_at"]) == one_month_after(received)
     # Nothing about the gallery is shown before an administrator has handled it.
-    assert_problem(client.get(f"/api/v1/subject-requests/{mine['reference']}/report"), 404, "open")
+    report_of = {"reference": mine["reference"]}
+    assert_problem(client.post("/api/v1/subject-requests/report", json=report_of), 404, "open")
+    # The reference never travels in a URL (access logs, proxies, history): no GET route has it.
+    assert client.get(f"/api/v1/subject-requests/{mine['reference']}").status_code in (404, 405)
 
     admin = fresh.as_("admin")
     listed = client.get("/api/v1/admin/subject-requests?status=open", headers=admin).json()
@@ -138,9 +141,9 @@ def test_subject_access_request_through_the_portal(fresh):
         headers=admin,
     ).json()
     assert done["status"] == "fulfilled" and done["handled_by"] == "admin"
-    status = client.get(f"/api/v1/subject-requests/{mine['reference']}").json()
-    assert status["report_url"]
-    report = client.get(status["report_url"])
+    status = client.post("/api/v1/subject-requests/status", json=report_of).json()
+    assert status["report_ready"]
+    report = client.post("/api/v1/subject-requests/report", json=report_of)
     assert report.status_code == 200 and "Subject access report" in report.text
     assert "default-src 'none'" in report.headers["content-security-policy"]
     assert "1 face(s)" in report.text
@@ -190,7 +193,7 @@ def test_erasure_request_removes_faces_uploads_and_thumbnails(fresh):
     ).json()["faces"]
     done = client.post(fulfil, json={"face_ids": [f["face_id"] for f in candidates]}, headers=admin)
     assert done.json()["status"] == "fulfilled", done.text
-    receipt = client.get(f"/api/v1/subject-requests/{reference}/report").text
+    receipt = client.post("/api/v1/subject-requests/report", json={"reference": reference}).text
     assert "1 face(s) in 1 photo(s)" in receipt
 
     assert not any(c.exists() for c in cached)
@@ -220,7 +223,9 @@ def test_declined_request_says_why(fresh):
         json={"decline_reason": "duplicate of an earlier request"},
         headers=fresh.as_("admin"),
     )
-    status = fresh.client.get(f"/api/v1/subject-requests/{reference}").json()
+    status = fresh.client.post(
+        "/api/v1/subject-requests/status", json={"reference": reference}
+    ).json()
     assert status["status"] == "declined"
     assert status["decline_reason"] == "duplicate of an earlier request"
 

@@ -104,7 +104,8 @@ def test_unknown_ids_are_404_problems(served):
     assert_problem(
         served.client.get("/api/v1/faces/999999/thumbnail", headers=admin), 404, "999999"
     )
-    assert_problem(served.client.get("/api/v1/subject-requests/guess"), 404, "reference")
+    guess = served.client.post("/api/v1/subject-requests/status", json={"reference": "guess"})
+    assert_problem(guess, 404, "reference")
 
 
 def test_ingest_into_unknown_source_stores_nothing(served):

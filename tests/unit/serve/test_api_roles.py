@@ -204,7 +204,9 @@ def test_a_refused_search_is_not_run(served, state):
 
 
 def test_portal_is_open_without_a_key(served, state):
-    answer = served.client.get(f"/api/v1/subject-requests/{state['reference']}")
+    answer = served.client.post(
+        "/api/v1/subject-requests/status", json={"reference": state["reference"]}
+    )
     assert answer.status_code == 200
     assert answer.json()["kind"] == "access"
     assert "contact" not in answer.json()  # the portal never echoes personal details

@@ -18,6 +18,7 @@ from facesift.serve.schemas import (
     OptOutOut,
     OptOutWithdrawnOut,
     ReceiptOut,
+    ReferenceIn,
     SubjectReportOut,
     SubjectRequestOut,
     SubjectRequestPublic,
@@ -111,25 +112,30 @@ def submit_request(
     return public_out(engine.open_subject_request(data, kind, contact, name))
 
 
-@router.get(
-    "/subject-requests/{reference}",
+@router.post(
+    "/subject-requests/status",
     tags=["subject requests"],
     responses=problems(404, 422, 429),
 )
-def request_status(reference: str, engine: Engine, _caller: PublicCaller) -> SubjectRequestPublic:
-    """A request's status, by its reference."""
-    return public_out(engine.subject_request_by_reference(reference))
+def request_status(
+    body: ReferenceIn, engine: Engine, _caller: PublicCaller
+) -> SubjectRequestPublic:
+    """A request's status, by its reference. The reference travels in the body, never in a URL:
+    URLs end up in access logs, proxies and browser history, and the reference is all that
+    stands between a stranger and the person's report."""
+    return public_out(engine.subject_request_by_reference(body.reference))
 
 
-@router.get(
-    "/subject-requests/{reference}/report",
+@router.post(
+    "/subject-requests/report",
     tags=["subject requests"],
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}}, **problems(404, 422, 429)},
 )
-def request_report(reference: str, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
-    """The report (access) or receipt (erasure, opt-out) of a fulfilled request."""
-    found = engine.subject_request_by_reference(reference)
+def request_report(body: ReferenceIn, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
+    """The report (access) or receipt (erasure, opt-out) of a fulfilled request, by its
+    reference (in the body, as for the status)."""
+    found = engine.subject_request_by_reference(body.reference)
     if found.status != RequestStatus.FULFILLED or not found.report_html:
         raise Problem(404, f"request is {found.status}: there is no report yet", kind="not-found")
     return HTMLResponse(
@@ -219,11 +225,7 @@ def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
         due_at=found.due_at,
         fulfilled_at=found.fulfilled_at,
         decline_reason=found.decline_reason,
-        report_url=(
-            f"/api/v1/subject-requests/{found.reference}/report"
-            if found.status == RequestStatus.FULFILLED
-            else None
-        ),
+        report_ready=found.status == RequestStatus.FULFILLED and bool(found.report_html),
     )
 
 
