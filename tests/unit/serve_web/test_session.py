@@ -56,6 +56,22 @@ def test_sign_out_ends_the_session(site):
     assert client.get("/audit").status_code == 303
 
 
+def test_a_copy_of_a_signed_out_cookie_signs_nobody_in(site):
+    # Signing out must end the session on the server, not only forget the cookie in the
+    # browser: someone who copied the cookie before (a shared computer, a stolen backup) must
+    # not carry on with it.
+    client = site.signed_in("aud")
+    copied = client.cookies.get("facesift_session")
+    thief = site.browser()
+    thief.cookies.set("facesift_session", copied)
+    assert thief.get("/audit").status_code == 200  # the copy works while the session lives
+    site.post_form(client, "/audit", "/logout")
+    refused = thief.get("/audit")
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    again = site.signed_in("aud")  # the operator signs in again: a new session, which works
+    assert again.get("/audit").status_code == 200
+
+
 def test_a_tampered_cookie_is_an_anonymous_visitor(site):
     client = site.signed_in("aud")
     value = client.cookies.get("facesift_session")

@@ -10,13 +10,19 @@ same way.
 
 The signing secret is generated on first use and kept in ``data_dir/web-session.key`` (mode 0600),
 so sessions survive a restart and every worker of one gallery shares them.
+
+Signing out ends the session on the server too, not only in the browser: each signed-in session
+has a random id, and signing out records it in ``data_dir/web-sessions-ended`` (shared by every
+worker of the gallery), so a copy of the cookie taken before is refused afterwards.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +40,8 @@ from facesift.serve.deps import operator_of_key
 COOKIE = "facesift_session"
 MAX_AGE_SECONDS = 12 * 3600  # a working day; signing in again after that is cheap
 SECRET_FILE = "web-session.key"
+ENDED_FILE = "web-sessions-ended"
+PRUNE_BYTES = 256 * 1024  # ~6,000 sign-outs; then those older than a session's life are dropped
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class WebSession:
     csrf: str
     operator: str | None = None
     key_sha256: str | None = None
+    sid: str | None = None  # a signed-in session's id, recorded when it is signed out
     changed: bool = False  # must be written back to the cookie
 
     @classmethod
@@ -89,7 +98,10 @@ def current_session(request: Request) -> WebSession:
         try:
             data = _serializer(request).loads(raw, max_age=MAX_AGE_SECONDS)
             session = WebSession(
-                csrf=str(data["csrf"]), operator=data.get("op"), key_sha256=data.get("key")
+                csrf=str(data["csrf"]),
+                operator=data.get("op"),
+                key_sha256=data.get("key"),
+                sid=data.get("sid"),
             )
         except (BadSignature, KeyError, TypeError):
             pass  # expired, forged or from another gallery: start afresh
@@ -113,13 +125,52 @@ def sign_in(request: Request, engine: FaceSift, api_key: str) -> Actor:
             csrf=secrets.token_urlsafe(24),
             operator=actor.name,
             key_sha256=key_digest(api_key.strip()),
+            sid=secrets.token_urlsafe(18),
         ),
     )
     return actor
 
 
 def sign_out(request: Request) -> None:
+    """End this session here and on the server: its id is recorded as ended, so the same
+    cookie (a copy an attacker took) no longer signs anyone in."""
+    ended = current_session(request).sid
+    if ended:
+        _record_ended(request.app.state.engine.data_dir, ended)
     replace_session(request, WebSession.fresh())
+
+
+def _record_ended(data_dir: Path, sid: str) -> None:
+    """Append the ended session's id, under a lock shared by the gallery's workers; past
+    ``PRUNE_BYTES`` the entries older than a session's life are dropped first."""
+    path = data_dir / ENDED_FILE
+    with open(path, "a+", encoding="ascii") as handle:
+        os.chmod(path, 0o600)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if handle.tell() > PRUNE_BYTES:
+            handle.seek(0)
+            oldest = time.time() - MAX_AGE_SECONDS
+            kept = [line for line in handle.read().splitlines() if _at(line) >= oldest]
+            handle.seek(0)
+            handle.truncate()
+            handle.write("".join(f"{line}\n" for line in kept))
+        handle.write(f"{sid} {int(time.time())}\n")
+
+
+def _at(line: str) -> int:
+    at = line.partition(" ")[2]
+    return int(at) if at.isdigit() else 0
+
+
+def _ended(data_dir: Path, sid: str) -> bool:
+    """Whether session ``sid`` was signed out (entries older than a session's life no longer
+    matter: such a cookie has expired anyway)."""
+    try:
+        lines = (data_dir / ENDED_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    oldest = time.time() - MAX_AGE_SECONDS
+    return any(line.partition(" ")[0] == sid and _at(line) >= oldest for line in lines)
 
 
 def save_session(request: Request, response: Response) -> None:
@@ -129,7 +180,7 @@ def save_session(request: Request, response: Response) -> None:
         return
     payload = {"csrf": session.csrf}
     if session.operator:
-        payload |= {"op": session.operator, "key": session.key_sha256}
+        payload |= {"op": session.operator, "key": session.key_sha256, "sid": session.sid}
     response.set_cookie(
         COOKIE,
         _serializer(request).dumps(payload),
@@ -146,6 +197,9 @@ def signed_in_actor(request: Request) -> Actor:
     session = current_session(request)
     if not (session.operator and session.key_sha256):
         raise NotSignedIn("please sign in with your API key")
+    if not session.sid or _ended(request.app.state.engine.data_dir, session.sid):
+        replace_session(request, WebSession.fresh())
+        raise NotSignedIn("this session was signed out; please sign in again")
     try:
         actor = request.app.state.engine.operator_by_key_digest(session.key_sha256)
     except AuthenticationError:
