@@ -199,7 +199,7 @@ class FaceSift:
         self.requests = SubjectRequests(
             catalog, self.rights, audit, self.settings.portal_max_selfie_pixels
         )
-        self.visibility = Visibility(catalog, catalog, catalog, self.data_dir)
+        self.visibility = Visibility(catalog, catalog, catalog, self.data_dir, audit)
         self.reviews = LeadReviews(catalog, catalog, catalog, audit)
         self.erasure = Erasure(
             sources=catalog,

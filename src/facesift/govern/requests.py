@@ -122,7 +122,15 @@ class SubjectRequests:
         actor.require(Action.SUBJECT_REQUEST)
         if status is not None and status not in STATUSES:
             raise InputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
-        return [_view(found) for found in self.casework.list_subject_requests(status)]
+        listed = [_view(found) for found in self.casework.list_subject_requests(status)]
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.VIEW_REQUESTS,
+                details={"status": status, "requests": [r.id for r in listed]},
+            )
+        )
+        return listed
 
     def subject_request(self, actor: Actor, request_id: int) -> SubjectRequest:
         actor.require(Action.SUBJECT_REQUEST)

@@ -49,6 +49,7 @@ class LeadReviews:
         """A kept search, for reviewers and for whoever ran it."""
         found = self.kept_search(search_id)
         may_view_search(actor, found)
+        self.audit.record(AuditEvent(actor, Action.VIEW_SEARCH, details={"search_id": search_id}))
         return found
 
     def lead_faces(

@@ -63,6 +63,12 @@ class Action(enum.StrEnum):
     DUPLICATES = "duplicates"
     REEMBED = "reembed"
     EXPORT_EMBEDDINGS = "export-embeddings"
+    # Reads that show people, audited as they happen (each is allowed by the rules of
+    # govern/visibility.py and govern/review.py, not by a permission of its own).
+    VIEW_IMAGE = "view-image"
+    VIEW_FACE = "view-face"
+    VIEW_SEARCH = "view-search"
+    VIEW_REQUESTS = "view-requests"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

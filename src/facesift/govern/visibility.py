@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from facesift.catalog.base import Casework, Faces, Governance
 from facesift.errors import FaceNotFound, InputError, NotShown
+from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.derived import thumbnail_path
 from facesift.govern.roles import Action, Actor, Role
 from facesift.types import BoundingBox
@@ -26,11 +27,24 @@ SIZES = (80, 160, 320)
 
 
 class Visibility:
-    def __init__(self, faces: Faces, governance: Governance, casework: Casework, data_dir: Path):
+    def __init__(
+        self,
+        faces: Faces,
+        governance: Governance,
+        casework: Casework,
+        data_dir: Path,
+        audit: AuditRecorder | None = None,
+    ):
         self.faces = faces
         self.governance = governance
         self.casework = casework
         self.data_dir = data_dir
+        self.audit = audit
+
+    def _audited(self, actor: Actor, action: Action, **details: object) -> None:
+        """Every face or photo shown is on the record: who saw it, when."""
+        if self.audit is not None:
+            self.audit.record(AuditEvent(actor, action, details=dict(details)))
 
     def may_see_face(self, actor: Actor, face_id: int) -> None:
         if actor.role == Role.ADMIN:
@@ -69,6 +83,7 @@ class Visibility:
         stored = self.faces.stored_faces([face_id]).get(face_id)
         if stored is None:
             raise FaceNotFound(f"face {face_id} not found (it may have been erased)")
+        self._audited(actor, Action.VIEW_FACE, face_id=face_id, size=size, boxed=boxed)
         cached = thumbnail_path(self.data_dir, face_id, size * (2 if boxed else 1))
         if cached.exists():
             return cached.read_bytes()
@@ -91,6 +106,7 @@ class Visibility:
             raise FaceNotFound(
                 f"image {image_id}: its file {found.path} cannot be read ({error})"
             ) from None
+        self._audited(actor, Action.VIEW_IMAGE, image_id=image_id)
         return data, mime
 
 
