@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +27,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -355,6 +357,27 @@ def parallel_analyse(
             raise
 
 
+@contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block is done: a batch's catalog commit, index update and audit
+    record are not split by an interrupt. (The test that stops an ingest as soon as a batch is
+    committed landed between commit and audit record.) Python runs signal handlers in the main
+    thread, whichever thread the signal reached, so a handler that only notes the interrupt,
+    raised once the block is over, defers it for the whole process. A kill -9 cannot be
+    deferred: the next run reconciles the index, and that batch may lack its audit record."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's business; a server's job thread is stopped otherwise
+        return
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
 def _chunks(items: Iterable[FileToAnalyse], size: int) -> Iterator[list[FileToAnalyse]]:
     chunk: list[FileToAnalyse] = []
     for item in items:
@@ -506,8 +529,9 @@ class _BatchWriter:
             provenance = self.declared.get(image.path)
             expires = self.source.expiry(now, provenance.consent_until if provenance else None)
             records.append(NewImage(self.source.id, image, expires, provenance))
-        self.ports.writer.record_images(records, self.ports.space())
-        self.on_batch(records)
+        with ctrl_c_deferred():
+            self.ports.writer.record_images(records, self.ports.space())
+            self.on_batch(records)
         for image in batch:
             self.report.images_ingested += 1
             self.report.faces_found += len(image.faces)

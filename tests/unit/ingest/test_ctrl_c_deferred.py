@@ -1,0 +1,28 @@
+"""Ctrl-C during a batch's commit waits for the commit, its index update and its audit record
+to finish, then stops the ingest (the CI run that stopped an ingest right after a commit found
+a batch committed but not audited)."""
+
+import os
+import signal
+
+import pytest
+
+from facesift.ingest.jobs import ctrl_c_deferred
+
+
+def test_ctrl_c_inside_the_block_is_raised_after_it():
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_deferred():
+            steps.append("commit")
+            os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C would
+            steps.append("index")
+            steps.append("audit")
+    assert steps == ["commit", "index", "audit"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_without_ctrl_c_nothing_is_raised():
+    with ctrl_c_deferred():
+        pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
