@@ -26,8 +26,10 @@ def thumbnails_dir(data_dir: Path) -> Path:
     return Path(data_dir) / THUMBNAILS
 
 
-def thumbnail_path(data_dir: Path, face_id: int, size: int) -> Path:
-    return thumbnails_dir(data_dir) / f"{int(face_id)}-{int(size)}.jpg"
+def thumbnail_path(data_dir: Path, face_id: int, size: int, boxed: bool) -> Path:
+    """The cached thumbnail's file. Its name holds every parameter the picture depends on: a
+    boxed 80 px thumbnail is 160 px wide, like a plain 160 px one, and once shared its file."""
+    return thumbnails_dir(data_dir) / f"{int(face_id)}-{int(size)}{'-boxed' if boxed else ''}.jpg"
 
 
 def forget(data_dir: Path, deletion: Deletion) -> int:

@@ -84,7 +84,7 @@ class Visibility:
         if stored is None:
             raise FaceNotFound(f"face {face_id} not found (it may have been erased)")
         self._audited(actor, Action.VIEW_FACE, face_id=face_id, size=size, boxed=boxed)
-        cached = thumbnail_path(self.data_dir, face_id, size * (2 if boxed else 1))
+        cached = thumbnail_path(self.data_dir, face_id, size, boxed)
         if cached.exists():
             return cached.read_bytes()
         data = _crop(stored.image_path, stored.box, size, boxed, face_id)
