@@ -5,6 +5,7 @@ holds it for every write; the index keeper asks whether it may save (only the wr
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,6 +20,10 @@ class GalleryLock:
         self.catalog_lock = catalog_lock
         self._held: IO[str] | None = None
 
+    def _open(self) -> IO[str]:
+        # Private to the owner like the rest of the data directory, whoever creates it.
+        return os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600), "w")
+
     @property
     def held(self) -> bool:
         """Whether this process (this object) holds the lock now."""
@@ -27,7 +32,7 @@ class GalleryLock:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the lock for a write; another writer makes this raise GalleryBusyError."""
-        handle = open(self.path, "w")
+        handle = self._open()
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -51,7 +56,7 @@ class GalleryLock:
         if self._held is not None:
             yield True
             return
-        handle = open(self.path, "w")
+        handle = self._open()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

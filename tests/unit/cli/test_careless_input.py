@@ -78,6 +78,8 @@ def test_the_data_directory_and_its_files_are_private_to_their_owner(tmp_path):
 
 
 def test_a_gallery_made_from_python_is_in_a_private_folder(tmp_path):
-    with FaceSift(Settings(data_dir=tmp_path / "lib", workers=1)):
+    with FaceSift(Settings(data_dir=tmp_path / "lib", workers=1)) as engine, engine.writer_lock():
         pass
     assert stat.S_IMODE((tmp_path / "lib").stat().st_mode) & 0o077 == 0
+    # The writer lock is the library's own file: private whatever the caller's umask.
+    assert stat.S_IMODE((tmp_path / "lib" / ".writer.lock").stat().st_mode) == 0o600

@@ -31,7 +31,6 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from facesift.engine import FaceSift
 from facesift.errors import AuthenticationError, CsrfRefused, NotSignedIn
 from facesift.govern.operators import key_digest
 from facesift.govern.roles import Actor
@@ -115,7 +114,7 @@ def replace_session(request: Request, session: WebSession) -> WebSession:
     return session
 
 
-def sign_in(request: Request, engine: FaceSift, api_key: str) -> Actor:
+def sign_in(request: Request, api_key: str) -> Actor:
     """Check the API key and bind the session to its operator (a new CSRF token too, so a token
     seen before signing in is worthless after)."""
     actor = operator_of_key(request, api_key.strip())  # wrong keys count against the address

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 
 from facesift.errors import AuthenticationError
-from facesift.serve.deps import Engine
 from facesift.serve.web.common import Public, optional_actor
 from facesift.serve.web.pages import WebRoute, home_of, page, see_other
 from facesift.serve.web.session import (
@@ -44,14 +43,13 @@ def login_form(request: Request, next: str | None = None):
 @router.post("/login", dependencies=[CsrfChecked, Public])
 def login(
     request: Request,
-    engine: Engine,
     api_key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ):
     try:
         if not api_key.strip():
             raise AuthenticationError("enter your API key")
-        actor = sign_in(request, engine, api_key)
+        actor = sign_in(request, api_key)
     except AuthenticationError as error:
         return page(request, "login.html", status_code=401, error=str(error), next=_local(next))
     return see_other(_local(next) or home_of(actor))
