@@ -4,6 +4,8 @@ catalog or the audit trail, or floods a page (issue #12, "careless input")."""
 
 from __future__ import annotations
 
+import re
+
 from facesift.errors import InputError
 
 PURPOSE_CHARS = 500
@@ -25,9 +27,7 @@ def assigned_country_code(text: str) -> str | None:
 
     Assigned codes only (pycountry's list): "XX" or "UK" (the UK is GB) would make the
     jurisdiction-wide erasure and the processing record name a place that does not exist."""
-    import re
-
-    import pycountry
+    import pycountry  # its country list loads on first use, not at every import
 
     code = text.strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", code) or pycountry.countries.get(alpha_2=code) is None:

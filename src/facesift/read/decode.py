@@ -126,7 +126,7 @@ def open_regular_file(path: Path) -> io.BufferedReader:
             raise ImageError(str(path), f"not a regular file (a {kind}): skipped")
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
-        return io.open(descriptor, "rb")  # noqa: UP020  # typed as the BufferedReader it is
+        return open(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
         raise
