@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from facesift.cli.common import WORKERS_HELP
 from facesift.cli.output import print_json
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.eval import lfw
+from facesift.eval import demographics, lfw
 from facesift.search.calibration import load_calibration, shipped_calibration
 
 app = typer.Typer(help="Measure accuracy on LFW (verification, identification, calibration).")
@@ -217,3 +218,75 @@ def eval_cluster(
         )
         if wrong.largest_people > 1:
             console.print(f"    most mixed: {', '.join(wrong.largest_names)}", highlight=False)
+
+
+@app.command("demographics")
+def eval_demographics(
+    root: Root,
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            help="TSV or CSV with an image column (path under --root) and one column per "
+            "attribute; people are labelled by the majority of their images.",
+        ),
+    ],
+    race_column: Annotated[str, typer.Option(help="Column of the first attribute.")] = "race",
+    gender_column: Annotated[
+        str, typer.Option(help="Column of the second attribute ('' for none).")
+    ] = "gender",
+    image_column: Annotated[str, typer.Option(help="Column naming each image.")] = "image",
+    unlabelled: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated values that mean 'no label' besides empty, NA, unknown and "
+            "ambiguous* (e.g. 'both')."
+        ),
+    ] = "",
+    plots: Annotated[
+        Path | None,
+        typer.Option(help="Folder for DET curves per group (det-<attribute>.png)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures as JSON to this file.")
+    ] = None,
+    workers: Workers = None,
+    cache: Cache = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Demographic differentials (NIST FRTE Part 3 style): FMR, FNMR, FNIR, FPIR and clustering
+    merges per group and per cell, with counts and 95% intervals, at the operating threshold.
+
+    Labels come only from your evaluation data: facesift never infers race or gender."""
+    columns = {"race": race_column}
+    if gender_column:
+        columns["gender"] = gender_column
+    image_labels = demographics.read_image_labels(
+        labels, columns, image_column, [v for v in unlabelled.split(",") if v.strip()]
+    )
+    settings, people, embeddings = _all_of_lfw(root, workers, cache)
+    space = embedding_space_of(settings.embedder, settings)
+    calibration = shipped_calibration(space)
+    with console.status("measuring every pair, probe and cluster by group"):
+        report = demographics.measure(
+            people,
+            embeddings,
+            image_labels,
+            tuple(columns),
+            threshold=calibration.threshold_for(settings.match_false_match_rate),
+            target_fmr=settings.match_false_match_rate,
+            cluster_threshold=calibration.default_cluster_threshold,
+            model=f"{settings.detector} + {settings.embedder}",
+        )
+    figures = report.to_dict()
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+    if plots:
+        for attribute in report.attributes:
+            path = demographics.plot_det([figures], attribute, plots / f"det-{attribute}.png")
+            errors.print(f"DET curves by {attribute}: {path}")
+    if as_json:
+        print_json(console, figures)
+    else:
+        console.print(demographics.markdown(report), markup=False, highlight=False, soft_wrap=True)

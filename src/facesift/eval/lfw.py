@@ -276,17 +276,50 @@ class IdentificationResult:
     fnir_curve: dict[float, tuple[float, float]]
 
 
-def evaluate_identification(
+@dataclass(frozen=True)
+class OpenSetProbes:
+    """The open-set protocol's probes, each against its nearest gallery entry."""
+
+    gallery_size: int
+    mated_people: np.ndarray  # person of each mated probe
+    mated_distance: np.ndarray  # distance to its rank-1 candidate (inf: no face found)
+    mated_hit: np.ndarray  # whether the rank-1 candidate is its mate
+    non_mated_people: np.ndarray  # person of each non-mated probe
+    non_mated_distance: np.ndarray  # distance to its rank-1 candidate (inf: no face found)
+    failures_to_enrol: int
+
+    def fnir(self, threshold: float, mask: np.ndarray | None = None) -> tuple[int, int]:
+        """(misses, mated probes) at ``threshold``: a miss unless the rank-1 candidate is the
+        probe's mate, within the threshold."""
+        miss = ~(self.mated_hit & (self.mated_distance <= threshold))
+        chosen = miss if mask is None else miss[mask]
+        return int(chosen.sum()), len(chosen)
+
+    def threshold_at_fpir(self, fpir: float) -> float:
+        """The largest threshold at which at most ``fpir`` of non-mated probes raise an alarm."""
+        ordered = np.sort(self.non_mated_distance)
+        allowed = int(np.floor(fpir * len(ordered)))
+        return float(np.nextafter(ordered[allowed], -np.inf)) if allowed < len(ordered) else np.inf
+
+    def fpir(self, threshold: float, mask: np.ndarray | None = None) -> tuple[int, int]:
+        """(alarms, non-mated probes) at ``threshold``."""
+        alarm = self.non_mated_distance <= threshold
+        chosen = alarm if mask is None else alarm[mask]
+        return int(chosen.sum()), len(chosen)
+
+
+def open_set_probes(
     people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None]
-) -> IdentificationResult:
+) -> OpenSetProbes:
+    """One gallery photo per person with 2+ photos (the first with a face), their other photos
+    as mated probes, every one-photo person as a non-mated probe."""
     gallery_names, gallery_vectors = [], []
     mated: list[tuple[str, np.ndarray | None]] = []
-    non_mated: list[np.ndarray | None] = []
+    non_mated: list[tuple[str, np.ndarray | None]] = []
     for person, photos in people.items():
         if len(photos) == 1:
-            non_mated.append(embeddings[photos[0]])
+            non_mated.append((person, embeddings[photos[0]]))
             continue
-        # Enrol the first photo in which a face is found; the rest are mated probes.
         enrolled = next((p for p in photos if embeddings[p] is not None), None)
         if enrolled is None:
             mated.extend((person, None) for _ in photos[1:])
@@ -303,7 +336,7 @@ def evaluate_identification(
         present = [i for i, v in enumerate(vectors) if v is not None]
         if present:
             probe = np.vstack([vectors[i] for i in present])
-            all_d = _euclidean(probe, gallery)
+            all_d = euclidean_distances(probe, gallery)
             best = np.argmin(all_d, axis=1)
             distance[present] = all_d[np.arange(len(present)), best]
             who[present] = names[best]
@@ -311,25 +344,35 @@ def evaluate_identification(
 
     mated_d, mated_who = nearest([v for _, v in mated])
     mated_truth = np.asarray([p for p, _ in mated], dtype=object)
-    non_mated_d, _ = nearest(non_mated)
-    hit = mated_who == mated_truth
-    ordered = np.sort(non_mated_d)
+    non_mated_d, _ = nearest([v for _, v in non_mated])
+    return OpenSetProbes(
+        gallery_size=len(gallery_names),
+        mated_people=mated_truth,
+        mated_distance=mated_d,
+        mated_hit=mated_who == mated_truth,
+        non_mated_people=np.asarray([p for p, _ in non_mated], dtype=object),
+        non_mated_distance=non_mated_d,
+        failures_to_enrol=sum(v is None for _, v in mated) + sum(v is None for _, v in non_mated),
+    )
+
+
+def evaluate_identification(
+    people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None]
+) -> IdentificationResult:
+    probes = open_set_probes(people, embeddings)
 
     def fnir_at(fpir: float) -> tuple[float, float]:
-        # The largest threshold at which at most ``fpir`` of non-mated probes raise an alarm;
-        # a mated probe is a miss unless its rank-1 candidate is its mate, within the threshold.
-        allowed = int(np.floor(fpir * len(ordered)))
-        limit = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < len(ordered) else np.inf
-        return float(np.mean(~(hit & (mated_d <= limit)))), limit
+        limit = probes.threshold_at_fpir(fpir)
+        misses, mated = probes.fnir(limit)
+        return misses / mated, limit
 
     fnir, threshold = fnir_at(FPIR_TARGET)
-    fte = sum(v is None for _, v in mated) + sum(v is None for v in non_mated)
     return IdentificationResult(
-        gallery_size=len(gallery_names),
-        mated_probes=len(mated),
-        non_mated_probes=len(non_mated),
-        failures_to_enrol=fte,
-        rank1_hit_rate=float(np.mean(hit)),
+        gallery_size=probes.gallery_size,
+        mated_probes=len(probes.mated_people),
+        non_mated_probes=len(probes.non_mated_people),
+        failures_to_enrol=probes.failures_to_enrol,
+        rank1_hit_rate=float(np.mean(probes.mated_hit)),
         fnir_at_fpir=fnir,
         fpir_target=FPIR_TARGET,
         threshold_at_fpir=threshold,
@@ -337,7 +380,7 @@ def evaluate_identification(
     )
 
 
-def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.maximum(squared, 0.0))
 
@@ -370,7 +413,7 @@ def calibrate(
     block = 1024
     for start in range(0, len(matrix), block):
         stop = min(start + block, len(matrix))
-        distances = _euclidean(matrix[start:stop], matrix)
+        distances = euclidean_distances(matrix[start:stop], matrix)
         rows = np.arange(start, stop)[:, None]
         cols = np.arange(len(matrix))[None, :]
         upper = cols > rows  # each unordered pair once
@@ -390,14 +433,29 @@ def evaluate_clustering(
     k: int = 10,
     mutual: bool = False,
     min_support: int = 2,
-    strict_joins: bool = True,
 ):
     """Cluster every LFW face with the product's algorithm; score it against the labels."""
-    import faiss
-
-    from facesift.search.cluster import cluster_faces, cluster_quality
+    from facesift.search.cluster import cluster_quality
 
     labels, matrix = labelled_faces(people, embeddings)
+    truth = np.unique(np.asarray(labels), return_inverse=True)[1]
+    results = []
+    for threshold in thresholds:
+        predicted = cluster_labels(matrix, threshold, k=k, mutual=mutual, min_support=min_support)
+        quality = cluster_quality(predicted, truth)
+        results.append((threshold, quality, wrong_merges(labels, predicted, people)))
+    return results
+
+
+def cluster_labels(
+    matrix: np.ndarray, threshold: float, k: int = 10, mutual: bool = False, min_support: int = 2
+) -> np.ndarray:
+    """An identity label per row of ``matrix`` (one face per LFW photo), from the product's
+    clustering algorithm over an exact nearest-neighbour index."""
+    import faiss
+
+    from facesift.search.cluster import cluster_faces
+
     index = faiss.IndexFlatL2(matrix.shape[1])
     index.add(matrix)
 
@@ -405,16 +463,11 @@ def evaluate_clustering(
         squared, positions = index.search(np.ascontiguousarray(queries), count)
         return np.sqrt(np.maximum(squared, 0)), positions
 
-    truth = np.unique(np.asarray(labels), return_inverse=True)[1]
     images = np.arange(len(matrix))  # one face per LFW photo
-    results = []
-    for threshold in thresholds:
-        clustering = cluster_faces(
-            matrix, images, knn, threshold, k=k, mutual=mutual, min_support=min_support
-        )
-        quality = cluster_quality(clustering.labels, truth)
-        results.append((threshold, quality, wrong_merges(labels, clustering.labels, people)))
-    return results
+    clustering = cluster_faces(
+        matrix, images, knn, threshold, k=k, mutual=mutual, min_support=min_support
+    )
+    return clustering.labels
 
 
 # People LFW holds under two names, and look-alike relatives, whose merging says how the model
