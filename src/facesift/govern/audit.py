@@ -1,16 +1,16 @@
 """The audit trail: typed, append-only, hash-chained records of everything done with the gallery.
 
-Each record holds the SHA-256 of the previous one, so editing, deleting or reordering any record
-breaks the chain at that point, and ``verify`` names the first broken record. Deleting records at
-the end leaves a valid shorter chain: the head hash is also written to ``audit.head`` beside the
-catalog and printed by ``facesift audit verify``, for operators to anchor elsewhere (a ticket, a
-notary, another system's log) and compare. Several hosts sharing one catalog (PostgreSQL) each
-keep their own ``audit.head``: the chain may have grown past it, but must still hold that record.
+Each record holds the SHA-256 of the previous one (sealed as govern/chain.py says), so editing,
+deleting or reordering any record breaks the chain at that point, and ``verify`` names the first
+broken record. Deleting records at the end leaves a valid shorter chain: the head hash is also
+written to ``audit.head`` beside the catalog and printed by ``facesift audit verify``, for
+operators to anchor elsewhere (a ticket, a notary, another system's log) and compare. Several
+hosts sharing one catalog (PostgreSQL) each keep their own ``audit.head``: the chain may have
+grown past it, but must still hold that record.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from facesift.catalog.base import AuditLog
+from facesift.govern.chain import GENESIS, record_hash, sealed_correctly
 from facesift.govern.roles import Action, Actor
-
-GENESIS = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -67,30 +66,6 @@ class ChainCheck:
         return self.first_broken is None
 
 
-def seal(fields: dict[str, Any]) -> str:
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: record[k]
-        for k in (
-            "seq",
-            "at",
-            "actor",
-            "role",
-            "action",
-            "purpose",
-            "case_ref",
-            "probe_sha256",
-            "details",
-            "gallery_version",
-            "prev_hash",
-        )
-    }
-
-
 class AuditTrail:
     """The hash chain over the catalog's audit log (its ``AuditLog`` role), anchored by a head
     file in this data directory."""
@@ -126,7 +101,7 @@ class AuditTrail:
                 "gallery_version": gallery_version,
                 "prev_hash": last_hash or GENESIS,
             }
-            record["hash"] = seal(record)
+            record["hash"] = record_hash(record)
             return record
 
         record = self.log.append_chained(next_record)
@@ -217,7 +192,7 @@ class AuditTrail:
                     f"{record['seq'] - 1} (deleted, inserted or reordered)"
                 )
                 broken = record["seq"]
-            elif seal(_hashed_fields(record)) != record["hash"]:
+            elif not sealed_correctly(record):
                 problem = f"record {record['seq']} was altered after it was written"
                 broken = record["seq"]
             if problem:

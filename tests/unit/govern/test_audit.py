@@ -51,11 +51,11 @@ def test_an_edited_record_is_named(trail):
 
 
 def test_an_edit_that_also_rehashes_breaks_the_next_link(trail):
-    from facesift.govern.audit import _hashed_fields, seal
+    from facesift.govern.chain import record_hash
 
     row = dict(trail.records()[2].__dict__)
     row["purpose"] = "covered up"
-    new_hash = seal(_hashed_fields(row))
+    new_hash = record_hash(row)
     sql(trail, f"UPDATE audit_log SET purpose = 'covered up', hash = '{new_hash}' WHERE seq = 3")
     check = trail.verify()
     assert check.first_broken == 4 and "does not follow" in check.problem
@@ -177,3 +177,25 @@ def test_a_malformed_checkpoint_is_refused_by_name(tmp_path):
             engine.audit_verify(admin, "7:abc")
         good = engine.audit_verify(admin)
         assert engine.audit_verify(admin, f"{good.records}:{good.head}").intact
+
+
+def test_records_sealed_before_chain_format_2_still_verify(trail):
+    """Galleries from before format 2 sealed the whole record at once; their chains stay valid,
+    and editing such a record is still caught."""
+    from facesift.govern.chain import GENESIS, legacy_hash
+
+    previous = GENESIS
+    for record in trail.records():  # re-seal the whole chain the old way, in order
+        fields = dict(record.__dict__, prev_hash=previous)
+        previous = legacy_hash(fields)
+        sql(
+            trail,
+            f"UPDATE audit_log SET prev_hash = '{fields['prev_hash']}', hash = '{previous}' "
+            f"WHERE seq = {record.seq}",
+        )
+    if trail.head_file is not None:
+        trail.head_file.write_text(f"{len(trail.records())} {previous}\n")
+    assert trail.verify().intact
+    sql(trail, "UPDATE audit_log SET purpose = 'edited' WHERE seq = 1")
+    check = trail.verify()
+    assert check.first_broken == 1 and "altered" in check.problem
