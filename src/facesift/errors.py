@@ -105,6 +105,11 @@ class RequestNotFound(NotFoundError):
     pass
 
 
+class CaseNotFound(NotFoundError):
+    """No search, verification or review is recorded under a case reference (for this
+    operator)."""
+
+
 class OperatorNotFound(NotFoundError):
     pass
 

@@ -75,12 +75,21 @@ class FaceAnalyser:
         return found.faces(vectors)
 
     def analyse_bytes(self, data: bytes, name: str) -> AnalysedImage:
-        rgb = decode_image(data, name, self.max_image_pixels)
-        return self._analysed(name, data, rgb, self.analyse_pixels(rgb))
+        return self.analyse_with_pixels(data, name)[0]
 
     def analyse_file(self, path: Path) -> AnalysedImage:
-        data, rgb = read_and_decode(path, self.max_image_pixels, self.max_file_bytes)
-        return self._analysed(str(path), data, rgb, self.analyse_pixels(rgb))
+        return self.analyse_with_pixels(path)[0]
+
+    def analyse_with_pixels(
+        self, probe: Path | bytes, name: str | None = None
+    ) -> tuple[AnalysedImage, np.ndarray]:
+        """The analysis of a file or of bytes, and the upright RGB pixels it was made from."""
+        if isinstance(probe, bytes):
+            name = name or "<upload>"
+            rgb = decode_image(probe, name, self.max_image_pixels)
+            return self._analysed(name, probe, rgb, self.analyse_pixels(rgb)), rgb
+        data, rgb = read_and_decode(Path(probe), self.max_image_pixels, self.max_file_bytes)
+        return self._analysed(str(probe), data, rgb, self.analyse_pixels(rgb)), rgb
 
     def analyse_files(self, paths: list[Path]) -> list[AnalysedImage | Exception]:
         """Analyse several files, embedding the faces of all of them in one call; a file that
@@ -211,7 +220,7 @@ class AnalyserPool:
 
 
 class ProbeReader:
-    """Probes and selfies analysed in memory (never stored) by the configured models, one
+    """Probes and selfies analysed in memory (never stored whole) by the configured models, one
     borrowed analyser per thread; ``check_space`` refuses a gallery of another space first."""
 
     def __init__(self, pool: Callable[[], AnalyserPool], check_space: Callable[[], None]):
@@ -219,8 +228,12 @@ class ProbeReader:
         self.check_space = check_space
 
     def analyse(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
+        return self.analyse_with_pixels(probe, name)[0]
+
+    def analyse_with_pixels(
+        self, probe: Path | bytes, name: str | None = None
+    ) -> tuple[AnalysedImage, np.ndarray]:
+        """The analysis and the pixels, for a kept search's probe crops (read/crop.py)."""
         self.check_space()
         with self.pool().borrowed() as analyser:
-            if isinstance(probe, bytes):
-                return analyser.analyse_bytes(probe, name or "<upload>")
-            return analyser.analyse_file(Path(probe))
+            return analyser.analyse_with_pixels(probe, name)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from facesift.catalog.audit_log import AuditRow
-from facesift.catalog.casework import StoredReview, StoredSearch, StoredSubjectRequest
+from facesift.catalog.casework import ProbeFace, StoredReview, StoredSearch, StoredSubjectRequest
 from facesift.catalog.governance import Deletion, ImageProvenance
 from facesift.catalog.identities import IdentitySummary
 from facesift.catalog.operators import StoredOperator
@@ -202,9 +202,14 @@ class Casework(Protocol):
         case_ref: str,
         probe_sha256: str,
         leads: Iterable[tuple[int, int, float]],
+        probe_faces: Iterable[ProbeFace] = (),
     ) -> int: ...
 
     def get_search(self, search_id: int) -> StoredSearch | None: ...
+
+    def probe_faces(self, search_id: int) -> list[ProbeFace]: ...
+
+    def case_search_ids(self, case_ref: str) -> list[int]: ...
 
     def search_ids(self, actor: str | None = None) -> list[int]: ...
 

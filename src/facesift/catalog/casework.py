@@ -16,10 +16,12 @@ from facesift.catalog.tables import (
     faces,
     lead_reviews,
     search_leads,
+    search_probe_faces,
     searches,
     subject_requests,
 )
 from facesift.errors import DuplicateReview
+from facesift.types import BoundingBox
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,15 @@ class StoredSearch:
     probe_sha256: str
     # (face_number, face_id, distance) for every lead the search showed
     leads: tuple[tuple[int, int, float], ...]
+
+
+@dataclass(frozen=True)
+class ProbeFace:
+    """A face a kept search looked for: its number in the probe, its box, its crop."""
+
+    face_number: int
+    box: BoundingBox
+    crop_jpeg: bytes
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class CaseworkQueries:
         case_ref: str,
         probe_sha256: str,
         leads: Iterable[tuple[int, int, float]],
+        probe_faces: Iterable[ProbeFace] = (),
     ) -> int:
         with self.db.begin() as connection:
             search_id = new_id(
@@ -112,7 +124,44 @@ class CaseworkQueries:
                     }
             if rows:
                 connection.execute(search_leads.insert(), list(rows.values()))
+            crops = [
+                {
+                    "search_id": search_id,
+                    "face_number": face.face_number,
+                    "box_left": face.box.left,
+                    "box_top": face.box.top,
+                    "box_right": face.box.right,
+                    "box_bottom": face.box.bottom,
+                    "crop_jpeg": face.crop_jpeg,
+                }
+                for face in probe_faces
+            ]
+            if crops:
+                connection.execute(search_probe_faces.insert(), crops)
         return int(search_id)
+
+    def probe_faces(self, search_id: int) -> list[ProbeFace]:
+        """The crops of the faces a kept search looked for, by face number."""
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                select(search_probe_faces)
+                .where(search_probe_faces.c.search_id == search_id)
+                .order_by(search_probe_faces.c.face_number)
+            ).mappings()
+            return [
+                ProbeFace(
+                    int(r["face_number"]),
+                    BoundingBox(r["box_left"], r["box_top"], r["box_right"], r["box_bottom"]),
+                    bytes(r["crop_jpeg"]),
+                )
+                for r in rows
+            ]
+
+    def case_search_ids(self, case_ref: str) -> list[int]:
+        """Ids of the kept searches made for ``case_ref``, oldest first."""
+        query = select(searches.c.id).where(searches.c.case_ref == case_ref)
+        with self.db.connect() as connection:
+            return [int(i) for i in connection.execute(query.order_by(searches.c.id)).scalars()]
 
     def get_search(self, search_id: int) -> StoredSearch | None:
         with self.db.connect() as connection:

@@ -270,7 +270,8 @@ faces_held_back = Table(
 
 # --- casework (migration 0004) -------------------------------------------------------------------
 
-# A search kept so its leads can be reviewed later; the probe itself is never stored.
+# A search kept so its leads can be reviewed later; the probe photo itself is never stored, only
+# the crop of each searched face (search_probe_faces).
 searches = Table(
     "searches",
     metadata,
@@ -292,6 +293,20 @@ search_leads = Table(
     Column("face_id", RowId, primary_key=True, index=True),
     Column("face_number", Integer, nullable=False),
     Column("distance", Float, nullable=False),
+)
+
+# The crop of each face a kept search looked for (migration 0006): reviewers judge a lead beside
+# it, and a case's evidence pack shows it. It lives and goes with its search.
+search_probe_faces = Table(
+    "search_probe_faces",
+    metadata,
+    Column("search_id", Integer, ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True),
+    Column("face_number", Integer, primary_key=True),
+    Column("box_left", Integer, nullable=False),
+    Column("box_top", Integer, nullable=False),
+    Column("box_right", Integer, nullable=False),
+    Column("box_bottom", Integer, nullable=False),
+    Column("crop_jpeg", LargeBinary, nullable=False),
 )
 
 lead_reviews = Table(

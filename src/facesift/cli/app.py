@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from facesift.cli import eval_commands, govern_commands, identity_commands, reembed_commands
+from facesift.cli import (
+    case_commands,
+    eval_commands,
+    govern_commands,
+    identity_commands,
+    reembed_commands,
+)
 from facesift.cli.common import (
     WORKERS_HELP,
     AsJson,
@@ -40,6 +46,7 @@ app.add_typer(eval_commands.app, name="eval")
 govern_commands.register(app)
 identity_commands.register(app)
 reembed_commands.register(app)
+case_commands.register(app)
 
 
 @app.command()
@@ -224,9 +231,11 @@ def search(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """1:N search: ranked leads with provenance for each face in the probe photo."""
+    """1:N search: ranked leads with provenance for each face in the probe photo. The search is
+    kept (who, why, which leads, the crop of each probe face) for reviewers, and for the case's
+    evidence pack (`facesift case export`)."""
     with open_engine(data_dir, workers=1) as engine:
-        results = engine.search(
+        record = engine.search_with_id(
             acting_operator(engine),
             probe,
             purpose=purpose,
@@ -241,15 +250,20 @@ def search(
         print_json(
             console,
             {
+                "search_id": record.search_id,
                 "probe": str(probe),
                 "threshold": limit,
-                "faces": results,
+                "faces": record.results,
                 "notice": "investigative leads, not identifications",
             },
         )
         return
-    for table in search_tables(results, limit, resolution):
+    for table in search_tables(record.results, limit, resolution):
         console.print(table)
+    console.print(
+        f"search {record.search_id} kept for review (web UI: /searches/{record.search_id})"
+        + (f"; case {shown(case)}: `facesift case export {shown(case)}`" if case else "")
+    )
 
 
 @app.command()

@@ -1,11 +1,12 @@
 """Review of leads: a match is a lead until two different reviewers have confirmed it.
 
-A search run through ``FaceSift.search_with_id`` is kept (who searched, why, for which case, and
-which faces it showed, never the probe). Reviewers then confirm or reject each lead. A lead is
-"confirmed" only once two DIFFERENT reviewers have confirmed it; the investigator who ran the
-search cannot review their own leads; a reviewer decides once per lead; a rejection is recorded
-and shown beside any confirmations (it is for people to weigh them, not for a rule to net them
-out), and a lead with any rejection is never shown as confirmed. Every decision is audited.
+A search run through ``FaceSift.search_with_id`` is kept (who searched, why, for which case,
+which faces it showed, and the crop of each probe face, never the whole probe photo). Reviewers
+then confirm or reject each lead. A lead is "confirmed" only once two DIFFERENT reviewers have
+confirmed it; the investigator who ran the search cannot review their own leads; a reviewer
+decides once per lead; a rejection is recorded and shown beside any confirmations (it is for
+people to weigh them, not for a rule to net them out), and a lead with any rejection is never
+shown as confirmed. Every decision is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 from facesift.catalog.base import Casework, Faces, Governance, StoredFace
 from facesift.catalog.casework import StoredSearch
 from facesift.catalog.governance import ImageProvenance
-from facesift.errors import DuplicateReview, InputError, ReviewConflict, SearchNotFound
+from facesift.errors import (
+    DuplicateReview,
+    FaceNotFound,
+    InputError,
+    ReviewConflict,
+    SearchNotFound,
+)
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import PERMISSIONS, Action, Actor
 from facesift.text import NOTE_CHARS, bounded
@@ -51,6 +58,16 @@ class LeadReviews:
         may_view_search(actor, found)
         self.audit.record(AuditEvent(actor, Action.VIEW_SEARCH, details={"search_id": search_id}))
         return found
+
+    def probe_crop(self, actor: Actor, search_id: int, face_number: int) -> bytes:
+        """The crop of probe face ``face_number`` of a kept search, for whoever may view it
+        (the view of the search itself is what is audited)."""
+        found = self.kept_search(search_id)
+        may_view_search(actor, found)
+        for probe in self.casework.probe_faces(search_id):
+            if probe.face_number == face_number:
+                return probe.crop_jpeg
+        raise FaceNotFound(f"search {search_id} kept no crop of probe face {face_number}")
 
     def lead_faces(
         self, actor: Actor, search_id: int
@@ -92,7 +109,7 @@ class LeadReviews:
             raise ReviewConflict(
                 f"operator {actor.name!r} has already reviewed face {face_id} of search {search_id}"
             ) from None
-        status = self._statuses(search)[face_id]
+        status = self.statuses_of(search)[face_id]
         self.audit.record(
             AuditEvent(
                 actor,
@@ -114,7 +131,7 @@ class LeadReviews:
         """Review status of every lead of a search: for reviewers, and for whoever ran it."""
         search = self.kept_search(search_id)
         may_view_search(actor, search)
-        statuses = self._statuses(search)
+        statuses = self.statuses_of(search)
         return [statuses[face_id] for face_id in dict.fromkeys(f for _, f, _ in search.leads)]
 
     def kept_searches(
@@ -131,7 +148,7 @@ class LeadReviews:
         for search_id in ids:
             search = self.kept_search(search_id)
             if pending_only and not any(
-                s.status == LeadStatus.PENDING for s in self._statuses(search).values()
+                s.status == LeadStatus.PENDING for s in self.statuses_of(search).values()
             ):
                 continue
             found.append(search)
@@ -139,7 +156,8 @@ class LeadReviews:
                 break
         return found
 
-    def _statuses(self, search: StoredSearch) -> dict[int, LeadReviewStatus]:
+    def statuses_of(self, search: StoredSearch) -> dict[int, LeadReviewStatus]:
+        """Each lead's review status (no permission check: callers have made theirs)."""
         reviews = self.casework.reviews(search.id)
         statuses = {}
         for _, face_id, _ in search.leads:

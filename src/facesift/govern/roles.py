@@ -63,6 +63,7 @@ class Action(enum.StrEnum):
     DUPLICATES = "duplicates"
     REEMBED = "reembed"
     EXPORT_EMBEDDINGS = "export-embeddings"
+    CASE_EXPORT = "case-export"  # an evidence pack of one case (govern/evidence.py)
     # Reads that show people, audited as they happen (each is allowed by the rules of
     # govern/visibility.py and govern/review.py, not by a permission of its own).
     VIEW_IMAGE = "view-image"
@@ -105,6 +106,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.IDENTITY_VIEW,
             Action.IDENTITY_EDIT,
             Action.DUPLICATES,
+            Action.CASE_EXPORT,
         }
     ),
     Role.REVIEWER: frozenset(
@@ -118,7 +120,14 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         }
     ),
     Role.AUDITOR: frozenset(
-        {Action.AUDIT_SHOW, Action.AUDIT_VERIFY, Action.REPORT, Action.SOURCE_LIST, Action.STATS}
+        {
+            Action.AUDIT_SHOW,
+            Action.AUDIT_VERIFY,
+            Action.REPORT,
+            Action.SOURCE_LIST,
+            Action.STATS,
+            Action.CASE_EXPORT,
+        }
     ),
     Role.PUBLIC: frozenset(),
 }

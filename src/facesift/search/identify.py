@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facesift.catalog.base import Casework, Faces, Identities
+from facesift.catalog.casework import ProbeFace
 from facesift.catalog.identities import IdentitySummary
 from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
 from facesift.govern.audit import AuditEvent, AuditRecorder
@@ -20,6 +21,7 @@ from facesift.govern.roles import Action, Actor
 from facesift.index.base import VectorIndex
 from facesift.index.optouts import OptOutList
 from facesift.pipeline import ProbeReader
+from facesift.read.crop import face_crop_jpeg
 from facesift.search.policy import (
     MAX_LEADS_PER_FACE,
     MatchingPolicy,
@@ -86,14 +88,19 @@ class Identifier:
         search (who, why, which leads) so that reviewers can confirm or reject its leads."""
         actor.require(Action.SEARCH)
         purpose, case = require_purpose(self.require_purpose_and_case, purpose, case)
-        analysed = self.probes.analyse(probe, name)
+        analysed, pixels = self.probes.analyse_with_pixels(probe, name)
         results, hidden = self.leads(analysed, top_k, threshold, face)
         leads = [(r.face_number, lead.face_id, lead.distance) for r in results for lead in r.leads]
-        search_id = (
-            self.casework.add_search(actor.name, purpose, case, analysed.sha256, leads)
-            if keep
-            else None
-        )
+        search_id = None
+        if keep:
+            # The crop of each face searched for, so reviewers see what each lead is compared
+            # with; the rest of the probe photo is not kept.
+            probe_faces = [
+                ProbeFace(r.face_number, r.box, face_crop_jpeg(pixels, r.box)) for r in results
+            ]
+            search_id = self.casework.add_search(
+                actor.name, purpose, case, analysed.sha256, leads, probe_faces
+            )
         details: dict[str, object] = {
             "probe_faces": len(analysed.faces),
             "threshold": self.policy.search_threshold(threshold),

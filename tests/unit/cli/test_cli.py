@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +289,26 @@ def test_backends_lists_every_embedder_and_detector(tmp_path):
     embedders = set(line.removeprefix("embedders:").strip().split(", "))
     assert {"dlib-resnet", "onnx-arcface", "reid-0095"} <= embedders
     assert "detectors: " in listed and "dlib-hog" in listed
+
+
+def test_a_search_is_kept_and_its_case_exported_and_verified(gallery, tmp_path):
+    """The CLI's search prints the id it was kept under; the case's evidence pack is written by
+    the investigator, checked by `case verify` and by the pack's own verifier, and a changed
+    pack is refused with exit code 1."""
+    data, probe, _, _ = gallery
+    shown = run("search", str(probe), "--purpose", "pack test", "--case", "CLI-PACK",
+                data_dir=data, operator="ina")  # fmt: skip
+    assert re.search(r"search \d+ kept for review", shown.stdout)
+    assert "facesift case export CLI-PACK" in shown.stdout
+    pack = tmp_path / "pack"
+    exported = run("case", "export", "CLI-PACK", "--out", str(pack), data_dir=data, operator="ina")
+    assert "evidence pack of case CLI-PACK" in exported.stdout and (pack / "case.json").exists()
+    checked = run("case", "verify", str(pack), data_dir=data)
+    assert "verified" in checked.stdout
+    (pack / "case.json").write_text((pack / "case.json").read_text().replace("pack test", "x"))
+    refused = run("case", "verify", str(pack), data_dir=data, check=False)
+    assert refused.returncode == 1 and "case.json: changed" in refused.stderr
+    # Someone else's case, or a case nobody searched in: a clear refusal, no traceback.
+    missing = run("case", "export", "NOPE", "--out", str(tmp_path / "x"), data_dir=data,
+                  operator="audrey", check=False)  # fmt: skip
+    assert missing.returncode != 0 and "no search, verification or review" in missing.stderr

@@ -35,9 +35,10 @@ EXPECTED_ALLOWED = {
         "identity-view",
         "identity-edit",
         "duplicates",
+        "case-export",  # only of a case they searched in (govern/evidence.py)
     },
     Role.REVIEWER: {"review", "verify", "source-list", "stats", "identity-view", "identity-edit"},
-    Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats"},
+    Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats", "case-export"},
     Role.PUBLIC: set(),  # the anonymous portal: nothing that needs a permission
 }
 

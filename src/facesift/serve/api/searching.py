@@ -41,7 +41,8 @@ def search(
 ) -> SearchOut:
     """1:N search: for each face in the probe, ranked leads with provenance.
 
-    The search is kept (who, why, which leads; never the probe) under `search_id` for review."""
+    The search is kept (who, why, which leads, the crop of each probe face; never the whole
+    probe photo) under `search_id` for review."""
     actor.require(Action.SEARCH)
     data = read_image(probe, engine.settings.max_file_bytes, "probe")
     record = engine.search_with_id(

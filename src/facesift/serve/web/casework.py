@@ -39,6 +39,7 @@ class SearchView:
     probe_faces: list[int]  # probe face numbers that have leads, in order
     may_review: bool  # this actor may confirm or reject these leads
     decided: set[int]  # face ids this actor has already decided on
+    may_export: bool = False  # this actor may download the case's evidence pack
 
     def leads_of(self, number: int) -> list[LeadView]:
         return [lead for lead in self.leads if lead.face_number == number]
@@ -98,6 +99,7 @@ def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
         sorted({lead.face_number for lead in leads}),
         may_review,
         decided,
+        may_export=Action.CASE_EXPORT in PERMISSIONS[actor.role] and actor.name == found.actor,
     )
 
 

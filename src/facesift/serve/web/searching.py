@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
+from facesift.govern.evidence import pack_folder_name
 from facesift.govern.roles import Action
 from facesift.serve.deps import Engine
 from facesift.serve.problems import Problem
@@ -149,6 +153,26 @@ def review_lead(
     return see_other(f"/searches/{search_id}#face-{face_id}")
 
 
+@router.post("/cases/evidence-pack", dependencies=[CsrfChecked])
+def case_evidence_pack(engine: Engine, actor: SignedIn, case: Annotated[str, Form()]):
+    """The case's evidence pack (govern/evidence.py) as a zip to download: built in a temporary
+    folder, which goes once it is zipped; the export is audited like the CLI's."""
+    with tempfile.TemporaryDirectory(prefix="facesift-pack-") as scratch:
+        name = pack_folder_name(case)
+        pack = engine.export_case(actor, case, Path(scratch) / name)
+        archive = shutil.make_archive(str(Path(scratch) / name), "zip", scratch, name)
+        data = Path(archive).read_bytes()
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.zip"',
+            "Cache-Control": "private, no-store",
+            "X-Pack-Seal": pack.pack_seal,
+        },
+    )
+
+
 @router.get("/review")
 def review_queue(
     request: Request, engine: Engine, actor: SignedIn, show: str = "pending"
@@ -156,6 +180,12 @@ def review_queue(
     actor.require(Action.REVIEW)
     searches = kept_searches(engine, actor, pending_only=show != "all")
     return page(request, "review_queue.html", actor, searches=searches, show=show, notice=NOTICE)
+
+
+@router.get("/searches/{search_id}/probe-faces/{face_number}")
+def probe_crop(engine: Engine, actor: SignedIn, search_id: int, face_number: int):
+    data = engine.probe_crop(actor, search_id, face_number)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/faces/{face_id}/thumbnail")

@@ -1,0 +1,36 @@
+"""Probe faces of kept searches: the crop reviewers compare each lead with, kept with the search.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "search_probe_faces",
+        sa.Column(
+            "search_id",
+            sa.Integer,
+            sa.ForeignKey("searches.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("face_number", sa.Integer, primary_key=True),
+        sa.Column("box_left", sa.Integer, nullable=False),
+        sa.Column("box_top", sa.Integer, nullable=False),
+        sa.Column("box_right", sa.Integer, nullable=False),
+        sa.Column("box_bottom", sa.Integer, nullable=False),
+        sa.Column("crop_jpeg", sa.LargeBinary, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("search_probe_faces")
