@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test test-fast lint types layers docs bench eval eval-dlib calibrate accuracy-plots system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs bench eval eval-dlib calibrate accuracy-plots demographics system-deps browser-deps clean
 
 # Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
 # same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
@@ -52,8 +52,11 @@ demo: $(VENV)/.installed
 	$(AS_INVESTIGATOR) $(FS) verify $(DEMO_DIR)/photos/probe-collins.jpg \
 	    $(DEMO_DIR)/photos/gallery/hopper-original.jpg --purpose "demo: 1:1 check" --case DEMO-1
 	$(AS_INVESTIGATOR) $(FS) cluster
+	$(AS_INVESTIGATOR) $(FS) case export DEMO-1 --out $(DEMO_DIR)/evidence-DEMO-1
+	$(PYTHON) -I -S $(DEMO_DIR)/evidence-DEMO-1/verify_pack.py $(DEMO_DIR)/evidence-DEMO-1
 	$(AS_ADMIN) $(FS) subject access $(DEMO_DIR)/photos/probe-collins.jpg \
 	    --html $(DEMO_DIR)/subject-access.html
+	$(AS_ADMIN) $(FS) report dpia --html $(DEMO_DIR)/dpia.html
 	$(AS_ADMIN) $(FS) audit verify
 	$(AS_ADMIN) $(FS) stats
 
@@ -110,6 +113,24 @@ calibrate: $(VENV)/.installed $(VENV)/.dlib-installed
 # DET curves of the shipped calibrations, the picture in docs/accuracy.md.
 accuracy-plots: $(VENV)/.installed
 	$(BIN)/python scripts/plot_det.py --out docs/img/det-lfw.png
+
+# Demographic differentials of both models on LFW with ../shared's attribute labels (evaluation
+# only, never shipped): the measured-figures files `report dpia` quotes, and the DET curves per
+# group in docs/accuracy.md. Uses the eval embedding cache (`make eval`, `make eval-dlib`).
+LFW_LABELS := --labels $(LFW)/demographics/lfw_demographics_by_image.tsv \
+    --race-column race_by_sign --gender-column afifi_gender --unlabelled both
+MEASURED := src/facesift/search/calibration
+demographics: $(VENV)/.installed $(VENV)/.dlib-installed
+	mkdir -p build
+	$(BIN)/facesift eval measured --root $(LFW) --pairs $(LFW)/pairs.txt $(LFW_LABELS) \
+	    --out $(MEASURED)/reid-0095_int8-b422592479d8_256_euclidean.measured.json
+	$(DLIB_MODELS) $(BIN)/facesift eval measured --root $(LFW) --pairs $(LFW)/pairs.txt \
+	    $(LFW_LABELS) --out $(MEASURED)/dlib-resnet_v1_128_euclidean.measured.json
+	$(BIN)/facesift eval demographics --root $(LFW) $(LFW_LABELS) --out build/demographics-default.json
+	$(DLIB_MODELS) $(BIN)/facesift eval demographics --root $(LFW) $(LFW_LABELS) \
+	    --out build/demographics-dlib.json
+	$(BIN)/python scripts/plot_demographics.py build/demographics-dlib.json \
+	    build/demographics-default.json --out docs/img
 
 bench: $(VENV)/.installed system-deps
 	# dlib compiled against OpenBLAS, the build facesift's dlib figures and the peer use.

@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,9 @@ from facesift.govern.audit import (
     ChainCheck,
     parse_checkpoint,
 )
+from facesift.govern.dpia import DataProtectionImpact
 from facesift.govern.erasure import Erasure
+from facesift.govern.evidence import CaseEvidence, ExportedPack
 from facesift.govern.operators import OperatorAdmin, OperatorRegistry
 from facesift.govern.records import ProcessingRecords
 from facesift.govern.requests import SubjectRequest, SubjectRequests
@@ -63,7 +67,7 @@ from facesift.search.clustering import Clusterer, ClusterReport
 from facesift.search.duplicates import DuplicateFinder, DuplicateReport
 from facesift.search.identify import Identifier
 from facesift.search.identities import IdentityEditor
-from facesift.search.policy import MatchingPolicy
+from facesift.search.policy import MatchingPolicy, reported_rate
 from facesift.search.verify import Verifier
 from facesift.types import (
     AnalysedImage,
@@ -201,6 +205,18 @@ class FaceSift:
         )
         self.visibility = Visibility(catalog, catalog, catalog, self.data_dir, audit)
         self.reviews = LeadReviews(catalog, catalog, catalog, audit)
+        self.evidence = CaseEvidence(
+            casework=catalog,
+            faces=catalog,
+            governance=catalog,
+            reviews=self.reviews,
+            trail=self._audit,
+            audit=audit,
+            false_match_rate=lambda d: reported_rate(self.policy.false_match_rate(d)),
+            max_image_pixels=self.settings.max_image_pixels,
+            max_file_bytes=self.settings.max_file_bytes,
+            version=_facesift_version(),
+        )
         self.erasure = Erasure(
             sources=catalog,
             governance=catalog,
@@ -208,6 +224,7 @@ class FaceSift:
             audit=audit,
             data_dir=self.data_dir,
         )
+        storage = f"{self.settings.resolved_catalog_url.split('://')[0]} and {self.data_dir}"
         self.records = ProcessingRecords(
             sources=catalog,
             governance=catalog,
@@ -215,7 +232,17 @@ class FaceSift:
             trail=self._audit,
             audit=audit,
             space=self.space,
-            storage=f"{self.settings.resolved_catalog_url.split('://')[0]} and {self.data_dir}",
+            storage=storage,
+        )
+        self.impact = DataProtectionImpact(
+            sources=catalog,
+            governance=catalog,
+            operators=self.operators,
+            trail=self._audit,
+            audit=audit,
+            space=self.space,
+            settings=self.settings,
+            storage=storage,
         )
         self.ingestor = Ingestor(
             IngestPorts(
@@ -593,6 +620,10 @@ class FaceSift:
     def processing_record(self, actor: Actor) -> dict[str, Any]:
         return self.records.processing_record(actor)
 
+    def dpia(self, actor: Actor) -> dict[str, Any]:
+        """A draft data protection impact assessment (GDPR Art. 35, EU AI Act Art. 27)."""
+        return self.impact.assessment(actor)
+
     # --- lead review and subject requests (see govern/review.py, govern/requests.py) -----------
 
     def review_lead(
@@ -617,6 +648,14 @@ class FaceSift:
 
     def lead_reviews(self, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
         return self.reviews.lead_reviews(actor, search_id)
+
+    def probe_crop(self, actor: Actor, search_id: int, face_number: int) -> bytes:
+        """The JPEG crop of a kept search's probe face (what its leads are compared with)."""
+        return self.reviews.probe_crop(actor, search_id, face_number)
+
+    def export_case(self, actor: Actor, case: str, out: Path) -> ExportedPack:
+        """The evidence pack of ``case``, written to the new folder ``out``."""
+        return self.evidence.export(actor, case, out)
 
     def open_subject_request(
         self, selfie: bytes, kind: str, contact: str, name: str | None = None
@@ -694,3 +733,10 @@ class FaceSift:
     def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
         return self.identity_editor.stored_faces(actor, face_ids)
+
+
+def _facesift_version() -> str:
+    try:
+        return package_version("facesift")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"

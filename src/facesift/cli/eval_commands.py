@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -220,6 +221,32 @@ def eval_cluster(
             console.print(f"    most mixed: {', '.join(wrong.largest_names)}", highlight=False)
 
 
+def _labels(
+    path: Path, columns: dict[str, str], image_column: str, unlabelled: str
+) -> dict[str, dict[str, str]]:
+    """The label file's attributes per image; a column given as '' is not used."""
+    used = {attribute: column for attribute, column in columns.items() if column}
+    skipped = [value for value in unlabelled.split(",") if value.strip()]
+    return demographics.read_image_labels(path, used, image_column, skipped)
+
+
+def _demographic_report(settings: Settings, people, embeddings, image_labels):
+    """Every figure per group, at the thresholds of the model's shipped calibration."""
+    calibration = shipped_calibration(embedding_space_of(settings.embedder, settings))
+    attributes = tuple(dict.fromkeys(a for labels in image_labels.values() for a in labels))
+    with console.status("measuring every pair, probe and cluster by group"):
+        return demographics.measure(
+            people,
+            embeddings,
+            image_labels,
+            tuple(a for a in ("race", "gender") if a in attributes),
+            threshold=calibration.threshold_for(settings.match_false_match_rate),
+            target_fmr=settings.match_false_match_rate,
+            cluster_threshold=calibration.default_cluster_threshold,
+            model=f"{settings.detector} + {settings.embedder}",
+        )
+
+
 @app.command("demographics")
 def eval_demographics(
     root: Root,
@@ -258,26 +285,10 @@ def eval_demographics(
     merges per group and per cell, with counts and 95% intervals, at the operating threshold.
 
     Labels come only from your evaluation data: facesift never infers race or gender."""
-    columns = {"race": race_column}
-    if gender_column:
-        columns["gender"] = gender_column
-    image_labels = demographics.read_image_labels(
-        labels, columns, image_column, [v for v in unlabelled.split(",") if v.strip()]
-    )
+    columns = {"race": race_column, "gender": gender_column}
+    image_labels = _labels(labels, columns, image_column, unlabelled)
     settings, people, embeddings = _all_of_lfw(root, workers, cache)
-    space = embedding_space_of(settings.embedder, settings)
-    calibration = shipped_calibration(space)
-    with console.status("measuring every pair, probe and cluster by group"):
-        report = demographics.measure(
-            people,
-            embeddings,
-            image_labels,
-            tuple(columns),
-            threshold=calibration.threshold_for(settings.match_false_match_rate),
-            target_fmr=settings.match_false_match_rate,
-            cluster_threshold=calibration.default_cluster_threshold,
-            model=f"{settings.detector} + {settings.embedder}",
-        )
+    report = _demographic_report(settings, people, embeddings, image_labels)
     figures = report.to_dict()
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -290,3 +301,67 @@ def eval_demographics(
         print_json(console, figures)
     else:
         console.print(demographics.markdown(report), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("measured")
+def eval_measured(
+    root: Root,
+    pairs: Annotated[Path, typer.Option("--pairs", help="LFW View-2 pairs.txt")],
+    labels: Annotated[
+        Path, typer.Option("--labels", help="Label file, as for `eval demographics`.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Where to write the figures (DATA_DIR/calibration/<space>.measured.json is "
+            "where a deployment's reports look for its own).",
+        ),
+    ],
+    race_column: Annotated[str, typer.Option(help="Column of the first attribute.")] = "race",
+    gender_column: Annotated[str, typer.Option(help="Column of the second attribute.")] = "gender",
+    image_column: Annotated[str, typer.Option(help="Column naming each image.")] = "image",
+    unlabelled: Annotated[str, typer.Option(help="Values that mean 'no label'.")] = "",
+    workers: Workers = None,
+    cache: Cache = None,
+) -> None:
+    """Verification, open-set identification and demographic differentials in one file: the
+    figures `report dpia` quotes for the model in use."""
+    image_labels = _labels(
+        labels, {"race": race_column, "gender": gender_column}, image_column, unlabelled
+    )
+    settings, people, embeddings = _all_of_lfw(root, workers, cache)
+    space = embedding_space_of(settings.embedder, settings)
+    pair_list = lfw.read_pairs(pairs)
+    verification = lfw.evaluate_verification(pair_list, lfw.pair_distances(pair_list, embeddings))
+    identification = lfw.evaluate_identification(people, embeddings)
+    report = _demographic_report(settings, people, embeddings, image_labels)
+    figures = report.to_dict()
+    figures.pop("det_distances")
+    for group in figures["groups"]:
+        group.pop("det")  # the curves are for pictures (`eval demographics --plots`)
+    record = {
+        "space": space.key,
+        "model": f"{settings.detector} + {settings.embedder}",
+        "dataset": f"LFW ({len(people):,} people) with labels from {labels.name}",
+        "measured_at": datetime.now(UTC).date().isoformat(),
+        "verification": {
+            "pairs": verification.pairs,
+            "mean_accuracy": verification.mean_accuracy,
+            "std_accuracy": verification.std_accuracy,
+            "tar_at_far": verification.tar_at_far,
+            "far_target": verification.far_target,
+            "failures_to_enrol": verification.failures_to_enrol,
+        },
+        "identification": {
+            "gallery_size": identification.gallery_size,
+            "rank1_hit_rate": identification.rank1_hit_rate,
+            "fnir_at_fpir": identification.fnir_at_fpir,
+            "fpir_target": identification.fpir_target,
+            "failures_to_enrol": identification.failures_to_enrol,
+        },
+        "demographics": figures,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    console.print(f"figures of {space.key} written to {out}")

@@ -17,8 +17,9 @@ from facesift.cli.common import (
     errors,
     open_engine,
 )
-from facesift.cli.output import PlainTable, print_json, short_path, shown
+from facesift.cli.output import PlainTable, print_json, printable, short_path, shown
 from facesift.errors import FaceSiftError, InputError
+from facesift.govern.dpia import dpia_html, dpia_markdown
 from facesift.govern.records import processing_record_markdown
 from facesift.govern.roles import Action, OperatorRole
 from facesift.govern.subjects import access_report_html
@@ -300,4 +301,30 @@ def report_processing(as_json: AsJson = False, data_dir: DataDir = None) -> None
     if as_json:
         print_json(console, record)
     else:
-        console.print(processing_record_markdown(record), markup=False, highlight=False)
+        console.print(
+            processing_record_markdown(record), markup=False, highlight=False, soft_wrap=True
+        )
+
+
+@report_app.command("dpia")
+def report_dpia(
+    html: Annotated[
+        Path | None, typer.Option(help="Write the draft as a self-contained HTML file.")
+    ] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """A draft data protection impact assessment (GDPR Art. 35, EU AI Act Art. 27) from this
+    deployment's sources, audit trail and measured accuracy, for the controller to complete."""
+    with open_engine(data_dir) as engine:
+        content = engine.dpia(acting_operator(engine))
+    if html:
+        html.write_text(dpia_html(content), encoding="utf-8")
+    if as_json:
+        print_json(console, content)
+    elif html:
+        console.print(f"DPIA draft written to {shown(html)}")
+    else:
+        # Purposes and case references are operators' words: no terminal codes reach the screen.
+        document = "\n".join(printable(line) for line in dpia_markdown(content).splitlines())
+        console.print(document, markup=False, highlight=False, soft_wrap=True)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,3 +160,33 @@ def load_calibration(path: Path) -> Calibration:
         return Calibration.from_json(Path(path).read_text())
     except (OSError, ValueError, KeyError) as error:
         raise ConfigError(f"{path}: not a facesift calibration file ({error})") from None
+
+
+def measured_figures_filename(space: EmbeddingSpace) -> str:
+    return space.key.replace("/", "_") + ".measured.json"
+
+
+def measured_figures(space: EmbeddingSpace, data_dir: Path | None = None) -> dict[str, Any] | None:
+    """What was measured of ``space``'s model on a labelled evaluation set (LFW for the shipped
+    models): verification, open-set identification and demographic differentials, as written by
+    ``facesift eval measured``. The operator's own (``DATA_DIR/calibration/``) before the
+    shipped one; None if neither exists. Keys: space, model, dataset, measured_at,
+    verification, identification, demographics (each may be absent)."""
+    name = measured_figures_filename(space)
+    local = Path(data_dir) / "calibration" / name if data_dir is not None else None
+    if local is not None and local.is_file():
+        text = local.read_text()
+    else:
+        resource = resources.files("facesift.search") / "calibration" / name
+        if not resource.is_file():
+            return None
+        text = resource.read_text()
+    try:
+        figures: dict[str, Any] = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(f"{name}: not a measured-figures file ({error})") from None
+    if not isinstance(figures, dict):
+        raise ConfigError(f"{name}: not a measured-figures file (not a JSON object)")
+    if figures.get("space") != space.key:
+        raise ConfigError(f"{name}: figures of space {figures.get('space')}, not {space.key}")
+    return figures
