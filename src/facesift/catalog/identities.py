@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from facesift.catalog.statements import among, drop_empty_identities, in_chunks, new_id
 from facesift.catalog.tables import face_identities, faces, identities
-from facesift.errors import FaceNotFound, IdentityNotFound
+from facesift.errors import FaceNotFound, IdentityNotFound, InputError
 
 AUTO, HUMAN = "auto", "human"
 
@@ -73,7 +73,9 @@ class IdentityQueries:
     def save_groups(self, groups: list[list[int]], existing: dict[int, int]) -> tuple[int, int]:
         """Store automatic groups of face ids. A group containing already-assigned faces joins
         (the largest of) their identities; others become new identities. Human assignments are
-        never changed. Returns (identities created, faces assigned)."""
+        never changed, and identities a person named or edited (locked) neither gain nor lose
+        faces automatically: a chance resemblance must not put a stranger under a person's
+        name. Returns (identities created, faces assigned)."""
         created = assigned = 0
         now = datetime.now(UTC)
         with self.db.begin() as connection:
@@ -82,7 +84,13 @@ class IdentityQueries:
                     select(face_identities.c.face_id).where(face_identities.c.assigned_by == HUMAN)
                 ).scalars()
             )
+            locked = set(
+                connection.execute(select(identities.c.id).where(identities.c.locked)).scalars()
+            )
             for group in groups:
+                group = [f for f in group if existing.get(f) not in locked]
+                if not group:
+                    continue
                 known = [existing[f] for f in group if f in existing]
                 if known:
                     identity_id = max(set(known), key=known.count)
@@ -147,6 +155,7 @@ class IdentityQueries:
             missing = sorted(set(wanted) - present)
             if missing:
                 raise FaceNotFound(f"no face with id {', '.join(map(str, missing))}")
+            self._refuse_losing_a_name(connection, wanted, identity_id)
             if identity_id is None:
                 identity_id = new_id(
                     connection.execute(
@@ -181,9 +190,26 @@ class IdentityQueries:
         return identity_id
 
     def merge_identities(self, keep: int, other: int) -> int:
+        """Move every face of ``other`` into ``keep`` and delete ``other``. Refused for an
+        identity and itself (the delete would destroy it) and for two identities a person gave
+        different names (one name would be lost: rename one first, or move faces)."""
+        if keep == other:
+            raise InputError(f"identity {keep} cannot be merged into itself")
         with self.db.begin() as connection:
             self._require_identity(connection, keep)
             self._require_identity(connection, other)
+            names = dict(
+                connection.execute(
+                    select(identities.c.id, identities.c.name).where(
+                        identities.c.id.in_([keep, other])
+                    )
+                ).all()
+            )
+            if names[keep] and names[other] and names[keep] != names[other]:
+                raise InputError(
+                    f"identities {keep} ({names[keep]!r}) and {other} ({names[other]!r}) are "
+                    "named as different people; rename one of them first, or move faces"
+                )
             moved = connection.execute(
                 update(face_identities)
                 .where(face_identities.c.identity_id == other)
@@ -199,6 +225,39 @@ class IdentityQueries:
             )
             connection.execute(delete(identities).where(identities.c.id == other))
         return moved
+
+    @staticmethod
+    def _refuse_losing_a_name(
+        connection: Connection, face_ids: list[int], target: int | None
+    ) -> None:
+        """A move must not empty a named identity (its name would go with it: merge instead),
+        and a split (no target) must not put faces of two differently named people together."""
+        taken: dict[int, int] = {}
+        for identity_id in connection.execute(
+            select(face_identities.c.identity_id).where(face_identities.c.face_id.in_(face_ids))
+        ).scalars():
+            taken[identity_id] = taken.get(identity_id, 0) + 1
+        if not taken:
+            return
+        rows = connection.execute(
+            select(identities.c.id, identities.c.name, func.count(face_identities.c.face_id))
+            .select_from(identities.join(face_identities))
+            .where(identities.c.id.in_(list(taken)))
+            .group_by(identities.c.id, identities.c.name)
+        ).all()
+        named = {row[0]: row[1] for row in rows if row[1]}
+        for identity_id, name, size in rows:
+            if name and identity_id != target and taken[identity_id] == size:
+                raise InputError(
+                    f"moving these faces would empty identity {identity_id} ({name!r}) and lose "
+                    "its name; merge the identities instead"
+                )
+        if target is None and len(set(named.values())) > 1:
+            people = ", ".join(f"{i} ({n!r})" for i, n in sorted(named.items()))
+            raise InputError(
+                f"these faces come from identities named as different people: {people}; "
+                "split them one identity at a time"
+            )
 
     @staticmethod
     def _require_identity(connection: Connection, identity_id: int) -> None:
