@@ -23,7 +23,8 @@ API_KEY_HEADER = "X-API-Key"
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
-    description="An operator's API key (`facesift user add NAME --role ROLE` prints it once).",
+    description="An operator's API key, shown once when an administrator adds the operator "
+    "(POST /api/v1/operators) or rotates their key.",
 )
 
 

@@ -104,6 +104,17 @@ def status_of(error: Exception) -> tuple[int, str]:
     return 500, "internal-error"
 
 
+def detail_of(error: FaceSiftError) -> str:
+    """The error's message in the API's words: where the CLI's names one of its options, the
+    API names its own field instead."""
+    if isinstance(error, AmbiguousFaceError):
+        return (
+            f"{error.path}: {error.count} faces found; choose one with the `face` field "
+            f"(1..{error.count})"
+        )
+    return str(error)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem):
@@ -116,7 +127,7 @@ def install(app: FastAPI) -> None:
         status, slug = status_of(error)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, error)
-        return problem_response(request, status, str(error), slug)
+        return problem_response(request, status, detail_of(error), slug)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError):

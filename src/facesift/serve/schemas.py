@@ -4,14 +4,18 @@ which the property-based tests check every response against."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from facesift.govern.roles import OperatorRole, Role
 from facesift.types import JobState, LeadStatus, RequestStatus
-
-Box = list[int]  # [left, top, right, bottom] in pixels of the upright image
 
 
 class FromDomain(BaseModel):
@@ -20,6 +24,16 @@ class FromDomain(BaseModel):
     tests/unit/serve/test_schemas_in_step.py checks that they agree field for field."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class Box(FromDomain):
+    """A face box in pixels of the (EXIF-upright) image: columns [left, right), rows [top,
+    bottom). Every box in every response has this shape."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
 
 
 class Health(BaseModel):
@@ -51,6 +65,37 @@ class SourceIn(BaseModel):
     description: str = ""
 
 
+class FileProblem(BaseModel):
+    """An uploaded file that was not ingested, and why."""
+
+    index: int | None = Field(
+        None,
+        description="Its position among the uploaded `files` (0 for the first); null for a "
+        "manifest line.",
+    )
+    file: str = Field(description="The file name as uploaded (or the manifest line).")
+    reason: str
+
+
+class IngestResult(BaseModel):
+    """What an ingest job did: counts, and each file it could not use. (Counts default to 0:
+    a job whose files were all refused never reached the ingest.)"""
+
+    source: str
+    files_seen: int = Field(0, description="Files uploaded (or named by the manifest).")
+    images_ingested: int = 0
+    faces_found: int = 0
+    images_without_faces: int = 0
+    already_in_catalog: int = 0
+    duplicates_in_run: int = 0
+    erased_before: int = Field(0, description="Photos erased at a data subject's request.")
+    faces_opted_out: int = Field(0, description="Faces on the do-not-index list: not stored.")
+    errors: list[FileProblem] = Field(
+        default_factory=list, description="Files refused or unreadable, one entry each."
+    )
+    seconds: float = 0.0
+
+
 class JobOut(BaseModel):
     id: int
     kind: str
@@ -62,8 +107,8 @@ class JobOut(BaseModel):
     total: int | None = Field(description="Files to process, once counted.")
     done: int = Field(description="Files processed so far.")
     faces: int = Field(description="Faces found so far.")
-    error: str | None
-    result: dict[str, Any] | None
+    error: str | None = Field(description="Why the job failed (state `failed`).")
+    result: IngestResult | None = Field(description="The outcome, once the job has succeeded.")
     url: str
 
 
@@ -91,6 +136,25 @@ class ProbeFaceOut(BaseModel):
     face_number: int
     box: Box
     leads: list[LeadOut]
+    cut_at_top_k: bool = Field(
+        description="More gallery faces are within the threshold than the top_k shown."
+    )
+
+
+class SearchOddsOut(BaseModel):
+    """What to expect of this search in this gallery (docs/accuracy.md, "Reading a search")."""
+
+    compared_with: int = Field(description="Gallery faces each probe face was compared with.")
+    false_match_rate: float = Field(description="Per comparison, at the threshold used.")
+    expected_false_leads: float = Field(
+        description="Strangers expected within the threshold, per probe face, for someone the "
+        "gallery does not hold."
+    )
+    chance_of_a_false_lead: float = Field(
+        description="The chance that at least one lead is a stranger (open-set FPIR), if the "
+        "person is not in the gallery."
+    )
+    summary: str = Field(description="The same, in one sentence for people.")
 
 
 class SearchOut(BaseModel):
@@ -98,6 +162,7 @@ class SearchOut(BaseModel):
     threshold: float
     notice: str
     faces: list[ProbeFaceOut]
+    odds: SearchOddsOut | None = Field(description="None when the gallery holds no face.")
 
 
 class VerifyOut(BaseModel):
@@ -107,6 +172,8 @@ class VerifyOut(BaseModel):
     false_match_rate: float
     box_a: Box
     box_b: Box
+    faces_in_a: int = Field(description="Faces found in a; with several, the main one is used.")
+    faces_in_b: int = Field(description="Faces found in b; with several, the main one is used.")
 
 
 class ReviewIn(BaseModel):
@@ -170,6 +237,11 @@ class OptOutOut(FromDomain):
     reference: str
     existing_faces_hidden: int
     audit_seq: int
+    templates: int = Field(description="Face templates kept: the selfie's and one per held face.")
+    miss_rate: float = Field(
+        description="Chance that one template misses a new photo of the person (the false "
+        "non-match rate at the opt-out threshold); more templates only lower it."
+    )
 
 
 class OptOutWithdrawnOut(BaseModel):
@@ -230,6 +302,41 @@ class ErasureOut(BaseModel):
     receipt: ReceiptOut | None
 
 
+class AuditDetails(BaseModel):
+    """What an audit record says beyond who, when, why: the fields below where the action has
+    them (absent otherwise), and any others the action records as further properties."""
+
+    model_config = ConfigDict(extra="allow")
+
+    search_id: int | None = Field(None, description="search, review, view-search")
+    face_id: int | None = Field(None, description="review, view-face")
+    image_id: int | None = Field(None, description="view-image")
+    decision: str | None = Field(None, description="review: confirm or reject")
+    note: str | None = Field(None, description="review")
+    status: str | None = Field(None, description="review: the lead's status after it")
+    threshold: float | None = Field(None, description="search, verify, cluster, duplicates")
+    probe_faces: int | None = Field(None, description="search: faces in the probe")
+    hidden_by_optout: int | None = Field(None, description="search")
+    distance: float | None = Field(None, description="verify")
+    same_person: bool | None = Field(None, description="verify")
+    other_sha256: str | None = Field(None, description="verify: the second photo")
+    source: str | None = Field(None, description="ingest, source-add, erase")
+    images_ingested: int | None = Field(None, description="ingest (when it ends)")
+    faces_found: int | None = Field(None, description="ingest (when it ends)")
+    operator: str | None = Field(None, description="user-add, user-disable, user-rotate-key")
+    role: str | None = Field(None, description="user-add, user-disable, user-rotate-key")
+    request_id: int | None = Field(None, description="subject-request")
+    reference: str | None = Field(None, description="erasure and opt-out receipts")
+    images_erased: int | None = Field(None, description="erase, purge, subject-erase")
+    faces_erased: int | None = Field(None, description="erase, purge, subject-erase")
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler):
+        # Only what the action recorded: a search's details do not list a review's fields as null.
+        recorded = self.model_fields_set | set(self.model_extra or {})
+        return {k: v for k, v in handler(self).items() if k in recorded}
+
+
 class AuditRecordOut(FromDomain):
     seq: int
     at: str
@@ -239,7 +346,7 @@ class AuditRecordOut(FromDomain):
     purpose: str
     case_ref: str
     probe_sha256: str
-    details: dict[str, Any]
+    details: AuditDetails
     gallery_version: int
     prev_hash: str
     hash: str
@@ -292,14 +399,22 @@ class OperatorKeyOut(BaseModel):
     api_key: str = Field(description="Shown this once; only its SHA-256 is stored.")
 
 
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details."""
+class FieldProblem(BaseModel):
+    field: str = Field(description="The field at fault, e.g. `top_k` or `query.limit`.")
+    message: str
 
-    type: str
-    title: str
+
+class ProblemDetails(BaseModel):
+    """An error, as RFC 9457 problem details (sent as `application/problem+json`)."""
+
+    type: str = Field(description="`urn:facesift:problem:KIND`, e.g. `...:not-found`.")
+    title: str = Field(description="The HTTP status phrase.")
     status: int
-    detail: str
-    instance: str
+    detail: str = Field(description="What went wrong, naming the input at fault.")
+    instance: str = Field(description="The request's path.")
+    errors: list[FieldProblem] | None = Field(
+        None, description="For invalid requests: each field at fault."
+    )
 
 
 def _built_from() -> dict[type[FromDomain], type]:
@@ -308,8 +423,10 @@ def _built_from() -> dict[type[FromDomain], type]:
     from facesift.govern.requests import SubjectRequest
     from facesift.govern.review import LeadReviewStatus
     from facesift.govern.subjects import OptOutReceipt, Receipt
+    from facesift.types import BoundingBox
 
     return {
+        Box: BoundingBox,
         LeadReviewOut: LeadReviewStatus,
         ReceiptOut: Receipt,
         OptOutOut: OptOutReceipt,

@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
@@ -20,6 +21,15 @@ CHUNK = 1 << 20
 SNIFF_BYTES = 64 * 1024
 
 
+class UnusableUpload(Problem):
+    """An uploaded file refused for what it is (too large, empty, not an accepted image); the
+    detail names the file, ``reason`` says why without the name."""
+
+    def __init__(self, status: int, name: str, reason: str, kind: str):
+        super().__init__(status, f"{name}: {reason}", kind=kind)
+        self.reason = reason
+
+
 def display_name(upload: UploadFile, field: str) -> str:
     """How an upload is named in messages: its field and (sanitised) file name."""
     return f"{field} ({safe_file_name(upload.filename or '')!r})" if upload.filename else field
@@ -31,11 +41,7 @@ def read_limited(upload: UploadFile, limit: int, field: str) -> bytes:
     while chunk := upload.file.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise Problem(
-                413,
-                f"{display_name(upload, field)}: file is over the limit of {limit:,} bytes",
-                kind="file-too-large",
-            )
+            raise _too_large(upload, field, limit)
         parts.append(chunk)
     return b"".join(parts)
 
@@ -43,7 +49,7 @@ def read_limited(upload: UploadFile, limit: int, field: str) -> bytes:
 def sniff_image(head: bytes, name: str) -> str:
     """The image format the content declares (JPEG, PNG …), or a 415 problem naming the file."""
     if not head:
-        raise Problem(422, f"{name}: empty file", kind="unusable-image")
+        raise UnusableUpload(422, name, "empty file", kind="unusable-image")
     try:
         with Image.open(io.BytesIO(head)) as image:
             kind = image.format
@@ -51,9 +57,10 @@ def sniff_image(head: bytes, name: str) -> str:
         kind = None
     if kind not in ACCEPTED_FORMATS:
         accepted = ", ".join(sorted(ACCEPTED_FORMATS))
-        raise Problem(
+        raise UnusableUpload(
             415,
-            f"{name}: not an image this server accepts (the content is "
+            name,
+            f"not an image this server accepts (the content is "
             f"{kind or 'not a recognised image format'}; accepted: {accepted})",
             kind="unsupported-media-type",
         )
@@ -89,7 +96,8 @@ def new_batch_dir(data_dir: Path) -> Path:
 
 
 def store_upload(upload: UploadFile, folder: Path, limit: int, field: str, image: bool) -> Path:
-    """Write the upload into ``folder`` under a safe, unused name, streaming within ``limit``."""
+    """Write the upload into ``folder`` under a safe, unused name, streaming within ``limit``;
+    a refused upload leaves nothing behind."""
     name = safe_file_name(upload.filename or "")
     target = folder / name
     counter = 1
@@ -97,6 +105,15 @@ def store_upload(upload: UploadFile, folder: Path, limit: int, field: str, image
         counter += 1
         stem, dot, suffix = name.rpartition(".")
         target = folder / (f"{stem}-{counter}.{suffix}" if dot else f"{name}-{counter}")
+    try:
+        _write_within(upload, target, limit, field, image)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _write_within(upload: UploadFile, target: Path, limit: int, field: str, image: bool) -> None:
     size = 0
     with open(target, "xb") as out:
         first = True
@@ -106,12 +123,47 @@ def store_upload(upload: UploadFile, folder: Path, limit: int, field: str, image
             first = False
             size += len(chunk)
             if size > limit:
-                raise Problem(
-                    413,
-                    f"{display_name(upload, field)}: file is over the limit of {limit:,} bytes",
-                    kind="file-too-large",
-                )
+                raise _too_large(upload, field, limit)
             out.write(chunk)
     if first and image:
-        raise Problem(422, f"{display_name(upload, field)}: empty file", kind="unusable-image")
-    return target
+        raise UnusableUpload(422, display_name(upload, field), "empty file", kind="unusable-image")
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    index: int  # its position among the request's files
+    sent_as: str  # the file name the client gave
+    path: Path
+
+
+@dataclass(frozen=True)
+class RefusedUpload:
+    index: int
+    sent_as: str
+    reason: str
+
+
+def store_images(
+    uploads: list[UploadFile], folder: Path, limit: int, field: str
+) -> tuple[list[StoredUpload], list[RefusedUpload]]:
+    """Store each upload that is an accepted image within ``limit``; refuse the others one by
+    one, as ingest from a folder reports each bad file and goes on with the good ones."""
+    stored, refused = [], []
+    for index, upload in enumerate(uploads):
+        sent_as = upload.filename or ""
+        try:
+            path = store_upload(upload, folder, limit, f"{field}[{index}]", image=True)
+        except UnusableUpload as problem:
+            refused.append(RefusedUpload(index, sent_as, problem.reason))
+        else:
+            stored.append(StoredUpload(index, sent_as, path))
+    return stored, refused
+
+
+def _too_large(upload: UploadFile, field: str, limit: int) -> UnusableUpload:
+    return UnusableUpload(
+        413,
+        display_name(upload, field),
+        f"file is over the limit of {limit:,} bytes",
+        kind="file-too-large",
+    )

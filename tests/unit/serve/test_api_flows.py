@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from facesift.govern.derived import thumbnails_dir
 from facesift.govern.requests import one_month_after
 from tests.unit.serve.conftest import assert_problem
@@ -259,11 +261,13 @@ def test_operator_opt_out_hides_the_person_from_searches(fresh):
         "/api/v1/subjects/optout", files=fresh.upload("hopper", "selfie"), headers=admin
     ).json()
     assert optout["existing_faces_hidden"] == 1
+    # The person's held face is kept as a template too, and the receipt says what to expect.
+    assert optout["templates"] == 2 and 0 < optout["miss_rate"] < 0.05
     assert fresh.search("hopper", case="OPTOUT-2")["faces"][0]["leads"] == []
     withdrawn = fresh.client.post(
         "/api/v1/subjects/optout/withdraw", files=fresh.upload("hopper", "selfie"), headers=admin
     )
-    assert withdrawn.json() == {"removed": 1}
+    assert withdrawn.json() == {"removed": 2}
 
 
 def test_purge_and_erase_clean_the_thumbnail_cache(fresh):
@@ -323,3 +327,20 @@ def test_server_runs_ingest_workers_in_the_background_unless_told_otherwise(tmp_
     finally:
         default.state.engine.close()
         chosen.state.engine.close()
+
+
+def test_a_search_says_what_to_expect_and_when_it_was_cut(served):
+    """Scores a non-expert reads right (issue #13): the gallery's size, the false leads a
+    stranger would get, and whether the lead list was cut at top_k."""
+    cut = served.search("hopper", top_k=1)
+    face = cut["faces"][0]
+    assert len(face["leads"]) == 1 and face["cut_at_top_k"] is True
+    odds = cut["odds"]
+    assert odds["compared_with"] == served.engine._catalog.counts().faces
+    assert odds["expected_false_leads"] == pytest.approx(
+        odds["compared_with"] * odds["false_match_rate"], rel=0.05
+    )
+    assert 0 < odds["chance_of_a_false_lead"] <= odds["expected_false_leads"]
+    assert "chance that at least one lead is a stranger" in odds["summary"]
+    whole = served.search("hopper", top_k=100)
+    assert whole["faces"][0]["cut_at_top_k"] is False

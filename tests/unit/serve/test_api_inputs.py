@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from PIL import Image
 
-from tests.unit.serve.conftest import assert_problem, make_served
+from tests.unit.serve.conftest import assert_problem, jpeg_bytes, make_served
 
 SEARCH = {"purpose": "testing input handling", "case": "IN-1"}
 
@@ -119,18 +120,55 @@ def test_ingest_into_unknown_source_stores_nothing(served):
     assert set(os.listdir(served.engine.data_dir / "uploads")) == before
 
 
-def test_ingest_refuses_a_non_image_among_images_and_keeps_none(served):
+def test_ingest_takes_the_good_files_of_a_batch_and_reports_each_bad_one(served):
+    """As ingest from a folder does: the good files are ingested, each bad one is named (as it
+    was sent, never by where the server stored it) with the reason, and none is kept."""
+    good = jpeg_bytes(Image.open(served.photos["hopper"]).transpose(Image.Transpose.ROTATE_180))
+    truncated = served.photos["hopper"].read_bytes()[:2000]
     before = set(os.listdir(served.engine.data_dir / "uploads"))
     answer = served.client.post(
         "/api/v1/sources/press/ingest",
         files=[
-            ("files", ("good.jpg", served.photos["hopper"].read_bytes())),
             ("files", ("evil.png", b"<script>alert(1)</script>")),
+            ("files", ("good.jpg", good)),
+            ("files", ("empty.jpg", b"")),
+            ("files", ("../../cut.jpg", truncated)),
         ],
         headers=served.as_("admin"),
     )
-    assert_problem(answer, 415, "evil.png")
-    assert set(os.listdir(served.engine.data_dir / "uploads")) == before
+    assert answer.status_code == 202, answer.text
+    served.app.state.jobs.wait_idle(timeout=120)
+    job = served.client.get(answer.json()["url"], headers=served.as_("admin")).json()
+    assert job["state"] == "succeeded", job
+    assert job["total"] == job["done"] == 4
+    result = job["result"]
+    assert result["files_seen"] == 4 and result["images_ingested"] == 1
+    errors = {e["index"]: (e["file"], e["reason"]) for e in result["errors"]}
+    assert sorted(errors) == [0, 2, 3], result["errors"]
+    assert errors[0][0] == "evil.png" and "not an image this server accepts" in errors[0][1]
+    assert errors[2] == ("empty.jpg", "empty file")
+    assert errors[3][0] == "../../cut.jpg" and "corrupt or truncated" in errors[3][1]
+    assert not any(str(served.engine.data_dir) in e["reason"] for e in result["errors"])
+    (batch,) = set(os.listdir(served.engine.data_dir / "uploads")) - before
+    kept = set(os.listdir(served.engine.data_dir / "uploads" / batch))
+    assert "evil.png" not in kept and "empty.jpg" not in kept
+
+
+def test_a_batch_of_only_bad_files_is_a_job_that_reports_each(served):
+    answer = served.client.post(
+        "/api/v1/sources/press/ingest",
+        files=[("files", ("a.txt", b"text")), ("files", ("b.jpg", b""))],
+        headers=served.as_("admin"),
+    )
+    assert answer.status_code == 202, answer.text
+    served.app.state.jobs.wait_idle(timeout=120)
+    job = served.client.get(answer.json()["url"], headers=served.as_("admin")).json()
+    assert job["state"] == "succeeded" and job["total"] == job["done"] == 2, job
+    assert job["result"]["images_ingested"] == 0
+    assert [(e["index"], e["file"]) for e in job["result"]["errors"]] == [
+        (0, "a.txt"),
+        (1, "b.jpg"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import typing
 from dataclasses import fields, is_dataclass
 
 import pytest
+from pydantic import BaseModel
 
 pytest.importorskip("fastapi", reason="the API tests need the 'serve' extra")
 
@@ -33,6 +34,12 @@ def members(annotation: object) -> list[object]:
 def agree(schema: object, domain: object) -> bool:
     if schema == domain:
         return True
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        # A free-form mapping (audit details) as an open model: the fields every client may rely
+        # on are typed, and whatever else the domain records passes through as it is.
+        if typing.get_origin(domain) is dict and schema.model_config.get("extra") == "allow":
+            return True
+        return BUILT_FROM.get(schema) is domain
     if isinstance(domain, type) and issubclass(domain, enum.Enum):
         if typing.get_origin(schema) is typing.Literal:
             return set(typing.get_args(schema)) == {m.value for m in domain}
@@ -67,3 +74,12 @@ def test_the_check_catches_a_drift():
     assert not agree(float, float | None)  # the stats of an uncalibrated gallery: a 500
     assert agree(float | None, float | None)
     assert not agree(typing.Literal["open", "closed"], str)
+
+
+def test_audit_details_pass_through_what_they_do_not_name():
+    from facesift.serve.schemas import AuditDetails
+
+    recorded = {"search_id": 7, "leads": [[1, 3, 0.31]], "cut_at_top_k": []}
+    details = AuditDetails.model_validate(recorded)
+    assert details.search_id == 7
+    assert details.model_dump() == recorded  # nothing added as null, nothing dropped

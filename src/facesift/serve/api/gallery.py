@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import shutil
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 
 from facesift.govern.roles import Action
+from facesift.read.folders import display_path
 from facesift.read.manifests import read_manifest
 from facesift.serve.api.common import AUTHED, problems
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.jobs import Job
 from facesift.serve.problems import Problem
-from facesift.serve.schemas import Health, JobOut, SourceIn, SourceOut, StatsOut
-from facesift.serve.uploads import new_batch_dir, store_upload
+from facesift.serve.schemas import (
+    FileProblem,
+    Health,
+    IngestResult,
+    JobOut,
+    SourceIn,
+    SourceOut,
+    StatsOut,
+)
+from facesift.serve.uploads import StoredUpload, new_batch_dir, store_images, store_upload
 from facesift.types import LawfulBasis
 
 router = APIRouter()
@@ -62,7 +72,14 @@ def ingest(
     request: Request,
     engine: Engine,
     actor: CurrentActor,
-    files: Annotated[list[UploadFile], File(description="Images to ingest.")] = (),  # type: ignore[assignment]
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="Images to ingest. Each file that is not an accepted image (by "
+            "content), is empty or is over the size limit is left out and reported in the job's "
+            "`result.errors`; the others are ingested."
+        ),
+    ] = (),  # type: ignore[assignment]
     manifest: Annotated[
         UploadFile | None,
         File(
@@ -73,7 +90,8 @@ def ingest(
 ) -> JobOut:
     """Upload images (and optionally a manifest) into a source; runs as a background job.
 
-    Follow it at the returned `url` (GET /api/v1/jobs/{id})."""
+    Follow it at the returned `url` (GET /api/v1/jobs/{id}): its `result` counts what was
+    ingested and lists each file that was not, with the reason."""
     actor.require(Action.INGEST)
     found = engine.source(actor, source)  # unknown source: refused before storing anything
     files = list(files or [])
@@ -89,7 +107,7 @@ def ingest(
     folder = new_batch_dir(engine.data_dir)
     limit = engine.settings.max_file_bytes
     try:
-        stored = [store_upload(f, folder, limit, "files", image=True) for f in files]
+        stored, refused = store_images(files, folder, limit, "files")
         manifest_path = None
         if manifest is not None:
             manifest_path = store_upload(manifest, folder, limit, "manifest", image=False)
@@ -99,10 +117,13 @@ def ingest(
         raise
 
     jobs = request.app.state.jobs
+    refusals = [FileProblem(index=r.index, file=r.sent_as, reason=r.reason) for r in refused]
 
-    def work(job: Job) -> dict:
+    def work(job: Job) -> dict[str, Any]:
+        job.done = len(refused)
+
         def on_total(total: int) -> None:
-            job.total = total
+            job.total = total + len(refused)
 
         def on_progress(images: int, faces: int) -> None:
             job.done += images
@@ -111,28 +132,39 @@ def ingest(
 
         report = engine.ingest(
             actor,
-            [] if manifest_path else stored,
+            [] if manifest_path else [s.path for s in stored],
             found.name,
             manifest=manifest_path,
             on_total=on_total,
             on_progress=on_progress,
         )
-        return {
-            "source": report.source,
-            "files_seen": report.files_seen,
-            "images_ingested": report.images_ingested,
-            "faces_found": report.faces_found,
-            "images_without_faces": report.images_without_faces,
-            "already_in_catalog": report.already_in_catalog,
-            "duplicates_in_run": report.duplicates_in_run,
-            "erased_before": report.erased_before,
-            "faces_opted_out": report.faces_opted_out,
-            "errors": [{"file": name, "reason": reason} for name, reason in report.errors],
-            "seconds": round(report.seconds, 3),
-        }
+        return IngestResult(
+            source=report.source,
+            files_seen=report.files_seen + len(refused),
+            images_ingested=report.images_ingested,
+            faces_found=report.faces_found,
+            images_without_faces=report.images_without_faces,
+            already_in_catalog=report.already_in_catalog,
+            duplicates_in_run=report.duplicates_in_run,
+            erased_before=report.erased_before,
+            faces_opted_out=report.faces_opted_out,
+            errors=refusals
+            + [_file_problem(where, why, folder, stored) for where, why in report.errors],
+            seconds=round(report.seconds, 3),
+        ).model_dump(mode="json")  # jobs hold plain data; JobOut types it again
 
     job = jobs.submit("ingest", actor, work)
     return job_out(job)
+
+
+def _file_problem(where: str, reason: str, folder: Path, stored: list[StoredUpload]) -> FileProblem:
+    """An ingest error about an uploaded file, named as the client sent it (never by the path it
+    was stored under on the server)."""
+    for upload in stored:
+        if where == display_path(upload.path.absolute()):
+            return FileProblem(index=upload.index, file=upload.sent_as, reason=reason)
+    prefix = display_path(folder.absolute()) + "/"
+    return FileProblem(index=None, file=where.removeprefix(prefix), reason=reason)
 
 
 def _manifest_names_only_uploads(manifest, folder, basis) -> None:

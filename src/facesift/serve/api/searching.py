@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
-from facesift.serve.api.common import UPLOADS, box, image_url, problems, thumbnail_url
+from facesift.search.policy import describe_odds
+from facesift.serve.api.common import UPLOADS, binary, box, image_url, problems, thumbnail_url
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.schemas import (
     KeptSearchOut,
@@ -16,10 +17,12 @@ from facesift.serve.schemas import (
     LeadReviewOut,
     ProbeFaceOut,
     ReviewIn,
+    SearchOddsOut,
     SearchOut,
     VerifyOut,
 )
 from facesift.serve.uploads import read_image
+from facesift.types import SearchOdds
 
 router = APIRouter()
 
@@ -85,9 +88,21 @@ def search(
                     )
                     for rank, lead in enumerate(result.leads, start=1)
                 ],
+                cut_at_top_k=result.cut_at_top_k,
             )
             for result in record.results
         ],
+        odds=None if record.odds is None else odds_out(record.odds),
+    )
+
+
+def odds_out(odds: SearchOdds) -> SearchOddsOut:
+    return SearchOddsOut(
+        compared_with=odds.compared_with,
+        false_match_rate=odds.false_match_rate,
+        expected_false_leads=odds.expected_false_leads,
+        chance_of_a_false_lead=odds.chance_of_a_false_lead,
+        summary=describe_odds(odds),
     )
 
 
@@ -119,6 +134,8 @@ def verify(
         false_match_rate=result.false_match_rate,
         box_a=box(result.box_a),
         box_b=box(result.box_b),
+        faces_in_a=result.faces_in_a,
+        faces_in_b=result.faces_in_b,
     )
 
 
@@ -150,16 +167,14 @@ def review_lead(
     return LeadReviewOut.model_validate(status)
 
 
-JPEG: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}
-}
-
-
 @router.get(
     "/faces/{face_id}/thumbnail",
     tags=["faces"],
     response_class=Response,
-    responses={**JPEG, **problems(401, 403, 404, 422, 429)},
+    responses={
+        200: binary("image/jpeg", "The face's thumbnail (JPEG)"),
+        **problems(401, 403, 404, 422, 429),
+    },
 )
 def face_thumbnail(
     face_id: int,
@@ -178,7 +193,7 @@ def face_thumbnail(
     tags=["faces"],
     response_class=Response,
     responses={
-        200: {"content": {"image/*": {}}, "description": "The image file"},
+        200: binary("image/*", "The image file as ingested (its own type: JPEG, PNG ...)"),
         **problems(401, 403, 404, 422, 429),
     },
 )

@@ -130,7 +130,13 @@ def request_status(
     "/subject-requests/report",
     tags=["subject requests"],
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **problems(404, 422, 429)},
+    responses={
+        200: {
+            "description": "The report or receipt: one self-contained HTML page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        **problems(404, 422, 429),
+    },
 )
 def request_report(body: ReferenceIn, engine: Engine, _caller: PublicCaller) -> HTMLResponse:
     """The report (access) or receipt (erasure, opt-out) of a fulfilled request, by its
