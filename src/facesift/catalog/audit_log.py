@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -54,20 +54,62 @@ class AuditLogQueries:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditRow]:
-        query = select(audit_log).order_by(audit_log.c.seq)
-        if actor:
-            query = query.where(audit_log.c.actor == actor)
-        if action:
-            query = query.where(audit_log.c.action == action)
-        if since:
-            query = query.where(audit_log.c.at >= since.astimezone(UTC).isoformat())
+        query = _filtered(select(audit_log), actor, action, since, None, None)
+        query = query.order_by(audit_log.c.seq)
         if limit:
             query = query.limit(limit)
         with self.db.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
+
+    def audit_page(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        case_ref: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[AuditRow], int]:
+        """One page of the records matching every filter given (``until`` exclusive), and how
+        many match in all."""
+        query = _filtered(select(audit_log), actor, action, since, until, case_ref)
+        counted = _filtered(
+            select(func.count()).select_from(audit_log), actor, action, since, until, case_ref
+        )
+        order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
+        query = query.order_by(order).offset(max(0, offset))
+        if limit:
+            query = query.limit(limit)
+        with self.db.connect() as connection:
+            total = connection.execute(counted).scalar_one()
+            return [dict(row) for row in connection.execute(query).mappings()], total
 
     def iter_audit_rows(self) -> Iterator[AuditRow]:
         """Every record in chain order (streamed: a long trail is not held in memory)."""
         with self.db.connect() as connection:
             for row in connection.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
                 yield dict(row)
+
+
+def _filtered(
+    query: Select[Any],
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    case_ref: str | None,
+) -> Select[Any]:
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if since:
+        query = query.where(audit_log.c.at >= since.astimezone(UTC).isoformat())
+    if until:
+        query = query.where(audit_log.c.at < until.astimezone(UTC).isoformat())
+    if case_ref:
+        query = query.where(audit_log.c.case_ref == case_ref)
+    return query

@@ -1,12 +1,13 @@
 """Data subjects' requests made through the portal: access, erasure, opt-out, answered by an admin.
 
 Anyone may submit a request with a selfie, without an account, and follow it with the random
-reference they are given. Nothing about the gallery is shown to them at submission: otherwise
-anyone could upload a stranger's photo and see every photo of them. An administrator reviews the
-candidates the selfie matches (``subject_request_candidates``), then fulfils the request (the
-access report becomes downloadable with the reference; erasure and opt-out are carried out by the
-same code as the CLI's ``facesift subject``) or declines it with a reason. The selfie is kept only
-while the request is open. Requests are due one calendar month after receipt (GDPR Art. 12(3)).
+reference they are given (``new_reference``: short, and without characters that look alike).
+Nothing about the gallery is shown to them at submission: otherwise anyone could upload a
+stranger's photo and see every photo of them. An administrator reviews the candidates the selfie
+matches (``subject_request_candidates``), then fulfils the request (the access report becomes
+downloadable with the reference; erasure and opt-out are carried out by the same code as the
+CLI's ``facesift subject``) or declines it with a reason. The selfie is kept only while the
+request is open. Requests are due one calendar month after receipt (GDPR Art. 12(3)).
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ from facesift.govern import subjects
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor, Role
 from facesift.govern.subjects import SubjectRights
-from facesift.read.decode import reencoded_jpeg
+from facesift.read.crop import face_crop_jpeg
+from facesift.read.decode import decode_image, reencoded_jpeg
 from facesift.text import NOTE_CHARS, bounded
 from facesift.types import RequestKind, RequestStatus
 
 KINDS = tuple(RequestKind)
 STATUSES = tuple(RequestStatus)
 MAX_CONTACT = 320  # the longest e-mail address
+# A reference is read aloud, copied by hand and typed on phones, and it is the only key to an
+# access report: 16 symbols of 31 (no 0/O, 1/I/L, no case to get wrong) are 79 random bits,
+# beyond guessing, written as four groups of four.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERENCE_GROUPS, REFERENCE_GROUP = 4, 4
 
 # The portal is not an operator: it records that a request arrived, and can do nothing else
 # (like BOOTSTRAP, it never passes a permission check).
@@ -54,6 +61,7 @@ class SubjectRequest:
     report_html: str | None
     decline_reason: str | None = None
     handled_by: str | None = None
+    outcome: str | None = None  # what fulfilling it did, in one line (outcome_summary)
 
 
 def one_month_after(moment: datetime) -> datetime:
@@ -95,7 +103,7 @@ class SubjectRequests:
         # Kept only while the request is open, and then not as sent: re-encoded, metadata gone.
         kept_selfie = reencoded_jpeg(selfie, "selfie", self.max_selfie_pixels)
         received = datetime.now(UTC)
-        reference = secrets.token_urlsafe(18)
+        reference = new_reference()
         request_id = self.casework.add_subject_request(
             reference=reference,
             kind=kind,
@@ -137,10 +145,49 @@ class SubjectRequests:
         return _view(self._stored(request_id))
 
     def subject_request_by_reference(self, reference: str) -> SubjectRequest:
-        found = self.casework.subject_request(reference=reference) if reference else None
+        found = None
+        typed = normal_reference(reference)
+        if typed:
+            found = self.casework.subject_request(reference=typed)
         if found is None:
             raise RequestNotFound("no request has this reference (check it was copied in full)")
         return _view(found)
+
+    def selfie_crop(self, actor: Actor, request_id: int) -> bytes:
+        """The face of an open request's selfie, cropped as the candidates are, for the admin to
+        compare them with (the selfie is deleted when the request closes). Audited as a view."""
+        actor.require(Action.SUBJECT_REQUEST)
+        found = self._open(request_id)
+        selfie = self._selfie(found)
+        image, _ = self.rights.read_selfie(selfie, None)
+        face = subjects.selfie_face(image, None)
+        rgb = decode_image(selfie, "selfie", self.max_selfie_pixels)
+        data = face_crop_jpeg(rgb, face.detection.box)
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.VIEW_FACE,
+                probe_sha256=found.selfie_sha256,
+                details={"request_id": found.id, "selfie": True},
+            )
+        )
+        return data
+
+    def outcome(self, actor: Actor, request_id: int) -> str:
+        """What a fulfilled request sent back (the access report, or the receipt), kept for the
+        administrator to look at later. An access report shows the person's photos: audited."""
+        actor.require(Action.SUBJECT_REQUEST)
+        found = self._stored(request_id)
+        if found.status != RequestStatus.FULFILLED or not found.report_html:
+            raise InputError(f"subject request {request_id} has no outcome: it is {found.status}")
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.VIEW_REQUESTS,
+                details={"request_id": found.id, "outcome": found.kind},
+            )
+        )
+        return found.report_html
 
     def subject_request_candidates(self, actor: Actor, request_id: int) -> subjects.SubjectReport:
         """The faces the request's selfie matches, for the admin to review before fulfilling."""
@@ -227,7 +274,7 @@ class SubjectRequests:
         report = self.rights.access(actor, self._selfie(found))
         return subjects.access_report_html(
             _only(report, face_ids),
-            full_paths=False,
+            reviewed=True,
             selfie_note=subjects.SELFIE_DELETED_ON_CLOSE,
         )
 
@@ -282,6 +329,42 @@ def _only(report: subjects.SubjectReport, face_ids: list[int] | None) -> subject
     return replace(report, faces=tuple(f for f in report.faces if f.face_id in chosen))
 
 
+def new_reference() -> str:
+    """A random reference such as ``K7QM-4XRT-9HNP-WD3C``."""
+    symbols = "".join(
+        secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_GROUPS * REFERENCE_GROUP)
+    )
+    return "-".join(
+        symbols[i : i + REFERENCE_GROUP] for i in range(0, len(symbols), REFERENCE_GROUP)
+    )
+
+
+def normal_reference(typed: str) -> str:
+    """A reference as someone typed it (any case, spaces or dashes anywhere) in its canonical
+    form; text that is not a reference of this form comes back stripped (older references were
+    ``secrets.token_urlsafe`` strings and still work)."""
+    symbols = re.sub(r"[\s-]+", "", typed).upper()
+    if len(symbols) != REFERENCE_GROUPS * REFERENCE_GROUP or not all(
+        c in REFERENCE_ALPHABET for c in symbols
+    ):
+        return typed.strip()
+    return "-".join(
+        symbols[i : i + REFERENCE_GROUP] for i in range(0, len(symbols), REFERENCE_GROUP)
+    )
+
+
+def outcome_summary(kind: str, report_html: str | None) -> str | None:
+    """One line on what a fulfilled request did, read from the report this module wrote: the
+    faces an access report disclosed, or a receipt's text (counts, never faces)."""
+    if not report_html:
+        return None
+    if kind == RequestKind.ACCESS:
+        disclosed = report_html.count('alt="face ') + report_html.count("image file not available")
+        return f"access report released: {disclosed} face(s) of the person disclosed"
+    found = re.search(r"<p>(.*?)</p>", report_html, re.S)
+    return html.unescape(found.group(1)) if found else None
+
+
 def _receipt_html(title: str, text: str) -> str:
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
@@ -305,4 +388,5 @@ def _view(found: StoredSubjectRequest) -> SubjectRequest:
         report_html=found.report_html,
         decline_reason=found.decline_reason,
         handled_by=found.handled_by,
+        outcome=outcome_summary(found.kind, found.report_html),
     )

@@ -3,7 +3,10 @@
 
 Who may see a face: administrators (they answer data subjects' requests, which means looking at
 the candidates); reviewers, a face that some search showed as a lead; investigators, a face that
-one of their own searches showed. So nobody can page through the gallery by face id. The
+one of their own searches showed; and whoever may view identities (investigators, reviewers), a
+face grouped into an identity, which is what the People page shows. Each face shown is audited,
+so the pages that show many cap how many they show at once. Nobody can page through the
+ungrouped gallery by face id. The
 thumbnail cache lives in data_dir/thumbs and is cleaned by every erasure (govern/derived.py).
 """
 
@@ -16,11 +19,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from facesift.catalog.base import Casework, Faces, Governance
+from facesift.catalog.base import Casework, Faces, Governance, Identities
 from facesift.errors import FaceNotFound, InputError, NotShown
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.derived import thumbnail_path
-from facesift.govern.roles import Action, Actor, Role
+from facesift.govern.roles import PERMISSIONS, Action, Actor, Role
 from facesift.types import BoundingBox
 
 SIZES = (80, 160, 320)
@@ -34,8 +37,10 @@ class Visibility:
         casework: Casework,
         data_dir: Path,
         audit: AuditRecorder | None = None,
+        identities: Identities | None = None,
     ):
         self.faces = faces
+        self.identities = identities
         self.governance = governance
         self.casework = casework
         self.data_dir = data_dir
@@ -54,10 +59,27 @@ class Visibility:
             return
         if actor.role == Role.INVESTIGATOR and self.casework.face_was_lead(face_id, actor.name):
             return
+        if (
+            self.identities is not None
+            and Action.IDENTITY_VIEW in PERMISSIONS[actor.role]
+            and face_id in self.identities.identities_of([face_id])
+            and self._in_search_scope(actor, face_id)
+        ):
+            return
         raise NotShown(
             f"operator {actor.name!r} ({actor.role.value}) may not see face {face_id}: "
-            "investigators see the leads of their own searches, reviewers the leads of any search"
+            "investigators see the leads of their own searches, reviewers the leads of any search, "
+            "both the faces grouped into people"
         )
+
+    def _in_search_scope(self, actor: Actor, face_id: int) -> bool:
+        """A face of a source outside the operator's search scope is never shown to them
+        through the People page: the scope that keeps it out of their leads keeps it out of
+        their view (govern/roles.py, ``Actor.sources``)."""
+        if actor.sources is None:
+            return True
+        found = self.faces.stored_faces([face_id]).get(face_id)
+        return found is not None and actor.may_search(found.source)
 
     def may_see_image(self, actor: Actor, image_id: int) -> None:
         if actor.role == Role.ADMIN:

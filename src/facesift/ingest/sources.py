@@ -3,6 +3,8 @@ jurisdiction, retention and controller; declaring one is audited."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from facesift.catalog.base import Sources
 from facesift.errors import SourceError
 from facesift.govern.audit import AuditEvent, AuditRecorder
@@ -59,6 +61,39 @@ class SourceRegistry:
             )
         )
         return source
+
+    def edit(
+        self, actor: Actor, name: str, *, description: str, purpose: str, controller: str
+    ) -> Source:
+        """Change a source's description, purpose or controller. Its lawful basis, jurisdiction
+        and retention are the terms its images were collected under and stay as declared: to
+        hold images on other terms, declare a new source (and retire this one)."""
+        actor.require(Action.SOURCE_EDIT)
+        before, after = self.sources.edit_source(
+            name, description=description, purpose=purpose, controller=controller
+        )
+        changed = {
+            field: {"from": getattr(before, field), "to": getattr(after, field)}
+            for field in ("description", "purpose", "controller")
+            if getattr(before, field) != getattr(after, field)
+        }
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.SOURCE_EDIT,
+                purpose=after.purpose,
+                details={"source": after.name, "changed": changed},
+            )
+        )
+        return after
+
+    def retire(self, actor: Actor, name: str) -> Source:
+        """Close a source to new ingest. Its images are kept until their retention ends or an
+        administrator erases the source (``erase(source=...)``), a separate, explicit act."""
+        actor.require(Action.SOURCE_RETIRE)
+        retired = self.sources.retire_source(name, datetime.now(UTC))
+        self.audit.record(AuditEvent(actor, Action.SOURCE_RETIRE, details={"source": retired.name}))
+        return retired
 
     def all(self) -> list[Source]:
         return self.sources.list_sources()

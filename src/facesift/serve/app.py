@@ -1,5 +1,6 @@
 """The ASGI application: one engine per app, the REST API at /api/v1, the web UI (if installed)
-at /, OpenAPI docs at /docs."""
+at /, OpenAPI docs at /docs and /redoc (their scripts and styles ship in serve/static/vendor, so
+the docs work on a gallery server that reaches no other site)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 import facesift
 from facesift.config import Settings
 from facesift.engine import FaceSift
-from facesift.serve import problems
+from facesift.serve import openapi, problems
 from facesift.serve.api import api_router
 from facesift.serve.api.gallery import health
 from facesift.serve.jobs import JobRegistry
@@ -55,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Lawful-by-design face search: declared sources, audited searches, reviewed "
         "leads, subject rights by face.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by _mount_docs from the vendored assets
+        redoc_url=None,
         openapi_url="/openapi.json",
         generate_unique_id_function=operation_id,
     )
@@ -66,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.api_wrong_keys_per_minute, burst=settings.api_wrong_keys_per_minute
     )
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.api_max_request_bytes)
     app.add_api_route(
         "/health",
@@ -76,8 +85,50 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operation_id="health_unversioned",
     )
     app.include_router(api_router, prefix="/api/v1")
+    _mount_docs(app)
     _mount_web_ui(app)
     return app
+
+
+VENDOR = "/static/vendor"
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from the copies in serve/static/vendor (their licences
+    beside them), never from a CDN: a gallery server may reach no other site, and a page that
+    loads scripts from elsewhere would tell that site who reads the docs."""
+    title = f"{app.title} API"
+    # The UI's stylesheet and script and the docs' vendored assets (mounted with or without
+    # the web UI: the docs need them either way).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            # Swagger UI would fetch a validity badge from validator.swagger.io for any spec not
+            # on localhost: not from a gallery server.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
 
 def _mount_web_ui(app: FastAPI) -> None:
@@ -90,5 +141,3 @@ def _mount_web_ui(app: FastAPI) -> None:
         return
 
     app.include_router(web_router)
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -9,15 +9,28 @@ from tests.unit.serve_web.conftest import OPERATORS
 PAGES = {
     "/search": {"investigator"},
     "/review": {"reviewer"},
+    "/people": {"investigator", "reviewer"},
+    "/duplicates": {"investigator"},
+    "/verify": {"investigator", "reviewer"},
     "/admin/requests": {"admin"},
+    "/admin/ingest": {"admin"},
+    "/admin/sources": {"admin"},
+    "/admin/operators": {"admin"},
     "/audit": {"auditor"},
     "/audit/verify": {"admin", "auditor"},
     "/gallery": {"admin", "investigator", "reviewer", "auditor"},
 }
 NAV_LINKS = {
-    "admin": {"/admin/requests", "/gallery", "/audit/verify"},
-    "investigator": {"/search", "/gallery"},
-    "reviewer": {"/review", "/gallery"},
+    "admin": {
+        "/admin/requests",
+        "/admin/ingest",
+        "/admin/sources",
+        "/admin/operators",
+        "/gallery",
+        "/audit/verify",
+    },
+    "investigator": {"/search", "/people", "/duplicates", "/verify", "/gallery"},
+    "reviewer": {"/review", "/people", "/verify", "/gallery"},
     "auditor": {"/audit", "/gallery"},
 }
 
@@ -40,6 +53,23 @@ def test_page_allowed_or_refused_by_role(site, clients, path, name):
         assert "Not permitted" in answer.text and "may not" in answer.text
         assert "Traceback" not in answer.text
         assert f"{name} <small>({role})</small>" in answer.text  # still signed in, with a menu
+
+
+REFUSED = [
+    (path, name)
+    for path in sorted(PAGES)
+    for name in ("admin", "ina", "rev1", "aud")
+    if OPERATORS[name] not in PAGES[path]
+]
+
+
+@pytest.mark.parametrize(("path", "name"), REFUSED)
+def test_a_refused_page_leaves_no_record_of_a_read(site, clients, path, name):
+    """A role refused a page was shown nothing: no view-* record appears for it."""
+    before = len(site.engine.audit_records(site.engine.operator(name="aud")))
+    assert clients[name].get(path).status_code == 403
+    after = site.engine.audit_records(site.engine.operator(name="aud"))[before:]
+    assert [r for r in after if r.action.startswith("view-")] == []
 
 
 @pytest.mark.parametrize("path", sorted(PAGES))

@@ -77,3 +77,60 @@ if (form) {
     }
   });
 }
+
+// Portal: send the request without leaving the page, so that when the server refuses it (no
+// face found, a missing contact) the chosen selfie stays chosen and the person fixes only what
+// was wrong. The selfie stays in this page; the server keeps nothing of a refused request.
+const portal = document.getElementById("portal-form");
+if (portal) {
+  const alert = document.querySelector("[data-portal-error]");
+  const kept = portal.querySelector("[data-selfie-kept]");
+  portal.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = portal.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const response = await fetch(portal.action, { method: "POST", body: new FormData(portal) });
+      const html = await response.text();
+      const answer = new DOMParser().parseFromString(html, "text/html");
+      if (response.ok) {
+        document.title = answer.title;
+        document.querySelector("main").replaceWith(answer.querySelector("main"));
+        return;
+      }
+      const refused = answer.querySelector("[data-portal-error], .message");
+      alert.textContent = refused ? refused.textContent.trim() : `The request was refused (${response.status}).`;
+      alert.hidden = false;
+      const token = answer.querySelector("input[name=csrf_token]");
+      if (token) portal.elements.csrf_token.value = token.value;
+      if (portal.elements.selfie.files.length) kept.hidden = false;
+      alert.scrollIntoView({ block: "center" });
+    } catch (error) {
+      alert.textContent = "The request could not be sent: check your connection and try again.";
+      alert.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// Ingest job: follow its progress until it ends, then show the finished page.
+const jobView = document.querySelector("[data-job]");
+if (jobView && !jobView.querySelector("[data-job-outcome] .ok, [data-job-outcome] .alert")) {
+  const url = `/admin/jobs/${jobView.dataset.job}`;
+  const bar = jobView.querySelector("[data-job-progress]");
+  const counts = jobView.querySelector("[data-job-counts]");
+  const state = jobView.querySelector("[data-job-state]");
+  const poll = async () => {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const job = await response.json();
+    if (job.finished) { window.location.reload(); return; }
+    state.textContent = job.state;
+    if (job.total !== null) bar.max = Math.max(job.total, 1);
+    bar.value = job.done;
+    counts.textContent = `${job.done} of ${job.total ?? "?"} file(s) done · ${job.faces} face(s) found`;
+    setTimeout(poll, 700);
+  };
+  setTimeout(poll, 500);
+}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from facesift.catalog.casework import StoredSearch
+from facesift.catalog.casework import StoredReview, StoredSearch
 from facesift.engine import FaceSift
 from facesift.govern.review import LeadReviewStatus
 from facesift.govern.roles import PERMISSIONS, Action, Actor
+from facesift.search.policy import plain_count, plain_rate
+from facesift.types import SearchOdds
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class SearchView:
     may_review: bool  # this actor may confirm or reject these leads
     decided: set[int]  # face ids this actor has already decided on
     may_export: bool = False  # this actor may download the case's evidence pack
+    odds: SearchOdds | None = None  # what the search could be expected to return
+    cut: set[int] = field(default_factory=set)  # probe faces whose leads were cut at top-k
+    resolution: float = 0.0  # the smallest rate the calibration tells apart from zero
+    decisions: dict[int, list[StoredReview]] = field(default_factory=dict)  # by face id
 
     def leads_of(self, number: int) -> list[LeadView]:
         return [lead for lead in self.leads if lead.face_number == number]
@@ -100,11 +106,31 @@ def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
         may_review,
         decided,
         may_export=Action.CASE_EXPORT in PERMISSIONS[actor.role] and actor.name == found.actor,
+        odds=(
+            engine.policy.odds(found.threshold, found.compared_with)
+            if found.threshold is not None and found.compared_with
+            else None
+        ),
+        cut={p.face_number for p in engine.probe_faces(actor, search_id) if p.cut_at_top_k},
+        resolution=engine.calibration.resolution,
+        decisions=_by_face(engine.review_decisions(actor, search_id)),
     )
 
 
-def one_in(rate: float) -> str:
-    """A false-match rate as people read it: "1 in 12,000"."""
-    if rate <= 0:
-        return "below the calibrated range"
-    return f"1 in {round(1 / rate):,}"
+def _by_face(decisions: list[StoredReview]) -> dict[int, list[StoredReview]]:
+    grouped: dict[int, list[StoredReview]] = {}
+    for decision in decisions:
+        grouped.setdefault(decision.face_id, []).append(decision)
+    return grouped
+
+
+def one_in(rate: float, resolution: float | None = None) -> str:
+    """A false-match rate as people read it: "1 in 12,000" (the one format everywhere)."""
+    return plain_rate(rate, resolution)
+
+
+def strangers(view: SearchView, rate: float) -> str:
+    """How many strangers at least this close a gallery of this search's size should hold."""
+    if view.odds is None:
+        return ""
+    return plain_count(view.odds.strangers_as_close(max(rate, view.resolution)))

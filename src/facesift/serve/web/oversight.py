@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from facesift.errors import InputError
+from facesift.govern.audit import AuditFilter
 from facesift.govern.roles import PERMISSIONS, Action
 from facesift.serve.deps import Engine
 from facesift.serve.web.pages import WebRoute, page
-from facesift.serve.web.session import (
-    SignedIn,
-)
+from facesift.serve.web.session import SignedIn
 
-AUDIT_ROWS_SHOWN = 500
+AUDIT_PAGE_ROWS = 100
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -29,6 +31,18 @@ def _day(value: str | None, field: str) -> date | None:
         raise InputError(f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _filter(operator: str, action: str, since: str, until: str, case: str) -> AuditFilter:
+    """The auditor's filters; dates are whole UTC days, "to" included."""
+    first, last = _day(since, "from"), _day(until, "to")
+    return AuditFilter(
+        operator=operator.strip() or None,
+        action=action or None,
+        since=datetime.combine(first, time.min, UTC) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time.min, UTC) if last else None,
+        case_ref=case.strip() or None,
+    )
+
+
 @router.get("/audit")
 def audit(
     request: Request,
@@ -38,27 +52,61 @@ def audit(
     action: str = "",
     since: str = "",
     until: str = "",
+    case: str = "",
+    page_number: Annotated[int, Query(alias="page")] = 1,
 ):
     actor.require(Action.AUDIT_SHOW)
-    first, last = _day(since, "from"), _day(until, "to")
-    start = datetime.combine(first, time.min, UTC) if first else None
-    records = engine.audit_records(
-        actor, operator=operator.strip() or None, action=action or None, since=start
+    wanted = _filter(operator, action, since, until, case)
+    number = max(1, page_number)
+    records, total = engine.audit_page(
+        actor, wanted, offset=(number - 1) * AUDIT_PAGE_ROWS, limit=AUDIT_PAGE_ROWS
     )
-    if last is not None:
-        end = datetime.combine(last + timedelta(days=1), time.min, UTC).isoformat()
-        records = [r for r in records if r.at < end]
-    shown = list(reversed(records))[:AUDIT_ROWS_SHOWN]
+    filters = {
+        "operator": operator,
+        "action": action,
+        "since": since,
+        "until": until,
+        "case": case,
+    }
     return page(
         request,
         "audit.html",
         actor,
-        records=shown,
-        total=len(records),
-        limit=AUDIT_ROWS_SHOWN,
+        records=records,
+        total=total,
+        page_number=number,
+        pages=max(1, -(-total // AUDIT_PAGE_ROWS)),
+        query="&" + urlencode({k: v for k, v in filters.items() if v}),
         actions=[a.value for a in Action],
-        filters={"operator": operator, "action": action, "since": since, "until": until},
+        filters=filters,
+        may_export=Action.AUDIT_EXPORT in PERMISSIONS[actor.role],
         as_json=lambda details: json.dumps(details, sort_keys=True),
+    )
+
+
+@router.get("/audit/export.{fmt}")
+def audit_export(
+    engine: Engine,
+    actor: SignedIn,
+    fmt: str,
+    operator: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+    case: str = "",
+):
+    """Every record the filters select, in chain order; the download is itself audited."""
+    data, media_type = engine.audit_export(
+        actor, _filter(operator, action, since, until, case), fmt
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="facesift-audit-{stamp}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

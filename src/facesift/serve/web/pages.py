@@ -38,7 +38,13 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "tem
 NAVIGATION: tuple[tuple[str, str, Action], ...] = (
     ("Search", "/search", Action.SEARCH),
     ("Review queue", "/review", Action.REVIEW),
+    ("People", "/people", Action.IDENTITY_VIEW),
+    ("Duplicates", "/duplicates", Action.DUPLICATES),
+    ("Verify 1:1", "/verify", Action.VERIFY),
     ("Subject requests", "/admin/requests", Action.SUBJECT_REQUEST),
+    ("Ingest", "/admin/ingest", Action.INGEST),
+    ("Sources", "/admin/sources", Action.SOURCE_ADD),
+    ("Operators", "/admin/operators", Action.USER_LIST),
     ("Audit trail", "/audit", Action.AUDIT_SHOW),
     ("Gallery", "/gallery", Action.SOURCE_LIST),
 )

@@ -24,7 +24,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/subject")
 def portal(request: Request):
-    return page(request, "portal.html", optional_actor(request), kinds=KINDS)
+    # Access is chosen to start with: it changes nothing, and the answer shows what else to ask.
+    return page(request, "portal.html", optional_actor(request), kinds=KINDS, kind="access")
 
 
 @router.post("/subject", dependencies=[CsrfChecked, Public])

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
 
 from facesift.serve.deps import Engine
 from facesift.serve.web.casework import one_in
@@ -45,6 +46,30 @@ def admin_request(request: Request, engine: Engine, actor: SignedIn, request_id:
         candidates=candidates,
         one_in=one_in,
         now=datetime.now(UTC),
+    )
+
+
+@router.get("/admin/requests/{request_id}/selfie")
+def request_selfie(engine: Engine, actor: SignedIn, request_id: int):
+    """The requester's face from their selfie, while the request is open (audited)."""
+    data = engine.subject_request_selfie(actor, request_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/admin/requests/{request_id}/outcome")
+def request_outcome(engine: Engine, actor: SignedIn, request_id: int):
+    """What a fulfilled request sent back, as the requester received it (audited). It is shown
+    sandboxed: a page of its own, no script, nothing it can reach."""
+    html = engine.subject_request_outcome(actor, request_id)
+    return Response(
+        html,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

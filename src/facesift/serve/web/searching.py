@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
 from facesift.govern.evidence import pack_folder_name
 from facesift.govern.roles import Action
+from facesift.search.policy import describe_odds
 from facesift.serve.deps import Engine
 from facesift.serve.problems import Problem
 from facesift.serve.uploads import read_image
-from facesift.serve.web.casework import kept_searches, one_in, search_view
+from facesift.serve.web.casework import kept_searches, one_in, search_view, strangers
 from facesift.serve.web.common import NOTICE
 from facesift.serve.web.pages import WebRoute, page, see_other
 from facesift.serve.web.session import (
@@ -136,7 +137,16 @@ def _search_refused(request, engine, actor, message, kept):
 @router.get("/searches/{search_id}")
 def search_results(request: Request, engine: Engine, actor: SignedIn, search_id: int):
     view = search_view(engine, actor, search_id)
-    return page(request, "results.html", actor, view=view, notice=NOTICE, one_in=one_in)
+    return page(
+        request,
+        "results.html",
+        actor,
+        view=view,
+        notice=NOTICE,
+        one_in=one_in,
+        describe_odds=describe_odds,
+        strangers=strangers,
+    )
 
 
 @router.post("/searches/{search_id}/leads/{face_id}/review", dependencies=[CsrfChecked])
