@@ -7,7 +7,7 @@ SHARED ?= ../shared
 LFW := $(SHARED)/datasets/lfw
 DEMO_DIR := demo-run
 
-.PHONY: demo test test-fast lint types layers docs bench eval eval-dlib calibrate accuracy-plots demographics system-deps browser-deps clean
+.PHONY: demo test test-fast lint types layers docs client-generator bench eval eval-dlib calibrate accuracy-plots demographics system-deps browser-deps clean
 
 # Only for the dlib extra compiled from source (make bench, for the face_recognition peer on the
 # same dlib build): cmake and libopenblas-dev. The default pipeline needs no system packages.
@@ -60,12 +60,23 @@ demo: $(VENV)/.installed
 	$(AS_ADMIN) $(FS) audit verify
 	$(AS_ADMIN) $(FS) stats
 
+# openapi-python-client for tests/unit/serve/test_generated_client.py (a client generated from
+# /openapi.json runs the whole API flow), in an environment of its own: it pins typer<0.28, and
+# the CLI's help, and so docs/cli.md, is written by a newer Typer.
+CLIENTGEN := $(VENV)/clientgen
+
+$(CLIENTGEN)/bin/openapi-python-client: | $(BIN)/python
+	$(PYTHON) -m venv $(CLIENTGEN)
+	$(CLIENTGEN)/bin/pip install --quiet 'openapi-python-client>=0.29,<0.30'
+
+client-generator: $(CLIENTGEN)/bin/openapi-python-client
+
 # The Ray extra (distributed ingest) only for the tests: ~40 s to install, ~250 MB.
 $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[ray]'
 	@touch $@
 
-test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps
+test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps client-generator
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 # The inner loop: unit and contract tests without LFW, browsers or the slow ones (~2 minutes).

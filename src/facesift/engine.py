@@ -29,7 +29,7 @@ import numpy as np
 
 from facesift.catalog import SqlCatalog
 from facesift.catalog.base import StoredFace
-from facesift.catalog.casework import StoredSearch
+from facesift.catalog.casework import ProbeFace, StoredReview, StoredSearch
 from facesift.catalog.governance import ImageProvenance
 from facesift.catalog.identities import IdentitySummary
 from facesift.config import Settings
@@ -37,12 +37,14 @@ from facesift.embed.base import embedding_space_of
 from facesift.errors import FaceSiftError, InputError, SpaceMismatchError
 from facesift.govern.audit import (
     AuditEvent,
+    AuditFilter,
     AuditRecord,
     AuditRecorder,
     AuditTrail,
     ChainCheck,
     parse_checkpoint,
 )
+from facesift.govern.audit_export import AuditReader
 from facesift.govern.dpia import DataProtectionImpact
 from facesift.govern.erasure import Erasure
 from facesift.govern.evidence import CaseEvidence, ExportedPack
@@ -159,6 +161,7 @@ class FaceSift:
         purpose_required = self.settings.require_purpose_and_case
         self.identifier = Identifier(
             probes=self._probes,
+            sources=catalog,
             faces=catalog,
             identities=catalog,
             casework=catalog,
@@ -203,7 +206,9 @@ class FaceSift:
         self.requests = SubjectRequests(
             catalog, self.rights, audit, self.settings.portal_max_selfie_pixels
         )
-        self.visibility = Visibility(catalog, catalog, catalog, self.data_dir, audit)
+        self.visibility = Visibility(
+            catalog, catalog, catalog, self.data_dir, audit, identities=catalog
+        )
         self.reviews = LeadReviews(catalog, catalog, catalog, audit)
         self.evidence = CaseEvidence(
             casework=catalog,
@@ -649,9 +654,20 @@ class FaceSift:
     def lead_reviews(self, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
         return self.reviews.lead_reviews(actor, search_id)
 
+    def review_decisions(self, actor: Actor, search_id: int) -> list[StoredReview]:
+        return self.reviews.decisions(actor, search_id)
+
+    def probe_faces(self, actor: Actor, search_id: int) -> list[ProbeFace]:
+        return self.reviews.probe_faces(actor, search_id)
+
     def probe_crop(self, actor: Actor, search_id: int, face_number: int) -> bytes:
         """The JPEG crop of a kept search's probe face (what its leads are compared with)."""
         return self.reviews.probe_crop(actor, search_id, face_number)
+
+    def scope_operator(self, actor: Actor, name: str, sources: list[str] | None) -> Actor:
+        """Limit an operator's searches to ``sources`` (None: every source)."""
+        known = {source.name for source in self._catalog.list_sources()}
+        return self.operator_admin.scope(actor, name, sources, known)
 
     def export_case(self, actor: Actor, case: str, out: Path) -> ExportedPack:
         """The evidence pack of ``case``, written to the new folder ``out``."""
@@ -733,6 +749,36 @@ class FaceSift:
     def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
         return self.identity_editor.stored_faces(actor, face_ids)
+
+    # --- web UI pages (issue #13) ---
+
+    def edit_source(
+        self, actor: Actor, name: str, *, description: str, purpose: str, controller: str
+    ) -> Source:
+        return self.source_registry.edit(
+            actor, name, description=description, purpose=purpose, controller=controller
+        )
+
+    def retire_source(self, actor: Actor, name: str) -> Source:
+        return self.source_registry.retire(actor, name)
+
+    def audit_page(
+        self, actor: Actor, wanted: AuditFilter, offset: int = 0, limit: int = 100
+    ) -> tuple[list[AuditRecord], int]:
+        return AuditReader(self._audit, self._recorder).page(actor, wanted, offset, limit)
+
+    def audit_export(self, actor: Actor, wanted: AuditFilter, fmt: str) -> tuple[bytes, str]:
+        return AuditReader(self._audit, self._recorder).export(actor, wanted, fmt)
+
+    def subject_request_selfie(self, actor: Actor, request_id: int) -> bytes:
+        return self.requests.selfie_crop(actor, request_id)
+
+    def subject_request_outcome(self, actor: Actor, request_id: int) -> str:
+        return self.requests.outcome(actor, request_id)
+
+    def identities_of(self, actor: Actor, face_ids: list[int]) -> dict[int, IdentitySummary]:
+        actor.require(Action.IDENTITY_VIEW)
+        return self._catalog.identities_of(face_ids)
 
 
 def _facesift_version() -> str:

@@ -168,6 +168,10 @@ class PermissionDenied(AccessError):
         self.actor, self.role, self.action = actor, role, action
 
 
+class OutOfScope(AccessError):
+    """The operator's search scope (``facesift user scope``) does not include this source."""
+
+
 class NotShown(AccessError):
     """The operator may not see this face or image (it was never shown to them as a lead)."""
 

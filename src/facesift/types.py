@@ -220,6 +220,9 @@ class Source:
     created_at: datetime
     purpose: str = ""
     controller: str = ""  # who answers subject requests for this source
+    # When an administrator retired it (migration 0007): no new ingest; what it holds stays
+    # until its retention ends or it is erased, a separate decision.
+    retired_at: datetime | None = None
 
     def expiry(self, ingested_at: datetime, consent_until: datetime | None = None) -> datetime:
         """Retention: an image ingested now expires after the source's retention period, or at
@@ -257,6 +260,27 @@ class ProbeFaceResult:
     face_number: int  # 1-based, left to right as found in the probe
     box: BoundingBox
     leads: tuple[Lead, ...] = field(default_factory=tuple)
+    # More gallery faces lie within the threshold than the top-k asked for: the list was cut.
+    cut_at_top_k: bool = False
+
+
+@dataclass(frozen=True)
+class SearchOdds:
+    """What to expect of a search in this gallery, for someone who is not a biometrics expert.
+
+    A lead's false-match rate is per comparison ("1 in 26,767"); a search makes one comparison
+    per gallery face, so in a gallery of 100,000 faces a stranger that close is expected about
+    four times. These figures say so for the whole search."""
+
+    compared_with: int  # gallery faces each probe face was compared with
+    threshold: float
+    false_match_rate: float  # per comparison, at the threshold
+    expected_false_leads: float  # strangers expected within the threshold, per probe face
+    chance_of_a_false_lead: float  # that at least one lead is a stranger (FPIR), if absent
+
+    def strangers_as_close(self, false_match_rate: float) -> float:
+        """Strangers expected at least as close as a lead with this false-match rate."""
+        return self.compared_with * false_match_rate
 
 
 @dataclass(frozen=True)
@@ -269,6 +293,10 @@ class Verification:
     false_match_rate: float
     box_a: BoundingBox
     box_b: BoundingBox
+    # Faces found in each photo: with several, the main one (largest, most confident) was
+    # compared, at box_a / box_b.
+    faces_in_a: int = 1
+    faces_in_b: int = 1
 
 
 @dataclass(frozen=True)
@@ -277,3 +305,4 @@ class SearchRecord:
 
     search_id: int | None
     results: list[ProbeFaceResult]
+    odds: SearchOdds | None = None  # None: the gallery was empty

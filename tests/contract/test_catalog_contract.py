@@ -227,6 +227,7 @@ def test_id_lists_longer_than_any_backend_binds_at_once(catalog):
     face_ids = record(catalog, source.id, *held)
     asked = [f"{n:064x}" for n in range(70_000)] + [p.sha256 for p in held]
     assert catalog.known_hashes(asked) == {p.sha256 for p in held}
+    assert catalog.sources_holding(asked) == {p.sha256: "s" for p in held}
     many_ids = list(range(10**9, 10**9 + 3 * IN_CHUNK)) + face_ids
     assert set(catalog.stored_faces(many_ids)) == set(face_ids)
     assert catalog.tombstoned(asked) == set()

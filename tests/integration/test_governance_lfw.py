@@ -85,8 +85,17 @@ def test_optout_hides_existing_faces_and_blocks_new_ones(gallery, tmp_path):
     search_record = engine._audit.records(action="search")[-1]
     assert search_record.details["hidden_by_optout"] >= 1
 
-    # Withdrawing the opt-out brings the leads back.
-    assert engine.subject_optout_remove(admin, lfw_people[held][4]) == 1
+    # The opt-out covers the person, not one selfie: a template per face held of them.
+    assert receipt.templates == 1 + receipt.existing_faces_hidden
+    references, _ = engine._catalog.optout_templates()
+    assert sorted(references) == sorted(
+        [receipt.reference] + [f"{receipt.reference}.{n}" for n in range(2, receipt.templates + 1)]
+    )
+    assert 0 < receipt.miss_rate < 0.05  # the FNMR at the opt-out threshold: 0.39% on LFW
+
+    # Withdrawing the opt-out removes all its templates and brings the leads back.
+    assert engine.subject_optout_remove(admin, lfw_people[held][4]) == receipt.templates
+    assert engine._catalog.optout_templates()[0] == []
     assert held in found_people(engine, investigator, lfw_people[held][0])
 
     # Opt-out before ingest: this person's faces are not stored.

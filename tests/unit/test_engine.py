@@ -195,3 +195,25 @@ def test_ctrl_c_between_catalog_commit_and_index_update_leaves_them_in_agreement
         check = engine.check_index()
         assert check.in_agreement, check
         assert check.index_faces == engine._catalog.counts().faces == 2
+
+
+def test_a_photo_held_under_another_source_is_reported_not_moved(photos, tmp_path):
+    """Content already held under source A, ingested again under source B, stays under A (its
+    lawful basis) and is named in B's report, so the operator can decide what to do."""
+    from facesift import FaceSift, Settings
+    from tests.conftest import add_source, operators
+
+    with FaceSift(Settings(data_dir=tmp_path / "data", workers=1)) as engine:
+        admin, _ = operators(engine)
+        add_source(engine, admin, "custody")
+        add_source(engine, admin, "accounts", basis="contract")
+        engine.ingest(admin, [photos["hopper"]], "custody")
+        again = engine.ingest(admin, [photos["hopper"], photos["collins"]], "accounts")
+        same = engine.ingest(admin, [photos["hopper"]], "custody")
+        counts = engine._catalog.source_counts()
+    assert again.already_in_catalog == 1 and again.images_ingested == 1
+    assert [(n.rsplit("/", 1)[-1], s) for n, s in again.held_under_other_source] == [
+        ("hopper.jpg", "custody")
+    ]
+    assert same.already_in_catalog == 1 and same.held_under_other_source == []
+    assert counts["custody"][0] == 1 and counts["accounts"][0] == 1

@@ -89,6 +89,16 @@ class Sources(Protocol):
 
     def list_sources(self) -> list[Source]: ...
 
+    def edit_source(
+        self, name: str, *, description: str, purpose: str, controller: str
+    ) -> tuple[Source, Source]:
+        """Change what describes a source, not its legal terms; returns (before, after)."""
+        ...
+
+    def retire_source(self, name: str, at: datetime) -> Source:
+        """No new ingest into the source from ``at`` on; its images stay."""
+        ...
+
     def source_counts(self) -> dict[str, tuple[int, int]]:
         """Images and faces per source name."""
         ...
@@ -104,6 +114,8 @@ class Faces(Protocol):
     def exclusive_writer(self) -> AbstractContextManager[None]: ...
 
     def known_hashes(self, hashes: Iterable[str]) -> set[str]: ...
+
+    def sources_holding(self, hashes: Iterable[str]) -> dict[str, str]: ...
 
     def add_images(
         self, batch: list[NewImage], space: EmbeddingSpace
@@ -203,6 +215,8 @@ class Casework(Protocol):
         probe_sha256: str,
         leads: Iterable[tuple[int, int, float]],
         probe_faces: Iterable[ProbeFace] = (),
+        threshold: float | None = None,
+        compared_with: int | None = None,
     ) -> int: ...
 
     def get_search(self, search_id: int) -> StoredSearch | None: ...
@@ -282,6 +296,21 @@ class AuditLog(Protocol):
         limit: int | None = None,
     ) -> list[AuditRow]: ...
 
+    def audit_page(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        case_ref: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[AuditRow], int]:
+        """A page of the matching records and how many match in all."""
+        ...
+
     def iter_audit_rows(self) -> Iterator[AuditRow]: ...
 
 
@@ -301,6 +330,8 @@ class Operators(Protocol):
     def disable_operator(self, name: str, at: datetime) -> bool: ...
 
     def replace_operator_key(self, name: str, key_sha256: str) -> bool: ...
+
+    def set_search_sources(self, name: str, sources: list[str] | None) -> bool: ...
 
 
 class Catalog(

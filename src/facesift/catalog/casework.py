@@ -34,6 +34,8 @@ class StoredSearch:
     probe_sha256: str
     # (face_number, face_id, distance) for every lead the search showed
     leads: tuple[tuple[int, int, float], ...]
+    threshold: float | None = None  # None: kept before migration 0006
+    compared_with: int | None = None  # gallery faces compared with
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ProbeFace:
     face_number: int
     box: BoundingBox
     crop_jpeg: bytes
+    cut_at_top_k: bool = False  # more faces were within the threshold than were shown
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class CaseworkQueries:
         probe_sha256: str,
         leads: Iterable[tuple[int, int, float]],
         probe_faces: Iterable[ProbeFace] = (),
+        threshold: float | None = None,
+        compared_with: int | None = None,
     ) -> int:
         with self.db.begin() as connection:
             search_id = new_id(
@@ -109,6 +114,8 @@ class CaseworkQueries:
                         case_ref=case_ref,
                         at=datetime.now(UTC),
                         probe_sha256=probe_sha256,
+                        threshold=threshold,
+                        compared_with=compared_with,
                     )
                 )
             )
@@ -133,6 +140,7 @@ class CaseworkQueries:
                     "box_right": face.box.right,
                     "box_bottom": face.box.bottom,
                     "crop_jpeg": face.crop_jpeg,
+                    "cut_at_top_k": face.cut_at_top_k,
                 }
                 for face in probe_faces
             ]
@@ -153,6 +161,7 @@ class CaseworkQueries:
                     int(r["face_number"]),
                     BoundingBox(r["box_left"], r["box_top"], r["box_right"], r["box_bottom"]),
                     bytes(r["crop_jpeg"]),
+                    bool(r["cut_at_top_k"]),
                 )
                 for r in rows
             ]
@@ -185,6 +194,8 @@ class CaseworkQueries:
             at=_utc(row["at"]),
             probe_sha256=row["probe_sha256"],
             leads=tuple((int(n), int(f), float(d)) for n, f, d in leads),
+            threshold=row["threshold"],
+            compared_with=row["compared_with"],
         )
 
     def search_ids(self, actor: str | None = None) -> list[int]:

@@ -22,6 +22,13 @@ from facesift.errors import FaceNotFound
 from facesift.types import FaceTags
 
 
+def optout_of(reference: str) -> str:
+    """The opt-out a template belongs to. One opt-out keeps several templates (the selfie's and
+    one per face held of the person: ``REF.2``, ``REF.3``; re-embedding adds more, and galleries
+    re-embedded before this wrote ``REF-2``); they are counted and withdrawn together."""
+    return "-".join(reference.split(".")[0].split("-")[:2])
+
+
 @dataclass(frozen=True)
 class ImageProvenance:
     image_id: int
@@ -283,8 +290,10 @@ class GovernanceQueries:
             return connection.execute(delete(optouts).where(optouts.c.reference.in_(refs))).rowcount
 
     def optout_count(self) -> int:
+        """People on the do-not-index list (each may have several templates)."""
         with self.db.connect() as connection:
-            return connection.execute(select(func.count()).select_from(optouts)).scalar_one()
+            references = connection.execute(select(optouts.c.reference)).scalars()
+            return len({optout_of(reference) for reference in references})
 
     def tombstone_count(self) -> int:
         with self.db.connect() as connection:

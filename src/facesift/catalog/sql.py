@@ -234,6 +234,48 @@ class SqlCatalog(
             rows = connection.execute(select(sources).order_by(sources.c.name)).mappings().all()
         return [_source(row) for row in rows]
 
+    def edit_source(
+        self, name: str, *, description: str, purpose: str, controller: str
+    ) -> tuple[Source, Source]:
+        """Change what describes a source (never its lawful basis, jurisdiction or retention:
+        the images it holds were collected under those). Returns (before, after)."""
+        before = self.get_source(name)
+        if not purpose.strip():
+            raise SourceError(f"source {name!r}: state the purpose the images are processed for")
+        if not controller.strip():
+            raise SourceError(
+                f"source {name!r}: give the controller's contact (who answers requests)"
+            )
+        for field, text in (
+            ("purpose", purpose),
+            ("controller", controller),
+            ("description", description),
+        ):
+            if len(text) > SOURCE_TEXT_LIMITS[field]:
+                raise SourceError(
+                    f"source {name!r}: {field} is {len(text)} characters, over the "
+                    f"{SOURCE_TEXT_LIMITS[field]} allowed"
+                )
+        values = {
+            "description": description.strip(),
+            "purpose": purpose.strip(),
+            "controller": controller.strip(),
+        }
+        with self.db.begin() as connection:
+            connection.execute(update(sources).where(sources.c.id == before.id).values(**values))
+        return before, self.get_source(name)
+
+    def retire_source(self, name: str, at: datetime) -> Source:
+        """Mark a source retired (no new ingest); its images are untouched."""
+        found = self.get_source(name)
+        if found.retired_at is not None:
+            raise SourceError(f"source {name!r} was already retired on {found.retired_at.date()}")
+        with self.db.begin() as connection:
+            connection.execute(
+                update(sources).where(sources.c.id == found.id).values(retired_at=at)
+            )
+        return self.get_source(name)
+
     def source_counts(self) -> dict[str, tuple[int, int]]:
         """Images and faces per source name."""
         query = (
@@ -253,6 +295,15 @@ class SqlCatalog(
     def known_hashes(self, hashes: Iterable[str]) -> set[str]:
         with self.db.connect() as connection:
             return present(connection, images.c.sha256, hashes)
+
+    def sources_holding(self, hashes: Iterable[str]) -> dict[str, str]:
+        """Content hash → the source that holds it, for those of ``hashes`` held."""
+        found: dict[str, str] = {}
+        query = select(images.c.sha256, sources.c.name).select_from(images.join(sources))
+        with self.db.connect() as connection:
+            for chunk in in_chunks(list(hashes)):
+                found.update(connection.execute(query.where(among(images.c.sha256, chunk))).all())
+        return found
 
     def add_images(
         self, batch: list[NewImage], space: EmbeddingSpace
@@ -456,6 +507,7 @@ def _source(row: Mapping[str, Any] | RowMapping) -> Source:
         created_at=row["created_at"],
         purpose=row["purpose"],
         controller=row["controller"],
+        retired_at=row.get("retired_at"),
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -69,6 +70,7 @@ sources = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("purpose", Text, nullable=False, default=""),
     Column("controller", Text, nullable=False, default=""),
+    Column("retired_at", UtcDateTime, nullable=True),  # migration 0007
     sqlite_autoincrement=True,
 )
 
@@ -176,6 +178,8 @@ operators = Table(
     Column("key_sha256", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime, nullable=True),
+    # The sources this operator's searches may return faces from (migration 0008); NULL: all.
+    Column("search_sources", JSON, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -281,6 +285,10 @@ searches = Table(
     Column("case_ref", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("probe_sha256", String(64), nullable=False),
+    # The threshold it used and the gallery faces it compared with (migration 0006; None for
+    # searches kept before): what its page says a stranger's chance of being a lead was.
+    Column("threshold", Float, nullable=True),
+    Column("compared_with", Integer, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -307,6 +315,7 @@ search_probe_faces = Table(
     Column("box_right", Integer, nullable=False),
     Column("box_bottom", Integer, nullable=False),
     Column("crop_jpeg", LargeBinary, nullable=False),
+    Column("cut_at_top_k", Boolean, nullable=False, server_default=false()),
 )
 
 lead_reviews = Table(

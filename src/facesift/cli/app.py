@@ -27,7 +27,14 @@ from facesift.cli.common import (
     open_engine,
     settings_for,
 )
-from facesift.cli.output import PlainTable, print_json, search_tables, shown, verification_text
+from facesift.cli.output import (
+    PlainTable,
+    odds_text,
+    print_json,
+    search_tables,
+    shown,
+    verification_text,
+)
 from facesift.cli.progress import ImageJobProgress
 from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
@@ -151,7 +158,13 @@ def ingest(
     ] = ...,  # type: ignore[assignment]  # Typer's mark for a required option
     manifest: Annotated[
         Path | None,
-        typer.Option(help="CSV or JSON Lines manifest: path and per-image provenance."),
+        typer.Option(
+            help="CSV (with a header) or JSON Lines manifest, one image per row: path "
+            "(required; relative to the manifest), and optionally subject_ref, consent_ref "
+            "(required for a consent source), consent_until (ISO date), jurisdiction (ISO 3166 "
+            "code, overrides the source's), captured_at (ISO date-time), source_url (recorded, "
+            "never fetched), notes."
+        ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help=WORKERS_HELP)] = None,
     ray: Annotated[
@@ -191,6 +204,12 @@ def ingest(
         print_json(console, dict(vars(report), images_per_second=report.images_per_second))
     else:
         print_ingest_summary(report)
+    for name, other in report.held_under_other_source:
+        errors.print(
+            f"[yellow]held under another source[/] {shown(name)}: already held under source "
+            f"{shown(other)}, on that source's lawful basis; not added to {shown(source)}",
+            highlight=False,
+        )
     for name, reason in report.errors:
         errors.print(f"[red]error[/] {shown(name)}: {shown(reason)}", highlight=False)
     if report.errors and report.images_ingested == 0 and report.already_in_catalog == 0:
@@ -205,6 +224,7 @@ def print_ingest_summary(report) -> None:
         ("faces found", report.faces_found),
         ("images with no face", report.images_without_faces),
         ("skipped: already in catalog", report.already_in_catalog),
+        ("  of which held under another source", len(report.held_under_other_source)),
         ("skipped: duplicate content in this run", report.duplicates_in_run),
         ("skipped: erased at a subject's request", report.erased_before),
         ("faces not stored: opted out", report.faces_opted_out),
@@ -254,12 +274,15 @@ def search(
                 "probe": str(probe),
                 "threshold": limit,
                 "faces": record.results,
+                "odds": record.odds,
                 "notice": "investigative leads, not identifications",
             },
         )
         return
-    for table in search_tables(record.results, limit, resolution):
+    for table in search_tables(record.results, limit, resolution, record.odds):
         console.print(table)
+    if record.odds is not None:
+        console.print(odds_text(record.odds), highlight=False)
     console.print(
         f"search {record.search_id} kept for review (web UI: /searches/{record.search_id})"
         + (f"; case {shown(case)}: `facesift case export {shown(case)}`" if case else "")

@@ -23,6 +23,7 @@ from facesift.govern.dpia import dpia_html, dpia_markdown
 from facesift.govern.records import processing_record_markdown
 from facesift.govern.roles import Action, OperatorRole
 from facesift.govern.subjects import access_report_html
+from facesift.search.policy import plain_rate
 
 user_app = typer.Typer(help="Operators and their roles (admin, investigator, reviewer, auditor).")
 subject_app = typer.Typer(help="Data subjects' rights, by face: access, erasure, opt-out.")
@@ -61,11 +62,35 @@ def user_list(data_dir: DataDir = None) -> None:
     with open_engine(data_dir) as engine:
         operators = engine.list_operators(acting_operator(engine))
         table = PlainTable(title="Operators")
-        for column in ("name", "role", "since"):
+        for column in ("name", "role", "since", "searches sources"):
             table.add_column(column)
         for operator, created in operators:
-            table.add_row(operator.name, operator.role.value, str(created)[:19])
+            scope = "all" if operator.sources is None else ", ".join(sorted(operator.sources))
+            table.add_row(operator.name, operator.role.value, str(created)[:19], scope or "none")
     console.print(table)
+
+
+@user_app.command("scope")
+def user_scope(
+    name: Annotated[str, typer.Argument(help="The operator whose searches are scoped.")],
+    sources: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated sources their searches may return faces from."),
+    ] = None,
+    every_source: Annotated[
+        bool, typer.Option("--all", help="Let their searches return faces of every source.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Limit which sources an operator's searches may return faces from (a police unit's
+    investigators search custody photos, never a trust-and-safety team's account photos)."""
+    if (sources is None) == (not every_source):
+        raise FaceSiftError("give --sources NAME[,NAME...] or --all")
+    chosen = None if every_source else [s.strip() for s in (sources or "").split(",") if s.strip()]
+    with open_engine(data_dir) as engine:
+        operator = engine.scope_operator(acting_operator(engine), name, chosen)
+    scope = "every source" if operator.sources is None else ", ".join(sorted(operator.sources))
+    console.print(f"searches by [bold]{shown(operator.name)}[/] return faces of: {shown(scope)}")
 
 
 @user_app.command("disable")
@@ -181,7 +206,18 @@ def subject_optout(
     console.print(
         f"opted out: reference {receipt.reference}; {receipt.existing_faces_hidden} face(s) "
         "already held are now hidden from search, and new photos of this person will not be "
-        f"indexed (audit record {receipt.audit_seq})"
+        f"indexed (audit record {receipt.audit_seq}).\n"
+        f"{opt_out_coverage(receipt.templates, receipt.miss_rate)}"
+    )
+
+
+def opt_out_coverage(templates: int, miss_rate: float) -> str:
+    """What an opt-out can be expected to catch, in words (CLI, web and portal alike)."""
+    return (
+        f"Coverage: {templates} face template(s) kept (the selfie's and one per photo held of "
+        f"this person). A new photo resembling none of them closely enough is missed: with "
+        f"one template that happens for about {plain_rate(miss_rate)} of new photos (more "
+        "templates only lower it; a very different pose, age or disguise may still be missed)."
     )
 
 

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from facesift.cli.common import AsJson, DataDir, acting_operator, console, open_engine
-from facesift.cli.output import PlainTable, format_rate, print_json, short_path, shown
+from facesift.cli.output import PlainTable, print_json, short_path, shown
 from facesift.errors import InputError
 from facesift.govern.roles import PERMISSIONS, Action
+from facesift.search.policy import plain_rate
 
 identity_app = typer.Typer(help="Identities: groups of faces of one person; name, merge, split.")
 
@@ -212,14 +213,10 @@ def duplicates(
             "Leads for review, not decisions."
         ),
     )
-    for column in ("#", "record A", "record B", "distance", "FMR"):
+    for column in ("#", "record A", "record B", "distance", "false-match rate"):
         table.add_column(column, overflow="fold")
     for rank, p in enumerate(pairs, start=1):
-        fmr = (
-            f"<{format_rate(resolution)}"
-            if p.false_match_rate <= resolution
-            else format_rate(p.false_match_rate)
-        )
+        fmr = plain_rate(p.false_match_rate, resolution)
         table.add_row(str(rank), p.record_a, p.record_b, f"{p.distance:.3f}", fmr)
     console.print(table)
     if csv_file:

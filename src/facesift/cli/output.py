@@ -15,11 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from facesift.types import ProbeFaceResult, Verification
+from facesift.search.policy import describe_odds, plain_count, plain_rate
+from facesift.types import ProbeFaceResult, SearchOdds, Verification
 
 LEADS_NOTICE = (
     "Leads, not identifications: each must be reviewed by a person before any action is taken.\n"
-    "FMR: share of different-person pairs this close (calibrated on LFW)."
+    "Strangers this close: how often two different people are this close (calibrated on LFW),\n"
+    "and how many such strangers a gallery of this size should hold."
 )
 
 
@@ -72,10 +74,6 @@ def print_json(console: Console, value: Any) -> None:
     console.print_json(json.dumps(to_jsonable(value)), highlight=False)
 
 
-def format_rate(rate: float) -> str:
-    return f"{rate:.1e}" if rate < 0.01 else f"{rate:.3f}"
-
-
 def short_path(path: str) -> str:
     """Paths under the working directory are shown relative to it; others in full."""
     try:
@@ -84,12 +82,11 @@ def short_path(path: str) -> str:
         return path
 
 
-def shown_rate(rate: float, resolution: float) -> str:
-    return f"<{format_rate(resolution)}" if rate <= resolution else format_rate(rate)
-
-
 def search_tables(
-    results: list[ProbeFaceResult], threshold: float, resolution: float
+    results: list[ProbeFaceResult],
+    threshold: float,
+    resolution: float,
+    odds: SearchOdds | None = None,
 ) -> list[PlainTable]:
     tables = []
     for result in results:
@@ -100,11 +97,12 @@ def search_tables(
                 f"({box.left},{box.top})-({box.right},{box.bottom})"
                 f": {len(result.leads)} lead(s) within distance {threshold:.3f}"
             ),
-            caption=LEADS_NOTICE,
+            caption=LEADS_NOTICE
+            + (f"\n{cut_notice(len(result.leads))}" if result.cut_at_top_k else ""),
         )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("distance", justify="right", no_wrap=True)
-        table.add_column("FMR", justify="right", no_wrap=True)
+        table.add_column("strangers this close", justify="right", no_wrap=True)
         table.add_column("source", no_wrap=True)
         table.add_column("image", overflow="fold", min_width=24)
         table.add_column("face box", no_wrap=True)
@@ -115,7 +113,7 @@ def search_tables(
             table.add_row(
                 str(rank),
                 f"{lead.distance:.3f}",
-                shown_rate(lead.false_match_rate, resolution),
+                lead_rate_text(lead.false_match_rate, resolution, odds),
                 lead.source,
                 short_path(lead.image_path),
                 f"{b.left},{b.top} {b.width}x{b.height}",
@@ -125,12 +123,42 @@ def search_tables(
     return tables
 
 
+def lead_rate_text(rate: float, resolution: float, odds: SearchOdds | None) -> str:
+    """A lead's false-match rate per comparison, and how many strangers that close this
+    gallery should hold: "1 in 26,767; ~0.4 here"."""
+    text = plain_rate(rate, resolution)
+    if odds is None:
+        return text
+    return f"{text}; {plain_count(odds.strangers_as_close(max(rate, resolution)))} here"
+
+
+def cut_notice(shown: int) -> str:
+    return (
+        f"More faces are within the threshold than the {shown} shown: the list was cut at "
+        "--top-k (raise it, up to 100, to see them)."
+    )
+
+
+def odds_text(odds: SearchOdds) -> str:
+    """What to expect of this search, in words (docs/accuracy.md, "Reading a search")."""
+    return describe_odds(odds)
+
+
 def verification_text(result: Verification, resolution: float) -> str:
     verdict = "[green]same person[/]" if result.same_person else "[red]different people[/]"
-    shown = shown_rate(result.false_match_rate, resolution)
+    compared = "".join(
+        f"\n{label} holds {count} faces: compared the main one (largest, most confident) at "
+        f"({box.left},{box.top})-({box.right},{box.bottom})"
+        for label, count, box in (
+            ("the first photo", result.faces_in_a, result.box_a),
+            ("the second photo", result.faces_in_b, result.box_b),
+        )
+        if count > 1
+    )
     return (
         f"{verdict}: distance {result.distance:.3f} (threshold {result.threshold:.3f}); "
-        f"false-match rate at this distance: {shown}"
+        f"false-match rate at this distance: {plain_rate(result.false_match_rate, resolution)} "
+        f"(two different people are this close that often){compared}"
     )
 
 

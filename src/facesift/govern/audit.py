@@ -55,6 +55,25 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    """Which records an auditor asks for: every field given must match (``until`` exclusive)."""
+
+    operator: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    case_ref: str | None = None
+
+    def described(self) -> dict[str, str]:
+        """The filters given, as an export's audit record states them."""
+        return {
+            name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in vars(self).items()
+            if value
+        }
+
+
+@dataclass(frozen=True)
 class ChainCheck:
     records: int
     head: str
@@ -135,6 +154,27 @@ class AuditTrail:
         rows = self.log.audit_rows(actor=actor, action=action, since=since, limit=limit)
         return [AuditRecord(**row) for row in rows]
 
+    def page(
+        self,
+        wanted: AuditFilter,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[AuditRecord], int]:
+        """The records ``wanted`` selects, a page at a time, and how many it selects in all."""
+        rows, total = self.log.audit_page(
+            actor=wanted.operator,
+            action=wanted.action,
+            since=wanted.since,
+            until=wanted.until,
+            case_ref=wanted.case_ref,
+            offset=offset,
+            limit=limit,
+            newest_first=newest_first,
+        )
+        return [AuditRecord(**row) for row in rows], total
+
     def verify(self, checkpoint: tuple[int, str] | None = None) -> ChainCheck:
         """Check the chain, and that it still holds the head this data directory recorded and
         the ``checkpoint`` (seq, hash) an auditor exported earlier, if given. The head file lies
@@ -150,7 +190,7 @@ class AuditTrail:
                 0,
                 f"{name} is damaged ({error}): it cannot show that no records were removed "
                 "from the end; restore it from a backup, or check against a checkpoint you "
-                "exported (--checkpoint SEQ:HASH)",
+                "exported (SEQ:HASH)",
             )
         seq, expected = checkpoint if checkpoint is not None else (0, "")
         check, hash_at_seq = self._verify_chain(anchor, seq)

@@ -114,7 +114,11 @@ def verify_pack(folder: Path) -> tuple[list[str], list[str]]:
     }
     for extra in sorted(present - set(listed)):
         problems.append(f"{extra}: not part of the pack as it was made")
-    chain_problems, chain_facts = _verify_segment(folder / PACK_AUDIT, manifest)
+    try:
+        chain_problems, chain_facts = _verify_segment(folder / PACK_AUDIT, manifest)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        # A field of the wrong type where the checks above let it through: changed, not valid.
+        chain_problems, chain_facts = [f"{PACK_AUDIT}: malformed ({error!r})"], []
     return problems + chain_problems, facts + chain_facts
 
 
@@ -126,20 +130,25 @@ def _verify_segment(path: Path, manifest: dict[str, Any]) -> tuple[list[str], li
         records = [json.loads(line) for line in lines if line.strip()]
     except (OSError, ValueError) as error:
         return [f"{PACK_AUDIT}: cannot be read ({error})"], []
-    chain = manifest.get("chain", {})
+    found = manifest.get("chain")
+    chain: dict[str, Any] = found if isinstance(found, dict) else {}
     if not records:
         return [f"{PACK_AUDIT}: holds no records"], []
+    for position, record in enumerate(records):
+        if not _well_formed(record):
+            return [f"{PACK_AUDIT}: line {position + 1} is not an audit record"], []
     expected_prev, expected_seq = records[0].get("prev_hash"), records[0].get("seq")
     case_records = legacy = 0
     case = manifest.get("case")
     in_full = {r.get("seq") for r in records if "body" in r}
-    withheld = sorted(set(chain.get("case_seqs", [])) - in_full)
+    case_seqs = chain.get("case_seqs")
+    withheld = sorted(set(case_seqs if isinstance(case_seqs, list) else []) - in_full)
     if withheld:
         problems.append(
             f"records {', '.join(map(str, withheld))} of the case are not shown in full"
         )
     for record in records:
-        seq = record.get("seq")
+        seq = record["seq"]
         if seq != expected_seq:
             problems.append(f"record {expected_seq} is missing from the stretch (next is {seq})")
             break
@@ -181,6 +190,18 @@ def _verify_segment(path: Path, manifest: dict[str, Any]) -> tuple[list[str], li
         "export: `facesift audit show --action case-export`)",
     ]
     return problems, facts
+
+
+def _well_formed(record: Any) -> bool:
+    """A record of the stretch has the fields its check reads, of the right types."""
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
+        return False
+    if not all(isinstance(record.get(k), str) for k in ("prev_hash", "hash")):
+        return False
+    if "body" in record:
+        body = record["body"]
+        return isinstance(body, dict) and all(k in body for k in BODY_FIELDS)
+    return bool(record.get("legacy")) or isinstance(record.get("body_sha256"), str)
 
 
 def main(argv: list[str] | None = None) -> int:

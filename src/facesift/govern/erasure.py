@@ -68,7 +68,9 @@ class Erasure:
         """Everything of one jurisdiction (image's own, else its source's) or one source."""
         actor.require(Action.ERASE)
         if bool(jurisdiction) == bool(source):
-            raise InputError("erase needs exactly one of --jurisdiction CC or --source NAME")
+            raise InputError(
+                "erase needs exactly one scope: a jurisdiction (ISO code) or a source name"
+            )
         if jurisdiction and not JURISDICTION_CODE.match(jurisdiction.upper()):
             raise InputError(f"jurisdiction {jurisdiction!r} is not an ISO 3166-1 alpha-2 code")
         if jurisdiction:

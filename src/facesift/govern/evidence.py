@@ -43,6 +43,7 @@ from facesift.govern.review import LeadReviews
 from facesift.govern.roles import PERMISSIONS, Action, Actor
 from facesift.read.crop import face_crop_jpeg
 from facesift.read.decode import read_and_decode
+from facesift.search.policy import plain_rate
 from facesift.text import CASE_CHARS, bounded
 from facesift.types import BoundingBox
 
@@ -417,7 +418,7 @@ def _index_html(content: Record, case_records: list[Record]) -> str:
             parts.append(
                 f"<div class='lead'>{probe_img}{lead_img}<div><b>{e(lead['status'])}</b>; "
                 f"distance {lead['distance']:.3f}, false-match rate "
-                f"{lead['false_match_rate']:.2g} per comparison{where}"
+                f"{e(plain_rate(lead['false_match_rate']))} per comparison{where}"
                 f"<ul>{reviews or '<li>not reviewed</li>'}</ul></div></div>"
             )
     if content["verifications"]:

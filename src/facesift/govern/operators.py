@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from facesift.catalog.base import Operators
+from facesift.catalog.operators import StoredOperator
 from facesift.errors import AuthenticationError, InputError, OperatorNotFound
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import BOOTSTRAP, OPERATOR_ROLES, Action, Actor, Role
@@ -45,7 +47,7 @@ class OperatorRegistry:
         found = self.store.active_operator(name=name)
         if found is None:
             raise OperatorNotFound(f"no enabled operator named {name!r}")
-        return Actor(found.name, Role(found.role))
+        return _actor(found)
 
     def disable(self, name: str) -> None:
         if not self.store.disable_operator(name, datetime.now(UTC)):
@@ -58,7 +60,7 @@ class OperatorRegistry:
         return key
 
     def list(self) -> list[tuple[Actor, datetime]]:
-        return [(Actor(o.name, Role(o.role)), o.created_at) for o in self.store.active_operators()]
+        return [(_actor(o), o.created_at) for o in self.store.active_operators()]
 
     def by_name(self, name: str) -> Actor:
         found = self.store.active_operator(name=name)
@@ -67,7 +69,7 @@ class OperatorRegistry:
                 f"unknown operator {name!r}; an administrator adds operators with "
                 "`facesift user add NAME --role ROLE`"
             )
-        return Actor(found.name, Role(found.role))
+        return _actor(found)
 
     def by_key(self, key: str) -> Actor:
         return self.by_key_digest(key_digest(key))
@@ -78,7 +80,17 @@ class OperatorRegistry:
         found = self.store.active_operator(key_sha256=digest)
         if found is None:
             raise AuthenticationError("API key not recognised (or its operator was disabled)")
-        return Actor(found.name, Role(found.role))
+        return _actor(found)
+
+    def set_scope(self, name: str, sources: Sequence[str] | None) -> None:
+        chosen = None if sources is None else [str(s) for s in sources]
+        if not self.store.set_search_sources(name, chosen):
+            raise OperatorNotFound(f"no enabled operator named {name!r}")
+
+
+def _actor(found: StoredOperator) -> Actor:
+    scope = None if found.search_sources is None else frozenset(found.search_sources)
+    return Actor(found.name, Role(found.role), scope)
 
 
 class OperatorAdmin:
@@ -150,3 +162,21 @@ class OperatorAdmin:
             )
         )
         return target, key
+
+    def scope(
+        self, actor: Actor, name: str, sources: Sequence[str] | None, known_sources: set[str]
+    ) -> Actor:
+        """Limit ``name``'s searches to ``sources`` (None: every source), permitted, checked
+        against the declared sources, and audited."""
+        actor.require(Action.USER_SCOPE)
+        if sources is not None:
+            unknown = sorted(set(sources) - known_sources)
+            if unknown:
+                raise InputError(f"no source named {', '.join(map(repr, unknown))}")
+            sources = sorted(set(sources))
+        self.registry.enabled(name)
+        self.registry.set_scope(name, sources)
+        self.audit.record(
+            AuditEvent(actor, Action.USER_SCOPE, details={"operator": name, "sources": sources})
+        )
+        return self.registry.enabled(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facesift.catalog.base import Casework, Faces, Governance, StoredFace
-from facesift.catalog.casework import StoredSearch
+from facesift.catalog.casework import ProbeFace, StoredReview, StoredSearch
 from facesift.catalog.governance import ImageProvenance
 from facesift.errors import (
     DuplicateReview,
@@ -58,6 +58,17 @@ class LeadReviews:
         may_view_search(actor, found)
         self.audit.record(AuditEvent(actor, Action.VIEW_SEARCH, details={"search_id": search_id}))
         return found
+
+    def decisions(self, actor: Actor, search_id: int) -> list[StoredReview]:
+        """Every reviewer's decision and note on a kept search's leads, oldest first: reviewers
+        see each other's reasoning (a second reviewer weighs the first's note)."""
+        may_view_search(actor, self.kept_search(search_id))
+        return self.casework.reviews(search_id)
+
+    def probe_faces(self, actor: Actor, search_id: int) -> list[ProbeFace]:
+        """The probe faces a kept search looked for (crop, box, whether cut at top-k)."""
+        may_view_search(actor, self.kept_search(search_id))
+        return self.casework.probe_faces(search_id)
 
     def probe_crop(self, actor: Actor, search_id: int, face_number: int) -> bytes:
         """The crop of probe face ``face_number`` of a kept search, for whoever may view it

@@ -38,6 +38,8 @@ class OperatorRole(enum.StrEnum):
 class Action(enum.StrEnum):
     SOURCE_ADD = "source-add"
     SOURCE_LIST = "source-list"
+    SOURCE_EDIT = "source-edit"  # description, purpose, controller: never the legal terms
+    SOURCE_RETIRE = "source-retire"  # no new ingest; its images stay until erased
     INGEST = "ingest"
     SEARCH = "search"
     VERIFY = "verify"
@@ -51,10 +53,12 @@ class Action(enum.StrEnum):
     PURGE = "purge"
     AUDIT_SHOW = "audit-show"
     AUDIT_VERIFY = "audit-verify"
+    AUDIT_EXPORT = "audit-export"  # a download of the trail (CSV or JSON), itself on the record
     USER_ADD = "user-add"
     USER_LIST = "user-list"
     USER_DISABLE = "user-disable"
     USER_ROTATE_KEY = "user-rotate-key"
+    USER_SCOPE = "user-scope"  # which sources an operator's searches may return faces from
     REPORT = "report"
     INDEX_ADMIN = "index-admin"
     CLUSTER = "cluster"
@@ -77,6 +81,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         {
             Action.SOURCE_ADD,
             Action.SOURCE_LIST,
+            Action.SOURCE_EDIT,
+            Action.SOURCE_RETIRE,
             Action.INGEST,
             Action.STATS,
             Action.SUBJECT_ACCESS,
@@ -89,6 +95,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.USER_LIST,
             Action.USER_DISABLE,
             Action.USER_ROTATE_KEY,
+            Action.USER_SCOPE,
             Action.REPORT,
             Action.INDEX_ADMIN,
             Action.AUDIT_VERIFY,
@@ -123,6 +130,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         {
             Action.AUDIT_SHOW,
             Action.AUDIT_VERIFY,
+            Action.AUDIT_EXPORT,
             Action.REPORT,
             Action.SOURCE_LIST,
             Action.STATS,
@@ -141,6 +149,14 @@ class Actor:
 
     name: str
     role: Role
+    # The sources this operator's searches may return faces from; None: every source. Set by
+    # an administrator (`facesift user scope`): a unit's investigators search their unit's
+    # galleries, never, say, a trust-and-safety team's account photos.
+    sources: frozenset[str] | None = None
+
+    def may_search(self, source: str) -> bool:
+        """Whether this operator's searches may return faces of ``source``."""
+        return self.sources is None or source in self.sources
 
     def require(self, action: Action) -> None:
         if action not in PERMISSIONS[self.role]:

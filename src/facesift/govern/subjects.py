@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from facesift.catalog.base import Faces, Governance
-from facesift.catalog.governance import ImageProvenance
+from facesift.catalog.governance import ImageProvenance, optout_of
 from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
 from facesift.govern import derived
 from facesift.govern.audit import AuditEvent, AuditRecorder
@@ -33,7 +33,7 @@ from facesift.index.base import VectorIndex
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
 from facesift.pipeline import ProbeReader
-from facesift.search.policy import MatchingPolicy
+from facesift.search.policy import MatchingPolicy, plain_rate, reported_rate
 from facesift.types import AnalysedFace, AnalysedImage, BoundingBox
 
 
@@ -186,31 +186,48 @@ class SubjectRights:
         )
 
     def optout(self, actor: Actor, selfie: Path | bytes, face: int | None = None) -> OptOutReceipt:
-        """Add the person's face template (not their photo) to the do-not-index list."""
+        """Add the person's face templates (not their photos) to the do-not-index list: the
+        selfie's, and those of every face the gallery holds of them, so that a new photo is
+        caught when it resembles any of their photos, not only the one selfie (a profile view
+        the selfie would miss is caught by a held profile view)."""
         actor.require(Action.SUBJECT_OPTOUT)
         image, vector = self.read_selfie(selfie, face)
         reference = "optout-" + secrets.token_hex(8)
+        held = self.held_faces(vector, self.policy.optout_threshold)
         self.governance.add_optout(vector, self.policy.space.key, reference)
-        hidden = len(self.held_faces(vector, self.policy.optout_threshold))
+        held_ids = np.asarray([f.face_id for f in held], dtype=np.int64)
+        templates = self.faces.embeddings(held_ids) if len(held_ids) else np.zeros((0, 0))
+        for number, template in enumerate(templates, start=2):
+            # One reference per template, all under the opt-out's own: withdrawn together.
+            self.governance.add_optout(template, self.policy.space.key, f"{reference}.{number}")
+        miss = self.policy.require_calibration().false_non_match_rate(self.policy.optout_threshold)
         record = self.audit.record(
             AuditEvent(
                 actor,
                 Action.SUBJECT_OPTOUT,
                 probe_sha256=image.sha256,
                 purpose="objection / opt-out",
-                details={"reference": reference, "existing_faces_hidden": hidden},
+                details={
+                    "reference": reference,
+                    "existing_faces_hidden": len(held),
+                    "templates": 1 + len(held),
+                },
             )
         )
-        return OptOutReceipt(reference, hidden, record.seq)
+        return OptOutReceipt(
+            reference, len(held), record.seq, templates=1 + len(held), miss_rate=reported_rate(miss)
+        )
 
     def optout_remove(self, actor: Actor, selfie: Path | bytes, face: int | None = None) -> int:
-        """Withdraw an opt-out: remove the templates that match this selfie."""
+        """Withdraw an opt-out: remove every template of each opt-out this selfie matches."""
         actor.require(Action.SUBJECT_OPTOUT)
         image, vector = self.read_selfie(selfie, face)
         matcher = self.optouts.matcher()
         if len(matcher) == 0:
             return 0
-        matching = matcher.references_matching(vector)
+        opt_outs = {optout_of(r) for r in matcher.references_matching(vector)}
+        every, _ = self.governance.optout_templates()
+        matching = sorted(r for r in every if optout_of(r) in opt_outs)
         removed = self.governance.remove_optouts(matching)
         self.audit.record(
             AuditEvent(
@@ -229,6 +246,10 @@ class OptOutReceipt:
     reference: str
     existing_faces_hidden: int
     audit_seq: int
+    templates: int = 1  # the selfie's and one per held face of the person
+    # The chance that a new photo of the person is NOT caught by one template (the false
+    # non-match rate at the opt-out threshold); more templates only lower it.
+    miss_rate: float = 0.0
 
 
 def receipt(
@@ -296,11 +317,15 @@ SELFIE_DELETED_ON_CLOSE = "Your selfie was kept only while your request was open
 
 
 def access_report_html(
-    report: SubjectReport, *, full_paths: bool = True, selfie_note: str = SELFIE_NOT_KEPT
+    report: SubjectReport,
+    *,
+    reviewed: bool = False,
+    selfie_note: str = SELFIE_NOT_KEPT,
 ) -> str:
-    """The report for the person. ``full_paths=False`` (a report released through the public
-    portal) names each image by its file name only: the server's folder layout is the
-    operator's business, not the person's, and can itself reveal other people's data."""
+    """The report for the person. Each image is named by its file name only: the server's
+    folder layout is the operator's business, not the person's, and can itself reveal other
+    people's data. ``reviewed``: an operator chose the faces shown (a portal request); the
+    report says so only then."""
 
     def cell(value: object) -> str:
         return html.escape("" if value is None else str(value))
@@ -314,7 +339,7 @@ def access_report_html(
             else "<em>image file not available</em>"
         )
         p = held.image
-        where = p.path if full_paths else Path(p.path).name
+        where = Path(p.path).name
         rows.append(
             "<tr>"
             f"<td>{picture}</td><td>{cell(where)}<br><small>sha256 {cell(p.sha256)}</small></td>"
@@ -322,10 +347,16 @@ def access_report_html(
             f"{cell(p.purpose)}; controller: {cell(p.controller)}</small></td>"
             f"<td>{cell(p.jurisdiction)}</td><td>{cell(p.ingested_at.date())}</td>"
             f"<td>{cell(p.expires_at.date() if p.expires_at else 'not set')}</td>"
-            f"<td>{held.distance:.3f}<br><small>FMR {held.false_match_rate:.1e}</small></td>"
+            f"<td>{held.distance:.3f}<br><small>false-match rate "
+            f"{cell(plain_rate(held.false_match_rate))}</small></td>"
             "</tr>"
         )
     body = "\n".join(rows) or '<tr><td colspan="7">No face matching yours is held.</td></tr>'
+    checked = (
+        "; a person checked each before this report was released"
+        if reviewed
+        else "; they were found automatically and have not been checked by a person"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>What facesift holds about you</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
@@ -334,8 +365,8 @@ td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}img{{max-width:160
 <h1>Subject access report</h1>
 <p>Generated {cell(report.generated_at.isoformat(timespec="seconds"))}. {len(report.faces)} face(s)
 matched your selfie at distance &le; {report.threshold:.3f} (at this distance about
-{report.expected_false_matches:.1f} match(es) in this gallery may be someone else; each was
-reviewed before this report was released). {selfie_note}; only its
+{report.expected_false_matches:.1f} match(es) in this gallery may be someone else{checked}).
+{selfie_note}; only its
 fingerprint (SHA-256 {cell(report.selfie_sha256)}) is recorded in the audit trail. You may ask
 for erasure or object to processing (opt out) at any time; there is no limit on how often you
 may ask for this report.</p>

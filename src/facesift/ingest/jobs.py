@@ -11,10 +11,12 @@ and the engine reconciles the index on open.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +40,7 @@ import numpy as np
 
 from facesift.catalog.base import Faces, Governance, NewImage, Sources
 from facesift.config import Settings
-from facesift.errors import FaceSiftError, ImageError, SourceError
+from facesift.errors import ConfigError, FaceSiftError, ImageError, SourceError
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.index.optouts import OptOutList
@@ -72,6 +74,9 @@ class IngestReport:
     duplicates_in_run: int = 0
     erased_before: int = 0  # content erased at a data subject's request: never re-ingested
     faces_opted_out: int = 0  # faces matching the do-not-index list, not stored
+    # (file, source) for content already held under ANOTHER source: not added to this one, and
+    # still held on that source's lawful basis, which may not be the one this ingest declared.
+    held_under_other_source: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
@@ -189,6 +194,11 @@ def run_ingest(
     tombstones, opt-outs, catalog writes) happens here, in the one writer.
     """
     source = ports.sources.get_source(source_name)  # no source, no ingest
+    if source.retired_at is not None:
+        raise SourceError(
+            f"source {source.name!r} was retired on {source.retired_at.date()}: it takes no new "
+            "images (declare a new source for new collection)"
+        )
     consent_required = source.lawful_basis == LawfulBasis.CONSENT
     if consent_required and manifest is None:
         raise SourceError(
@@ -260,7 +270,7 @@ def _new_files(
                 advance(1, 0)
                 continue
             hashed.append((path, name, digest))
-        known = ports.faces.known_hashes(digest for _, _, digest in hashed)
+        known = ports.faces.sources_holding(digest for _, _, digest in hashed)
         erased = ports.governance.tombstoned(digest for _, _, digest in hashed)
         for path, name, digest in hashed:
             if digest in erased:
@@ -268,6 +278,8 @@ def _new_files(
                 advance(1, 0)
             elif digest in known:
                 report.already_in_catalog += 1
+                if known[digest] != report.source:
+                    report.held_under_other_source.append((name, known[digest]))
                 advance(1, 0)
             elif digest in seen_in_run:
                 report.duplicates_in_run += 1
@@ -290,6 +302,46 @@ def _analyse_all(
         # Analysis runs in this thread: its stages land in this thread's tally directly.
         return ((outcome, {}) for outcome in analyse_in_chunks(analyser, todo))
     return parallel_analyse(ports.settings, todo, with_stages=True)
+
+
+def refuse_unguarded_main_script() -> None:
+    """Worker processes are spawned, and a spawned process re-imports the script that started
+    it. A script that uses facesift at its top level, without ``if __name__ == "__main__":``,
+    would start the ingest again in every worker, which Python stops by killing the worker;
+    the pool then reports a dead worker, which reads like running out of memory. Say what it
+    is, before any worker starts."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if main is None or getattr(main, "__spec__", None) is not None or not script:
+        return  # `python -m ...`, the facesift command, a notebook or a REPL: nothing re-runs
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return
+    harmless = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    for statement in tree.body:
+        if isinstance(statement, harmless) or _is_main_guard(statement):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring
+        if isinstance(statement, ast.Assign | ast.AnnAssign) and isinstance(
+            statement.value, ast.Constant
+        ):
+            continue
+        raise ConfigError(
+            f"{script} runs code at its top level (line {statement.lineno}), and ingest "
+            "analyses images in worker processes, each of which re-imports that script: put "
+            'the code under `if __name__ == "__main__":` (see the Python example in README.md)'
+        )
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    if not isinstance(statement, ast.If) or not isinstance(statement.test, ast.Compare):
+        return False
+    parts = [statement.test.left, *statement.test.comparators]
+    names = {p.id for p in parts if isinstance(p, ast.Name)}
+    values = {p.value for p in parts if isinstance(p, ast.Constant)}
+    return names == {"__name__"} and values == {"__main__"}
 
 
 def analysis_in_threads(settings: Settings) -> bool:
@@ -326,6 +378,7 @@ def parallel_analyse(
             initargs=(settings.model_dump_json(),),
         )
     else:
+        refuse_unguarded_main_script()
         # One BLAS thread per worker process: the processes already use every core.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from facesift.catalog.base import Faces, Governance, Reembedding
+from facesift.catalog.governance import optout_of
 from facesift.catalog.reembedding import ImageToReembed, ReembedOutcome, SwitchSummary
 from facesift.config import Settings
 from facesift.errors import FaceSiftError
@@ -266,8 +267,10 @@ def _carry_optouts(
     if not references:
         return []
     old_ids, new_vectors = ports.catalog.reembed_staged_vectors(job)
-    carried: list[tuple[str, np.ndarray]] = []
     uncarried: list[str] = []
+    # The faces each person's templates find, pooled: one opt-out has several templates
+    # (catalog.governance.optout_of), and each face found becomes one new-space template.
+    rows_of: dict[str, set[int]] = {}
     for reference, template in zip(references, templates, strict=True):
         if len(template) != ports.space.dimension:
             uncarried.append(reference)
@@ -277,11 +280,15 @@ def _carry_optouts(
         if len(rows) == 0:
             uncarried.append(reference)
             continue
-        for number, row in enumerate(rows, start=1):
-            carried.append(
-                (reference if number == 1 else f"{reference}-{number}", new_vectors[row])
-            )
-        report.optouts_carried += 1
+        rows_of.setdefault(optout_of(reference), set()).update(int(row) for row in rows)
+    carried: list[tuple[str, np.ndarray]] = []
+    for person, found in rows_of.items():
+        for number, row in enumerate(sorted(found), start=1):
+            carried.append((person if number == 1 else f"{person}.{number}", new_vectors[row]))
+    carried_people = set(rows_of)
+    report.optouts_carried = len(carried_people)
+    # A person is dropped only when none of their templates could be carried.
+    uncarried = sorted({optout_of(r) for r in uncarried} - carried_people)
     if uncarried and not drop_uncarried:
         raise FaceSiftError(
             f"{len(uncarried)} opt-outs ({', '.join(uncarried)}) have no face in the gallery, so "

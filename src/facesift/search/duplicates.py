@@ -10,6 +10,7 @@ import faiss
 import numpy as np
 
 from facesift.catalog.base import Faces, Sources
+from facesift.errors import OutOfScope
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.index.optouts import OptOutList
@@ -66,6 +67,12 @@ class DuplicateFinder:
         most ``k`` candidates per record: a ranked list of leads, not every pair under the
         threshold)."""
         actor.require(Action.DUPLICATES)
+        outside = [s for s in (source, against) if s is not None and not actor.may_search(s)]
+        if outside:
+            raise OutOfScope(
+                f"operator {actor.name!r} may not search source {outside[0]!r}: it is outside "
+                "the sources an administrator allowed them"
+            )
         ids_a, records_a = self.sources.source_records(self.sources.get_source(source).id)
         if against is None:
             ids_b, records_b = ids_a, records_a

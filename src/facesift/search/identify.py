@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facesift.catalog.base import Casework, Faces, Identities
+from facesift.catalog.base import Casework, Faces, Identities, Sources
 from facesift.catalog.casework import ProbeFace
 from facesift.catalog.identities import IdentitySummary
 from facesift.errors import AmbiguousFaceError, InputError, NoFaceError
@@ -48,6 +48,7 @@ class Identifier:
         self,
         *,
         probes: ProbeReader,
+        sources: Sources,
         faces: Faces,
         identities: Identities,
         casework: Casework,
@@ -61,6 +62,7 @@ class Identifier:
         """``follow_catalog`` brings the index level with other processes' commits (the
         keeper's ``catch_up``) before each search."""
         self.probes = probes
+        self.sources = sources
         self.follow_catalog = follow_catalog
         self.faces = faces
         self.identities = identities
@@ -89,23 +91,35 @@ class Identifier:
         actor.require(Action.SEARCH)
         purpose, case = require_purpose(self.require_purpose_and_case, purpose, case)
         analysed, pixels = self.probes.analyse_with_pixels(probe, name)
-        results, hidden = self.leads(analysed, top_k, threshold, face)
+        results, hidden = self.leads(analysed, top_k, threshold, face, actor.sources)
+        compared_with = self.in_scope(actor.sources)
         leads = [(r.face_number, lead.face_id, lead.distance) for r in results for lead in r.leads]
         search_id = None
         if keep:
             # The crop of each face searched for, so reviewers see what each lead is compared
             # with; the rest of the probe photo is not kept.
             probe_faces = [
-                ProbeFace(r.face_number, r.box, face_crop_jpeg(pixels, r.box)) for r in results
+                ProbeFace(r.face_number, r.box, face_crop_jpeg(pixels, r.box), r.cut_at_top_k)
+                for r in results
             ]
             search_id = self.casework.add_search(
-                actor.name, purpose, case, analysed.sha256, leads, probe_faces
+                actor.name,
+                purpose,
+                case,
+                analysed.sha256,
+                leads,
+                probe_faces,
+                threshold=self.policy.search_threshold(threshold),
+                compared_with=compared_with,
             )
         details: dict[str, object] = {
             "probe_faces": len(analysed.faces),
             "threshold": self.policy.search_threshold(threshold),
             "leads": [list(lead) for lead in leads],
             "hidden_by_optout": hidden,
+            "compared_with": compared_with,
+            "sources": None if actor.sources is None else sorted(actor.sources),
+            "cut_at_top_k": [r.face_number for r in results if r.cut_at_top_k],
         }
         if search_id is not None:
             details["search_id"] = search_id
@@ -119,12 +133,23 @@ class Identifier:
                 details=details,
             )
         )
-        return SearchRecord(search_id, results)
+        odds = (
+            self.policy.odds(self.policy.search_threshold(threshold), compared_with)
+            if compared_with
+            else None
+        )
+        return SearchRecord(search_id, results, odds)
 
     def leads(
-        self, analysed: AnalysedImage, top_k: int, threshold: float | None, face: int | None
+        self,
+        analysed: AnalysedImage,
+        top_k: int,
+        threshold: float | None,
+        face: int | None,
+        sources: frozenset[str] | None = None,
     ) -> tuple[list[ProbeFaceResult], int]:
-        """The ranked leads of each chosen face, and how many were hidden by an opt-out."""
+        """The ranked leads of each chosen face, and how many were hidden by an opt-out; only
+        faces of ``sources`` if given (the operator's search scope)."""
         if not analysed.faces:
             raise NoFaceError(analysed.path)
         chosen = list(enumerate(analysed.faces, start=1))
@@ -138,15 +163,16 @@ class Identifier:
         self.follow_catalog()
         if len(self.index) == 0:
             return [ProbeFaceResult(n, f.detection.box, ()) for n, f in chosen], 0
-        matrix = np.vstack([f.embedding for _, f in chosen])
-        distances, ids = self.index.search(matrix, top_k)
+        nearest = self._nearest([f.embedding for _, f in chosen], top_k, limit, sources)
         wanted = {
             int(i)
-            for row, dist in zip(ids, distances, strict=True)
+            for row, dist in nearest
             for i, d in zip(row, dist, strict=True)
             if i >= 0 and d <= limit
         }
         stored = self.faces.stored_faces(wanted)
+        if sources is not None:
+            stored = {f: hit for f, hit in stored.items() if hit.source in sources}
         # Past its retention (or its consent) an image is no lead, even before `purge` runs.
         now = datetime.now(UTC)
         for face_id in [f for f, hit in stored.items() if hit.expires_at and hit.expires_at <= now]:
@@ -158,7 +184,7 @@ class Identifier:
             stored.pop(face_id, None)
         identity_of = self.identities.identities_of(stored)
         results = []
-        for (number, probe_face), row, dist in zip(chosen, ids, distances, strict=True):
+        for (number, probe_face), (row, dist) in zip(chosen, nearest, strict=True):
             leads = []
             for face_id, distance in zip(row, dist, strict=True):
                 hit = stored.get(int(face_id))
@@ -182,8 +208,42 @@ class Identifier:
                         **_identity_fields(identity_of.get(hit.face_id)),  # type: ignore[arg-type]
                     )
                 )
-            results.append(ProbeFaceResult(number, probe_face.detection.box, tuple(leads)))
+            results.append(
+                ProbeFaceResult(
+                    number,
+                    probe_face.detection.box,
+                    tuple(leads[:top_k]),
+                    cut_at_top_k=len(leads) > top_k,
+                )
+            )
         return results, len(hidden_ids)
+
+    def _nearest(
+        self,
+        vectors: list[np.ndarray],
+        top_k: int,
+        limit: float,
+        sources: frozenset[str] | None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(ids, distances) nearest first, per probe face. One more than asked, so that a cut
+        list says so. A scoped search takes every face within the threshold instead: the
+        nearest faces overall may all be of sources outside the scope."""
+        if sources is None:
+            distances, ids = self.index.search(np.vstack(vectors), top_k + 1)
+            return list(zip(ids, distances, strict=True))
+        rows = []
+        for vector in vectors:
+            ids, distances = self.index.range_search(vector, limit)
+            order = np.argsort(distances, kind="stable")
+            rows.append((ids[order], distances[order]))
+        return rows
+
+    def in_scope(self, sources: frozenset[str] | None) -> int:
+        """The gallery faces a search in this scope is compared with."""
+        if sources is None:
+            return len(self.index)
+        counts = self.sources.source_counts()
+        return sum(faces for name, (_, faces) in counts.items() if name in sources)
 
     def _opted_out(self, face_ids: list[int], threshold: float) -> set[int]:
         if not face_ids:

@@ -12,12 +12,13 @@ threshold derived from it. No threshold arithmetic happens anywhere else.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from facesift.errors import ConfigError, InputError
 from facesift.search.calibration import Calibration, calibration_filename, find_calibration
-from facesift.types import EmbeddingSpace
+from facesift.types import EmbeddingSpace, SearchOdds
 
 # With n records there are n^2/2 comparisons: at the search threshold (FMR 1e-3) 100k records
 # would yield ~5 million false pairs. By default the threshold is tightened so that about this
@@ -43,6 +44,48 @@ def reported_distance(distance: float) -> float:
 
 def reported_rate(rate: float) -> float:
     return float(f"{float(rate):.2g}")
+
+
+def plain_rate(rate: float, resolution: float | None = None) -> str:
+    """A rate as people read it, the one format for CLI, web, API text and reports: "1 in
+    26,767"; "fewer than 1 in 87 million" at the calibration's floor; "about 1 in 3" for large
+    rates."""
+    if resolution is not None and rate <= resolution:
+        return f"fewer than 1 in {_count(1 / resolution)}"
+    if rate <= 0:
+        return "never measured"
+    if rate >= 0.5:
+        return f"{100 * rate:.0f}%"
+    return f"1 in {_count(1 / rate)}"
+
+
+def _count(value: float) -> str:
+    if value >= 10_000_000:
+        return f"{value / 1_000_000:.0f} million"
+    if value >= 100:
+        return f"{float(f'{value:.3g}'):,.0f}"
+    return f"{value:,.0f}"
+
+
+def describe_odds(odds: SearchOdds) -> str:
+    """What to expect of a search, in one sentence (CLI, web and API say it the same way)."""
+    return (
+        f"Compared with {odds.compared_with:,} gallery faces at a false-match rate of "
+        f"{plain_rate(odds.false_match_rate)} per comparison: for someone the gallery does not "
+        f"hold, expect {plain_count(odds.expected_false_leads)} false lead(s) per probe face, a "
+        f"{100 * odds.chance_of_a_false_lead:.2g}% chance that at least one lead is a stranger."
+    )
+
+
+def plain_count(expected: float) -> str:
+    """An expected number of false leads, as a person reads it: "about 4", "about 0.3"."""
+    if expected >= 10:
+        return f"about {expected:,.0f}"
+    if expected >= 0.1:
+        return f"about {expected:.1f}"
+    if expected >= 0.001:
+        return f"about {expected:.2g}"
+    return "fewer than 0.001"
 
 
 @dataclass(frozen=True)
@@ -140,3 +183,16 @@ class MatchingPolicy:
 
     def false_match_rate(self, distance: float) -> float:
         return self.require_calibration().false_match_rate(distance)
+
+    def odds(self, threshold: float, compared_with: int) -> SearchOdds:
+        """What a search at ``threshold`` over ``compared_with`` faces should be expected to
+        return for someone the gallery does not hold: comparisons are taken as independent,
+        which LFW's open-set figures (docs/accuracy.md) bear out to within a factor of two."""
+        rate = self.false_match_rate(threshold)
+        return SearchOdds(
+            compared_with=compared_with,
+            threshold=threshold,
+            false_match_rate=reported_rate(rate),
+            expected_false_leads=reported_rate(compared_with * rate),
+            chance_of_a_false_lead=reported_rate(-math.expm1(compared_with * math.log1p(-rate))),
+        )

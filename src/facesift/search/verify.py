@@ -62,6 +62,8 @@ class Verifier:
             false_match_rate=reported_rate(self.policy.false_match_rate(distance)),
             box_a=face_a.detection.box,
             box_b=face_b.detection.box,
+            faces_in_a=len(image_a.faces),
+            faces_in_b=len(image_b.faces),
         )
         self.audit.record(
             AuditEvent(

@@ -96,7 +96,38 @@ def test_search_json_has_ranked_leads_with_provenance(gallery):
 def test_search_table_for_people(gallery):
     data, probe, _, _ = gallery
     out = run("search", str(probe), *CASE, data_dir=data, operator="ina").stdout
-    assert "Probe face 1" in out and "FMR" in out and "Leads, not identifications" in out
+    assert "Probe face 1" in out and "Leads, not identifications" in out
+    # Rates in the one plain format, and what a stranger's search would return in this gallery.
+    assert "strangers this close" in out and re.search(r"1 in [\d,]+( million)?; ", out)
+    assert re.search(r"Compared with \d+ gallery faces", out)
+    assert "chance that at least" in out
+
+
+def test_search_says_when_its_list_was_cut_at_top_k(gallery):
+    data, probe, _, _ = gallery
+    cut = json.loads(
+        run(
+            "search", str(probe), *CASE, "--top-k", "1", "--json", data_dir=data, operator="ina"
+        ).stdout  # fmt: skip
+    )
+    assert len(cut["faces"][0]["leads"]) == 1 and cut["faces"][0]["cut_at_top_k"] is True
+    assert cut["odds"]["compared_with"] >= 10 and 0 < cut["odds"]["chance_of_a_false_lead"] < 1
+    whole = json.loads(
+        run(
+            "search", str(probe), *CASE, "--top-k", "100", "--json", data_dir=data, operator="ina"
+        ).stdout  # fmt: skip
+    )
+    assert whole["faces"][0]["cut_at_top_k"] is False
+    shown = run("search", str(probe), *CASE, "--top-k", "1", data_dir=data, operator="ina")
+    assert "the list was cut at --top-k" in shown.stdout
+
+
+def test_verify_says_which_face_of_a_group_photo_it_compared(gallery):
+    data, probe, folder, _ = gallery
+    group = next(folder.glob("group-*.jpg"))
+    out = run("verify", str(group), str(probe), *CASE, data_dir=data, operator="ina").stdout
+    assert re.search(r"the first photo holds \d faces: compared the main one", out)
+    assert "the second photo holds" not in out  # a portrait: nothing to say
 
 
 def test_search_needs_purpose_and_case(gallery):
@@ -163,6 +194,12 @@ def test_subject_access_html_and_audit(gallery, tmp_path):
     page = report.read_text()
     assert page.count("data:image/jpeg;base64,") == len(held)
     assert "Your selfie was not kept" in page
+    # The report goes to the person: no claim that a person checked it (nobody did here), and
+    # no server paths, only file names.
+    assert "have not been checked by a person" in page and "a person checked each" not in page
+    assert str(Path(held[0]["image"]["path"]).parent) not in page
+    assert Path(held[0]["image"]["path"]).name in page
+    assert re.search(r"false-match rate (fewer than )?1 in ", page)
     verified = run("audit", "verify", data_dir=data, operator="audrey").stdout
     assert "audit trail intact" in verified
     shown = json.loads(
@@ -312,3 +349,15 @@ def test_a_search_is_kept_and_its_case_exported_and_verified(gallery, tmp_path):
     missing = run("case", "export", "NOPE", "--out", str(tmp_path / "x"), data_dir=data,
                   operator="audrey", check=False)  # fmt: skip
     assert missing.returncode != 0 and "no search, verification or review" in missing.stderr
+
+
+def test_an_administrator_scopes_an_investigators_searches(gallery, tmp_path):
+    data, probe, _, _ = gallery
+    shown = run("user", "scope", "ina", "--sources", "demo", data_dir=data)
+    assert "return faces of: demo" in shown.stdout
+    assert "demo" in run("user", "list", data_dir=data).stdout
+    refused = run("user", "scope", "ina", "--sources", "nowhere", data_dir=data, check=False)
+    assert refused.returncode != 0 and "no source named 'nowhere'" in refused.stderr
+    neither = run("user", "scope", "ina", data_dir=data, check=False)
+    assert neither.returncode != 0 and "--sources" in neither.stderr
+    assert "every source" in run("user", "scope", "ina", "--all", data_dir=data).stdout

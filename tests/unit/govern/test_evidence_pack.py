@@ -106,6 +106,17 @@ def test_a_pack_changed_by_one_byte_anywhere_fails(casework, tmp_path):
             assert problems, f"a flipped bit at {offset} of {path.name} went unnoticed"
         path.write_bytes(original)
     assert chain.verify_pack(pack)[0] == []
+    # The two files the verifier parses, changed at every 5th byte: always a finding, never a
+    # crash (a flipped letter can turn a field name or a number into something else).
+    for name in ("audit.jsonl", "manifest.json"):
+        path = pack / name
+        original = path.read_bytes()
+        for offset in range(0, len(original), 5):
+            changed = bytearray(original)
+            changed[offset] ^= 0x01
+            path.write_bytes(bytes(changed))
+            assert chain.verify_pack(pack)[0], f"{name} changed at {offset} went unnoticed"
+        path.write_bytes(original)
     # A file removed, or one slipped in, is noticed too.
     (pack / "planted.jpg").write_bytes(b"x")
     assert any("planted.jpg" in p for p in chain.verify_pack(pack)[0])

@@ -8,6 +8,8 @@ EXPECTED_ALLOWED = {
     Role.ADMIN: {
         "source-add",
         "source-list",
+        "source-edit",
+        "source-retire",
         "ingest",
         "stats",
         "subject-access",
@@ -25,6 +27,7 @@ EXPECTED_ALLOWED = {
         "audit-verify",
         "cluster",
         "reembed",
+        "user-scope",
     },
     Role.INVESTIGATOR: {
         "search",
@@ -38,7 +41,15 @@ EXPECTED_ALLOWED = {
         "case-export",  # only of a case they searched in (govern/evidence.py)
     },
     Role.REVIEWER: {"review", "verify", "source-list", "stats", "identity-view", "identity-edit"},
-    Role.AUDITOR: {"audit-show", "audit-verify", "report", "source-list", "stats", "case-export"},
+    Role.AUDITOR: {
+        "audit-show",
+        "audit-verify",
+        "audit-export",
+        "report",
+        "source-list",
+        "stats",
+        "case-export",
+    },
     Role.PUBLIC: set(),  # the anonymous portal: nothing that needs a permission
 }
 
