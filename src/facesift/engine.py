@@ -221,6 +221,7 @@ class FaceSift:
             max_image_pixels=self.settings.max_image_pixels,
             max_file_bytes=self.settings.max_file_bytes,
             version=_facesift_version(),
+            forget_deleted=catalog.forget_deleted,
         )
         self.erasure = Erasure(
             sources=catalog,
@@ -668,6 +669,10 @@ class FaceSift:
         """Limit an operator's searches to ``sources`` (None: every source)."""
         known = {source.name for source in self._catalog.list_sources()}
         return self.operator_admin.scope(actor, name, sources, known)
+
+    def close_case(self, actor: Actor, case: str) -> int:
+        """The case is over: erase its kept searches' probe crops; returns how many."""
+        return self.evidence.close(actor, case)
 
     def export_case(self, actor: Actor, case: str, out: Path) -> ExportedPack:
         """The evidence pack of ``case``, written to the new folder ``out``."""

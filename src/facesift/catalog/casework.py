@@ -166,6 +166,18 @@ class CaseworkQueries:
                 for r in rows
             ]
 
+    def delete_probe_faces(self, search_ids: Iterable[int]) -> int:
+        """Delete the probe crops of these kept searches (their leads and reviews stay)."""
+        wanted = [int(i) for i in search_ids]
+        if not wanted:
+            return 0
+        with self.db.begin() as connection:
+            return int(
+                connection.execute(
+                    delete(search_probe_faces).where(search_probe_faces.c.search_id.in_(wanted))
+                ).rowcount
+            )
+
     def case_search_ids(self, case_ref: str) -> list[int]:
         """Ids of the kept searches made for ``case_ref``, oldest first."""
         query = select(searches.c.id).where(searches.c.case_ref == case_ref)

@@ -47,6 +47,19 @@ def export(
     )
 
 
+@case_app.command("close")
+def close(
+    case: Annotated[str, typer.Argument(help="The case reference the searches were made under.")],
+    data_dir: DataDir = None,
+) -> None:
+    """The case is over: erase the probe-face crops its kept searches hold (kept only for the
+    life of the case). Leads, reviews and the audit record stay; export a pack first if one is
+    needed with the crops."""
+    with open_engine(data_dir) as engine:
+        erased = engine.close_case(acting_operator(engine), case)
+    console.print(f"case [bold]{shown(case)}[/] closed: {erased} probe crop(s) erased")
+
+
 @case_app.command("verify")
 def verify(
     pack: Annotated[Path, typer.Argument(help="The pack's folder.")],

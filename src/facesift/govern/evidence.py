@@ -77,6 +77,7 @@ class CaseEvidence:
         max_image_pixels: int,
         max_file_bytes: int,
         version: str,
+        forget_deleted: Callable[[], None] = lambda: None,
     ):
         self.casework = casework
         self.faces = faces
@@ -88,6 +89,7 @@ class CaseEvidence:
         self.max_image_pixels = max_image_pixels
         self.max_file_bytes = max_file_bytes
         self.version = version
+        self.forget_deleted = forget_deleted  # the catalog's secure-delete checkpoint
 
     def export(self, actor: Actor, case: str, out: Path) -> ExportedPack:
         """Write the pack of ``case`` to the new folder ``out``: auditors may export any case,
@@ -146,6 +148,32 @@ class CaseEvidence:
             erased_leads=content["erased_count"],
             audit_records=len(case_records),
         )
+
+    def close(self, actor: Actor, case: str) -> int:
+        """The case is over: erase the crops of the faces its searches looked for (kept only for
+        the life of the case), and say so in the audit trail. Leads, reviews and the record
+        stay: a later evidence pack shows the case without its probe crops. Administrators may
+        close any case; an investigator a case they searched in. Returns crops erased."""
+        actor.require(Action.CASE_CLOSE)
+        case = bounded("case", case, CASE_CHARS)
+        search_ids = self.casework.case_search_ids(case)
+        if not search_ids:
+            raise CaseNotFound(f"no search was kept for case {case!r}")
+        if Action.SEARCH in PERMISSIONS[actor.role] and not any(
+            self.reviews.kept_search(i).actor == actor.name for i in search_ids
+        ):
+            raise CaseNotFound(f"operator {actor.name!r} ran no search in case {case!r}")
+        erased = self.casework.delete_probe_faces(search_ids)
+        self.forget_deleted()  # no copy left in the catalog's free pages or its log
+        self.audit.record(
+            AuditEvent(
+                actor,
+                Action.CASE_CLOSE,
+                case_ref=case,
+                details={"searches": search_ids, "probe_crops_erased": erased},
+            )
+        )
+        return erased
 
     # --- the audit stretch ---------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class Action(enum.StrEnum):
     REEMBED = "reembed"
     EXPORT_EMBEDDINGS = "export-embeddings"
     CASE_EXPORT = "case-export"  # an evidence pack of one case (govern/evidence.py)
+    CASE_CLOSE = "case-close"  # a case is over: its probe crops are erased
     # Reads that show people, audited as they happen (each is allowed by the rules of
     # govern/visibility.py and govern/review.py, not by a permission of its own).
     VIEW_IMAGE = "view-image"
@@ -96,6 +97,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.USER_DISABLE,
             Action.USER_ROTATE_KEY,
             Action.USER_SCOPE,
+            Action.CASE_CLOSE,
             Action.REPORT,
             Action.INDEX_ADMIN,
             Action.AUDIT_VERIFY,
@@ -114,6 +116,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.IDENTITY_EDIT,
             Action.DUPLICATES,
             Action.CASE_EXPORT,
+            Action.CASE_CLOSE,
         }
     ),
     Role.REVIEWER: frozenset(

@@ -210,3 +210,37 @@ def test_a_pack_is_never_written_over_other_files(casework, tmp_path):
         engine.export_case(engine.operator(name="aud"), "C-7", taken)
     assert (taken / "keep.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_closing_a_case_erases_its_probe_crops_and_nothing_else(casework, tmp_path):
+    """Probe crops are kept for the life of the case: closing it erases them (and no byte of
+    them is left in any file of the data directory), while leads, reviews and the record stay."""
+    engine, record, lead = casework
+    crop = engine._catalog.probe_faces(record.search_id)[0].crop_jpeg
+    data_dir = engine.data_dir
+
+    def files_holding(needle: bytes) -> list[str]:
+        return [str(p) for p in data_dir.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+    needle = crop[len(crop) // 2 : len(crop) // 2 + 64]
+    assert files_holding(needle)  # the scan is not blind
+    with pytest.raises(PermissionDenied):
+        engine.close_case(engine.operator(name="aud"), "C-7")
+    with pytest.raises(CaseNotFound, match="ran no search"):
+        engine.close_case(engine.operator(name="other"), "C-7")
+    erased = engine.close_case(engine.operator(name="investigator"), "C-7")
+    assert erased == 1 and engine._catalog.probe_faces(record.search_id) == []
+    assert files_holding(needle) == []
+    assert engine.lead_reviews(engine.operator(name="rev1"), record.search_id)
+    last = engine._audit.records()[-1]
+    assert (last.action, last.case_ref, last.details["probe_crops_erased"]) == (
+        "case-close",
+        "C-7",
+        1,
+    )
+    pack = engine.export_case(engine.operator(name="aud"), "C-7", tmp_path / "after")
+    content = json.loads((pack.folder / "case.json").read_text())
+    assert content["searches"][0]["probe_faces"] == [] and not any(
+        (pack.folder / "probes").iterdir()
+    )
+    assert chain.verify_pack(pack.folder)[0] == []

@@ -28,6 +28,7 @@ EXPECTED_ALLOWED = {
         "cluster",
         "reembed",
         "user-scope",
+        "case-close",
     },
     Role.INVESTIGATOR: {
         "search",
@@ -39,6 +40,7 @@ EXPECTED_ALLOWED = {
         "identity-edit",
         "duplicates",
         "case-export",  # only of a case they searched in (govern/evidence.py)
+        "case-close",
     },
     Role.REVIEWER: {"review", "verify", "source-list", "stats", "identity-view", "identity-edit"},
     Role.AUDITOR: {

@@ -54,3 +54,13 @@ def test_others_get_no_pack_and_no_probe_crop(site):
     assert site.signed_in("rev1").get(f"/searches/{search_id}/probe-faces/9").status_code == 404
     exports = [r for r in site.engine._audit.records()[before:] if r.action == "case-export"]
     assert exports == []
+
+
+def test_a_closed_case_shows_no_probe_crop(site):
+    investigator = site.signed_in("ina")
+    search_id = search_id_of(site.web_search(investigator, "hopper", case="WEB-CLOSED"))
+    assert investigator.get(f"/searches/{search_id}/probe-faces/1").status_code == 200
+    site.engine.close_case(site.engine.operator(name="ina"), "WEB-CLOSED")
+    page = investigator.get(f"/searches/{search_id}").text
+    assert "data-no-crop" in page and f"/searches/{search_id}/probe-faces/1" not in page
+    assert investigator.get(f"/searches/{search_id}/probe-faces/1").status_code == 404

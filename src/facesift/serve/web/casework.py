@@ -44,6 +44,7 @@ class SearchView:
     may_export: bool = False  # this actor may download the case's evidence pack
     odds: SearchOdds | None = None  # what the search could be expected to return
     cut: set[int] = field(default_factory=set)  # probe faces whose leads were cut at top-k
+    crops: set[int] = field(default_factory=set)  # probe faces whose crop is kept (case open)
     resolution: float = 0.0  # the smallest rate the calibration tells apart from zero
     decisions: dict[int, list[StoredReview]] = field(default_factory=dict)  # by face id
 
@@ -93,6 +94,7 @@ def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
                 controller=origin.controller if origin else "",
             )
         )
+    probes = engine.probe_faces(actor, search_id)
     may_review = Action.REVIEW in PERMISSIONS[actor.role] and actor.name != found.actor
     decided = {
         s.face_id
@@ -111,7 +113,8 @@ def search_view(engine: FaceSift, actor: Actor, search_id: int) -> SearchView:
             if found.threshold is not None and found.compared_with
             else None
         ),
-        cut={p.face_number for p in engine.probe_faces(actor, search_id) if p.cut_at_top_k},
+        cut={p.face_number for p in probes if p.cut_at_top_k},
+        crops={p.face_number for p in probes},
         resolution=engine.calibration.resolution,
         decisions=_by_face(engine.review_decisions(actor, search_id)),
     )
