@@ -102,6 +102,44 @@ def source_add(
     )
 
 
+@source_app.command("edit")
+def source_edit(
+    name: Annotated[str, typer.Argument(help="The source to edit.")],
+    purpose: Annotated[str | None, typer.Option(help="New purpose.")] = None,
+    controller: Annotated[str | None, typer.Option(help="New controller contact.")] = None,
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a source's purpose, controller or description (audited, old and new text). Its
+    lawful basis, jurisdiction and retention are the terms its images were collected under and
+    cannot change: declare a new source for new terms, and retire this one."""
+    with open_engine(data_dir) as engine:
+        current = next((s for s in engine.sources() if s.name == name), None)
+        if current is None:
+            raise FaceSiftError(f"no source named {name!r}")
+        source = engine.edit_source(
+            acting_operator(engine),
+            name,
+            description=current.description if description is None else description,
+            purpose=current.purpose if purpose is None else purpose,
+            controller=current.controller if controller is None else controller,
+        )
+    console.print(f"source [bold]{shown(source.name)}[/] updated")
+
+
+@source_app.command("retire")
+def source_retire(
+    name: Annotated[str, typer.Argument(help="The source to close to new images.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Close a source to new ingest. Its images stay until their retention ends; erasing them
+    is a separate decision (`facesift erase --source NAME`)."""
+    with open_engine(data_dir) as engine:
+        source = engine.retire_source(acting_operator(engine), name)
+    when = source.retired_at.date() if source.retired_at else "now"
+    console.print(f"source [bold]{shown(source.name)}[/] retired ({when}): no new images")
+
+
 @source_app.command("list")
 def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List declared sources with their image and face counts."""
@@ -131,6 +169,7 @@ def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         "controller",
         "images",
         "faces",
+        "status",
     ):
         table.add_column(column)
     for s in sources:
@@ -144,6 +183,7 @@ def source_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
             s.controller,
             str(images),
             str(faces),
+            f"retired {s.retired_at.date()}" if s.retired_at else "open",
         )
     console.print(table)
 

@@ -361,3 +361,18 @@ def test_an_administrator_scopes_an_investigators_searches(gallery, tmp_path):
     neither = run("user", "scope", "ina", data_dir=data, check=False)
     assert neither.returncode != 0 and "--sources" in neither.stderr
     assert "every source" in run("user", "scope", "ina", "--all", data_dir=data).stdout
+
+
+def test_a_source_is_edited_and_retired_from_the_cli(gallery, tmp_path):
+    data, _, folder, _ = gallery
+    add_source(data, "old-notices")
+    edited = run("source", "edit", "old-notices", "--purpose", "missing persons", data_dir=data)
+    assert "updated" in edited.stdout
+    listed = run("source", "list", "--json", data_dir=data).stdout
+    assert any(
+        s["name"] == "old-notices" and s["purpose"] == "missing persons" for s in json.loads(listed)
+    )
+    assert "retired" in run("source", "retire", "old-notices", data_dir=data).stdout
+    refused = run("ingest", str(folder), "--source", "old-notices", data_dir=data, check=False)
+    assert refused.returncode != 0 and "retired" in refused.stderr
+    assert "Traceback" not in refused.stderr
