@@ -161,3 +161,20 @@ def test_operators_are_added_with_the_key_shown_once_rotated_and_disabled(site):
         admin, "/admin/operators", "/admin/operators", {"name": "x y", "role": "reviewer"}
     )
     assert bad.status_code == 422 and "invalid" in bad.text
+
+
+def test_an_admin_scopes_an_investigators_searches_on_the_operators_page(site):
+    admin = site.signed_in("admin")
+    page = admin.get("/admin/operators").text
+    assert 'action="/admin/operators/ina/scope"' in page
+    answer = site.post_form(
+        admin, "/admin/operators", "/admin/operators/ina/scope", {"sources": ["press"]}
+    )
+    assert answer.status_code == 303
+    assert site.engine.operator(name="ina").sources == frozenset({"press"})
+    site.post_form(admin, "/admin/operators", "/admin/operators/ina/scope", {"every_source": "1"})
+    assert site.engine.operator(name="ina").sources is None
+    # Only administrators set scopes: an investigator widening their own is refused.
+    ina = site.signed_in("ina")
+    refused = site.post_form(ina, "/search", "/admin/operators/ina/scope", {"every_source": "1"})
+    assert refused.status_code == 403

@@ -24,6 +24,7 @@ def _operators_page(request: Request, engine: Engine, actor, status_code: int = 
         status_code=status_code,
         operators=engine.list_operators(actor),  # USER_LIST
         roles=[r.value for r in OPERATOR_ROLES],
+        sources=[s.name for s in engine.sources()],
         **context,
     )
 
@@ -65,3 +66,16 @@ def rotate(request: Request, engine: Engine, actor: SignedIn, name: str):
     # Rotating one's own key ends one's session (it holds the old key's digest): the page says
     # so, and the next page asks to sign in with the new key.
     return _operators_page(request, engine, actor, new_key=(name, key, "given a new key"))
+
+
+@router.post("/admin/operators/{name}/scope", dependencies=[CsrfChecked])
+def scope(
+    engine: Engine,
+    actor: SignedIn,
+    name: str,
+    sources: Annotated[list[str] | None, Form()] = None,
+    every_source: Annotated[str, Form()] = "",
+):
+    """Which sources the operator's searches may return faces from (all, or those ticked)."""
+    engine.scope_operator(actor, name, None if every_source else list(sources or []))
+    return see_other("/admin/operators")
