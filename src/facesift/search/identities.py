@@ -27,8 +27,14 @@ class IdentityEditor:
         return self.identities.identity_summaries(min_faces)
 
     def faces_of(self, actor: Actor, identity_id: int) -> list[int]:
+        """The identity's faces, those of the operator's search scope only (the faces they may
+        see: govern/visibility.py)."""
         actor.require(Action.IDENTITY_VIEW)
-        return self.identities.identity_faces(identity_id)
+        face_ids = self.identities.identity_faces(identity_id)
+        if actor.sources is None:
+            return face_ids
+        stored = self.faces.stored_faces(face_ids)
+        return [f for f in face_ids if f in stored and actor.may_search(stored[f].source)]
 
     def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source), for the identity views."""

@@ -89,3 +89,16 @@ def test_the_people_page_rule_keeps_to_the_scope_too(gallery):
     engine.scope_operator(admin, "investigator", ["custody"])
     with pytest.raises(NotShown):
         engine.face_thumbnail(engine.operator(name="investigator"), accounts_face)
+
+
+def test_an_identity_lists_only_the_faces_within_the_scope(gallery):
+    engine, admin, investigator = gallery
+    engine.cluster(investigator)
+    hopper = next(s for s in engine.identities(investigator) if s.faces >= 2)
+    every = engine.identity_faces(investigator, hopper.id)
+    engine.scope_operator(admin, "investigator", ["custody"])
+    scoped = engine.identity_faces(engine.operator(name="investigator"), hopper.id)
+    stored = engine._catalog.stored_faces(every)
+    assert scoped == [f for f in every if stored[f].source == "custody"] and len(scoped) < len(
+        every
+    )
