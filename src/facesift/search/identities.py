@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from facesift.catalog.base import Faces, Identities, StoredFace
 from facesift.catalog.identities import IdentitySummary
+from facesift.errors import OutOfScope
 from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor
 from facesift.text import NAME_CHARS, bounded
@@ -58,7 +59,18 @@ class IdentityEditor:
         )
 
     def move(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
-        """Move faces to an identity (None: split them into a new one); returns its id."""
+        """Move faces to an identity (None: split them into a new one); returns its id. Only
+        faces the operator may see: those of sources in their search scope."""
+        if actor.sources is not None:
+            stored = self.faces.stored_faces(face_ids)
+            outside = [
+                f for f in face_ids if f in stored and not actor.may_search(stored[f].source)
+            ]
+            if outside:
+                raise OutOfScope(
+                    f"operator {actor.name!r} may not move face {outside[0]}: its source is "
+                    "outside the sources an administrator allowed them"
+                )
         return self._edit(
             actor,
             lambda: self.identities.move_faces(face_ids, identity_id),

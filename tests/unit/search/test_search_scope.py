@@ -102,3 +102,12 @@ def test_an_identity_lists_only_the_faces_within_the_scope(gallery):
     assert scoped == [f for f in every if stored[f].source == "custody"] and len(scoped) < len(
         every
     )
+
+
+def test_a_scoped_operator_cannot_move_a_face_they_may_not_see(gallery):
+    engine, admin, investigator = gallery
+    stored = engine._catalog.stored_faces(engine._catalog.face_ids().tolist())
+    accounts_face = next(f for f, s in stored.items() if s.source == "accounts")
+    engine.scope_operator(admin, "investigator", ["custody"])
+    with pytest.raises(OutOfScope, match=f"face {accounts_face}"):
+        engine.move_faces(engine.operator(name="investigator"), [accounts_face], None)
