@@ -692,10 +692,15 @@ class FaceSift:
         request_id: int,
         *,
         face_ids: list[int] | None = None,
+        identity_check: str | None = None,
         decline_reason: str | None = None,
     ) -> SubjectRequest:
         return self.requests.fulfil_subject_request(
-            actor, request_id, face_ids=face_ids, decline_reason=decline_reason
+            actor,
+            request_id,
+            face_ids=face_ids,
+            identity_check=identity_check,
+            decline_reason=decline_reason,
         )
 
     def subject_request_by_reference(self, reference: str) -> SubjectRequest:

@@ -183,11 +183,13 @@ def fulfil(admin, url: str, tick: str, screenshot: Path | None = None) -> None:
     if tick == "all":
         for index in range(boxes.count()):
             boxes.nth(index).check()
+    admin.fill("[data-identity-check]", "photo ID seen on a video call")
     if screenshot:
         admin.screenshot(path=screenshot, full_page=True)
     admin.click("[data-fulfil]")
     admin.wait_for_load_state()
     assert admin.inner_text("[data-status]") == "fulfilled"
+    assert admin.inner_text("[data-identity-checked]") == "photo ID seen on a video call"
 
 
 def drop_file(page, selector: str, path: Path) -> None:

@@ -73,6 +73,7 @@ class StoredSubjectRequest:
     report_html: str | None
     decline_reason: str | None
     handled_by: str | None
+    identity_check: str | None = None
 
 
 @overload
@@ -327,6 +328,7 @@ def _subject_request(row: RowMapping) -> StoredSubjectRequest:
         report_html=row["report_html"],
         decline_reason=row["decline_reason"],
         handled_by=row["handled_by"],
+        identity_check=row["identity_check"],
     )
 
 

@@ -357,5 +357,8 @@ subject_requests = Table(
     Column("report_html", Text, nullable=True),
     Column("decline_reason", Text, nullable=True),
     Column("handled_by", String(100), nullable=True),
+    # How the administrator checked that the requester is the person (migration 0009): nothing
+    # about the gallery is disclosed before this is recorded.
+    Column("identity_check", Text, nullable=True),
     sqlite_autoincrement=True,
 )

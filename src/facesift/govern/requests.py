@@ -62,6 +62,7 @@ class SubjectRequest:
     decline_reason: str | None = None
     handled_by: str | None = None
     outcome: str | None = None  # what fulfilling it did, in one line (outcome_summary)
+    identity_check: str | None = None  # how the admin checked the requester is the person
 
 
 def one_month_after(moment: datetime) -> datetime:
@@ -201,10 +202,13 @@ class SubjectRequests:
         request_id: int,
         *,
         face_ids: list[int] | None = None,
+        identity_check: str | None = None,
         decline_reason: str | None = None,
     ) -> SubjectRequest:
         """Carry out (or decline) an open request; ``face_ids`` are the candidates the admin
-        confirmed as the person (None: all candidates)."""
+        confirmed as the person (None: all candidates); ``identity_check`` says how the admin
+        checked that the requester is that person (a selfie proves nothing: anyone can send
+        anyone's photo), and nothing is disclosed or erased without it."""
         actor.require(Action.SUBJECT_REQUEST)
         found = self._open(request_id)
         now = datetime.now(UTC)
@@ -220,13 +224,21 @@ class SubjectRequests:
                 decline_reason=reason,
                 at=now,
             )
+        checked = bounded("identity_check", identity_check or "", NOTE_CHARS)
+        if not checked:
+            raise InputError(
+                "identity_check: say how you checked that the requester is the person in the "
+                "photos (e.g. photo ID seen on a video call); nothing is disclosed or erased "
+                "before that is recorded"
+            )
         report_html = self._carry_out(found, actor, face_ids)
         return self._close(
             actor,
             found,
             RequestStatus.FULFILLED,
-            {"face_ids": face_ids},
+            {"face_ids": face_ids, "identity_check": checked},
             report_html=report_html,
+            identity_check=checked,
             at=now,
         )
 
@@ -389,4 +401,5 @@ def _view(found: StoredSubjectRequest) -> SubjectRequest:
         decline_reason=found.decline_reason,
         handled_by=found.handled_by,
         outcome=outcome_summary(found.kind, found.report_html),
+        identity_check=found.identity_check,
     )

@@ -284,6 +284,9 @@ class SubjectRequestOut(FromDomain):
     overdue: bool
     decline_reason: str | None
     handled_by: str | None
+    identity_check: str | None = Field(
+        description="How the administrator checked that the requester is the person."
+    )
 
 
 class FulfilIn(BaseModel):
@@ -292,6 +295,11 @@ class FulfilIn(BaseModel):
         description="The candidates confirmed to be the person. Required to fulfil an erasure "
         "(at least one); for access, the faces disclosed (default: all candidates; [] when none "
         "is the person).",
+    )
+    identity_check: str | None = Field(
+        default=None,
+        description="Required to fulfil: how you checked that the requester is the person in "
+        "the photos (a selfie proves nothing). Recorded with the request.",
     )
     decline_reason: str | None = Field(default=None, description="Decline instead, saying why.")
 

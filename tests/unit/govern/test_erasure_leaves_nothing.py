@@ -5,6 +5,7 @@ tags, caches) is scanned for the erased faces' embeddings and the erased photo's
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facesift import FaceSift, Settings
 from tests.conftest import add_source, operators
@@ -65,7 +66,12 @@ def test_an_access_report_that_showed_erased_faces_is_withdrawn(photos, tmp_path
         selfie = photos["hopper"].read_bytes()
         access = engine.open_subject_request(selfie, "access", "grace@example.org")
         candidates = engine.subject_request_candidates(admin, access.id).faces
-        engine.fulfil_subject_request(admin, access.id, face_ids=[f.face_id for f in candidates])
+        engine.fulfil_subject_request(
+            admin,
+            access.id,
+            face_ids=[f.face_id for f in candidates],
+            identity_check="ID seen on a call",
+        )
         report = engine.subject_request(admin, access.id).report_html
         assert report and "data:image/jpeg;base64," in report
         crop = report.split("data:image/jpeg;base64,")[1][:120].encode()
@@ -73,8 +79,37 @@ def test_an_access_report_that_showed_erased_faces_is_withdrawn(photos, tmp_path
 
         erasure = engine.open_subject_request(selfie, "erasure", "grace@example.org")
         chosen = [f.face_id for f in engine.subject_request_candidates(admin, erasure.id).faces]
-        engine.fulfil_subject_request(admin, erasure.id, face_ids=chosen)
+        engine.fulfil_subject_request(
+            admin, erasure.id, face_ids=chosen, identity_check="ID seen on a call"
+        )
 
         assert engine.subject_request(admin, access.id).report_html is None
         assert files_holding(data, crop) == []
         assert engine.subject_request(admin, erasure.id).report_html  # the receipt stays
+
+
+def test_nothing_is_disclosed_before_the_requesters_identity_is_checked(photos, tmp_path):
+    """The portal is no oracle (issue #12): a request is fulfilled only once an administrator
+    records how they checked that the requester is the person; without it, the request stays
+    open, no report exists, and the status says nothing about what is held."""
+    from facesift.errors import InputError
+
+    with FaceSift(Settings(data_dir=tmp_path, workers=1)) as engine:
+        admin, _ = operators(engine)
+        add_source(engine, admin, "s")
+        engine.ingest(admin, [photos["hopper"], photos["collins"]], "s")
+        opened = engine.open_subject_request(photos["hopper"].read_bytes(), "access", "g@x.org")
+        candidates = engine.subject_request_candidates(admin, opened.id).faces
+        for check in (None, "", "   "):
+            with pytest.raises(InputError, match="identity_check"):
+                engine.fulfil_subject_request(
+                    admin, opened.id, face_ids=[c.face_id for c in candidates], identity_check=check
+                )
+        status = engine.subject_request_by_reference(opened.reference)
+        assert status.status == "open" and status.report_html is None
+        done = engine.fulfil_subject_request(
+            admin, opened.id, face_ids=[candidates[0].face_id], identity_check="ID seen in person"
+        )
+        assert done.identity_check == "ID seen in person"
+        record = engine._audit.records(action="subject-request")[-1]
+        assert record.details["identity_check"] == "ID seen in person"

@@ -139,7 +139,10 @@ def test_subject_access_request_through_the_portal(fresh):
     assert candidates["faces"][0]["source"] == "press"
     done = client.post(
         f"/api/v1/admin/subject-requests/{request_id}/fulfil",
-        json={"face_ids": [candidates["faces"][0]["face_id"]]},
+        json={
+            "face_ids": [candidates["faces"][0]["face_id"]],
+            "identity_check": "ID seen on a call",
+        },
         headers=admin,
     ).json()
     assert done["status"] == "fulfilled" and done["handled_by"] == "admin"
@@ -183,9 +186,16 @@ def test_erasure_request_removes_faces_uploads_and_thumbnails(fresh):
     # Careless or hostile choices are refused and change nothing: no choice, an empty one, a
     # face that is not among the selfie's matches.
     for body, says in [
-        ({}, "choose the candidate faces"),
-        ({"face_ids": []}, "no faces chosen"),
-        ({"face_ids": [lead["face_id"], 10**9]}, "not among this selfie's matches"),
+        ({"identity_check": "ID seen on a call"}, "choose the candidate faces"),
+        ({"face_ids": [], "identity_check": "ID seen on a call"}, "no faces chosen"),
+        ({"face_ids": [1]}, "identity_check"),  # no record of how the requester was checked
+        (
+            {
+                "face_ids": [lead["face_id"], 10**9],
+                "identity_check": "ID seen on a call",
+            },
+            "not among this selfie's matches",
+        ),
     ]:
         assert_problem(client.post(fulfil, json=body, headers=admin), 422, says)
     still = client.get(f"/api/v1/faces/{lead['face_id']}/thumbnail", headers=admin)
@@ -193,7 +203,14 @@ def test_erasure_request_removes_faces_uploads_and_thumbnails(fresh):
     candidates = client.get(
         f"/api/v1/admin/subject-requests/{request_id}/candidates", headers=admin
     ).json()["faces"]
-    done = client.post(fulfil, json={"face_ids": [f["face_id"] for f in candidates]}, headers=admin)
+    done = client.post(
+        fulfil,
+        json={
+            "face_ids": [f["face_id"] for f in candidates],
+            "identity_check": "ID seen on a call",
+        },
+        headers=admin,
+    )
     assert done.json()["status"] == "fulfilled", done.text
     receipt = client.post("/api/v1/subject-requests/report", json={"reference": reference}).text
     assert "1 face(s) in 1 photo(s)" in receipt

@@ -55,7 +55,7 @@ def test_access_request_from_submission_to_downloaded_report(site):
         admin,
         f"/admin/requests/{request_id}",
         f"/admin/requests/{request_id}/fulfil",
-        {"face_ids": chosen},
+        {"face_ids": chosen, "identity_check": "ID seen on a call"},
     )
     assert answer.status_code == 303
     assert "fulfilled</span> by admin" in admin.get(f"/admin/requests/{request_id}").text
@@ -80,7 +80,10 @@ def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
     faces_before = len(site.engine._index)
     # Sent with no face ticked: an error page, nothing erased, the request still open.
     refused = site.post_form(
-        admin, f"/admin/requests/{request_id}", f"/admin/requests/{request_id}/fulfil", {}
+        admin,
+        f"/admin/requests/{request_id}",
+        f"/admin/requests/{request_id}/fulfil",
+        {"identity_check": "ID seen on a call"},
     )
     assert refused.status_code == 422 and "no faces chosen" in refused.text
     assert len(site.engine._index) == faces_before
@@ -91,7 +94,7 @@ def test_erasure_request_erases_only_the_ticked_faces(tmp_path, photos):
         admin,
         f"/admin/requests/{request_id}",
         f"/admin/requests/{request_id}/fulfil",
-        {"face_ids": [str(candidates[0])]},
+        {"face_ids": [str(candidates[0])], "identity_check": "ID seen on a call"},
     )
     assert len(site.engine._index) == faces_before - 1
     assert candidates[0] not in site.engine._catalog.stored_faces(candidates)

@@ -43,7 +43,12 @@ def test_admin_sees_the_selfie_face_while_open_and_the_outcome_after(site):
     assert admin.get(f"{page}/outcome").status_code == 422  # nothing sent yet
 
     candidates = re.findall(r'name="face_ids" value="(\d+)"', admin.get(page).text)
-    site.post_form(admin, page, f"{page}/fulfil", {"face_ids": candidates[:1]})
+    site.post_form(
+        admin,
+        page,
+        f"{page}/fulfil",
+        {"face_ids": candidates[:1], "identity_check": "ID seen on a call"},
+    )
     text = admin.get(page).text
     assert "1 face(s) of the person disclosed" in text
     assert f'src="/admin/requests/{request_id}/selfie"' not in text  # deleted on close
@@ -63,6 +68,6 @@ def test_an_opt_out_outcome_is_its_receipt(tmp_path, photos):
     reference = reference_of(submit(site, site.browser(), "collins", "optout"))
     request_id = request_id_of(site, reference)
     page = f"/admin/requests/{request_id}"
-    site.post_form(admin, page, f"{page}/fulfil")
+    site.post_form(admin, page, f"{page}/fulfil", {"identity_check": "ID seen on a call"})
     outcome = admin.get(page).text.split("data-outcome>")[1].split("<br>")[0]
     assert "do-not-index list" in outcome and "Receipt reference" in outcome

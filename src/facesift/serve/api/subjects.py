@@ -184,7 +184,11 @@ def fulfil_request(
     """Carry out an open request for the confirmed faces, or decline it with a reason (admin)."""
     return admin_out(
         engine.fulfil_subject_request(
-            actor, request_id, face_ids=body.face_ids, decline_reason=body.decline_reason
+            actor,
+            request_id,
+            face_ids=body.face_ids,
+            identity_check=body.identity_check,
+            decline_reason=body.decline_reason,
         )
     )
 

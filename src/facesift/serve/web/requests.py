@@ -79,10 +79,11 @@ def fulfil_request(
     actor: SignedIn,
     request_id: int,
     face_ids: Annotated[list[int], Form()] = (),  # type: ignore[assignment]
+    identity_check: Annotated[str, Form()] = "",
 ):
     found = engine.subject_request(actor, request_id)
     chosen = list(face_ids) if found.kind in MATCHING_KINDS else None
-    engine.fulfil_subject_request(actor, request_id, face_ids=chosen)
+    engine.fulfil_subject_request(actor, request_id, face_ids=chosen, identity_check=identity_check)
     return see_other(f"/admin/requests/{request_id}")
 
 
