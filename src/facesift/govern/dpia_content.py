@@ -175,7 +175,8 @@ SAFEGUARDS = (
         "The public subject portal abused, or keeping more than it needs",
         "The portal acts as 'the public' with no permission of its own; oversized selfies are "
         "refused before they are read; a kept selfie is re-encoded without its metadata; selfies "
-        "it could not answer are refused.",
+        "it could not answer are refused; nothing is disclosed or erased before an administrator "
+        "records how they checked the requester's identity.",
         (
             "tests/unit/serve/test_portal_selfies.py"
             "::test_the_portal_is_recorded_as_the_public_and_cannot_be_made_an_operator",
@@ -184,6 +185,8 @@ SAFEGUARDS = (
             "tests/unit/serve/test_portal_selfies.py"
             "::test_a_kept_selfie_is_reencoded_without_metadata_or_riders",
             "tests/unit/serve/test_api_flows.py::test_portal_refuses_selfies_it_could_not_answer",
+            "tests/unit/govern/test_erasure_leaves_nothing.py"
+            "::test_nothing_is_disclosed_before_the_requesters_identity_is_checked",
         ),
     ),
     Safeguard(
