@@ -77,6 +77,13 @@ class FileProblem(BaseModel):
     reason: str
 
 
+class HeldElsewhere(BaseModel):
+    """An uploaded file whose content is already held under another source."""
+
+    file: str = Field(description="The file name as uploaded.")
+    source: str = Field(description="The source that holds it.")
+
+
 class IngestResult(BaseModel):
     """What an ingest job did: counts, and each file it could not use. (Counts default to 0:
     a job whose files were all refused never reached the ingest.)"""
@@ -92,6 +99,11 @@ class IngestResult(BaseModel):
     faces_opted_out: int = Field(0, description="Faces on the do-not-index list: not stored.")
     errors: list[FileProblem] = Field(
         default_factory=list, description="Files refused or unreadable, one entry each."
+    )
+    held_under_other_source: list[HeldElsewhere] = Field(
+        default_factory=list,
+        description="Files whose content another source already holds: not added to this one, "
+        "and still held on that source's lawful basis.",
     )
     seconds: float = 0.0
 

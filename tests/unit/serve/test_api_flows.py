@@ -361,3 +361,25 @@ def test_a_search_says_what_to_expect_and_when_it_was_cut(served):
     assert "chance that at least one lead is a stranger" in odds["summary"]
     whole = served.search("hopper", top_k=100)
     assert whole["faces"][0]["cut_at_top_k"] is False
+
+
+def test_an_upload_already_held_under_another_source_is_named_in_the_job(fresh):
+    admin = fresh.as_("admin")
+    created = fresh.client.post(
+        "/api/v1/sources",
+        json={
+            "name": "accounts",
+            "lawful_basis": "contract",
+            "jurisdiction": "GB",
+            "retention_days": 30,
+            "purpose": "account checks",
+            "controller": "dpo@example.org",
+        },
+        headers=admin,
+    )
+    assert created.status_code in (200, 201), created.text
+    job = fresh.ingest(["hopper", "group"], source="accounts")  # the portrait is held by press
+    assert job["result"]["held_under_other_source"] == [
+        {"file": fresh.photos["hopper"].name, "source": "press"}
+    ]
+    assert job["result"]["images_ingested"] == 1 and job["result"]["already_in_catalog"] == 1

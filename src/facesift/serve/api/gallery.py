@@ -18,6 +18,7 @@ from facesift.serve.problems import Problem
 from facesift.serve.schemas import (
     FileProblem,
     Health,
+    HeldElsewhere,
     IngestResult,
     JobOut,
     SourceIn,
@@ -150,6 +151,10 @@ def ingest(
             faces_opted_out=report.faces_opted_out,
             errors=refusals
             + [_file_problem(where, why, folder, stored) for where, why in report.errors],
+            held_under_other_source=[
+                HeldElsewhere(file=_file_problem(where, "", folder, stored).file, source=other)
+                for where, other in report.held_under_other_source
+            ],
             seconds=round(report.seconds, 3),
         ).model_dump(mode="json")  # jobs hold plain data; JobOut types it again
 

@@ -245,6 +245,10 @@ def ingest(
             "faces_opted_out": report.faces_opted_out,
             "errors": refused
             + [{"file": name.rsplit("/", 1)[-1], "reason": why} for name, why in report.errors],
+            "held_under_other_source": [
+                {"file": name.rsplit("/", 1)[-1], "source": other}
+                for name, other in report.held_under_other_source
+            ],
             "seconds": round(report.seconds, 1),
         }
 
