@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text, update
 
 from facesift.catalog import NewImage, SqlCatalog
+from facesift.catalog.base import OwedAudit
 from facesift.catalog.statements import IN_CHUNK
 from facesift.catalog.tables import gallery_state, metadata
 from facesift.errors import CatalogError, FaceSiftError, SourceError, SpaceMismatchError
@@ -465,3 +466,19 @@ def test_one_writer_per_catalog_across_hosts(catalog_url):
     finally:
         here.close()
         elsewhere.close()
+
+
+def test_an_owed_audit_record_commits_with_its_batch_and_only_with_it(catalog):
+    """The audit record a batch owes is stored in the batch's transaction: present when the
+    batch is, absent when the batch is refused, and gone once settled."""
+    source = catalog.add_source("s", "consent", "GB", 30, **TERMS)
+    owed = OwedAudit("a" * 32, "ingest", "admin", "admin", {"batch": 1, "images": 1})
+    catalog.add_images([NewImage(source.id, photo("a", 1))], SPACE, owed)
+    assert catalog.owed_audit_records() == [owed]
+    other = EmbeddingSpace("other", "v1", 8, "euclidean")
+    refused = OwedAudit("b" * 32, "ingest", "admin", "admin", {"batch": 2, "images": 1})
+    with pytest.raises(SpaceMismatchError):
+        catalog.add_images([NewImage(source.id, photo("b", 1))], other, refused)
+    assert catalog.owed_audit_records() == [owed]
+    catalog.settle_owed_audit(owed.token)
+    assert catalog.owed_audit_records() == []

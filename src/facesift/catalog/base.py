@@ -42,6 +42,17 @@ class NewImage:
 
 
 @dataclass(frozen=True)
+class OwedAudit:
+    """An audit record a change owes, stored with the change (see tables.owed_audit_records)."""
+
+    token: str
+    action: str
+    actor: str
+    role: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StoredFace:
     """A gallery face with its image and source: what a search hit needs to show provenance."""
 
@@ -118,10 +129,15 @@ class Faces(Protocol):
     def sources_holding(self, hashes: Iterable[str]) -> dict[str, str]: ...
 
     def add_images(
-        self, batch: list[NewImage], space: EmbeddingSpace
+        self, batch: list[NewImage], space: EmbeddingSpace, owed: OwedAudit | None = None
     ) -> tuple[list[int], np.ndarray]:
-        """Record a batch in one transaction; return the new face ids and their embeddings."""
+        """Record a batch in one transaction, with the audit record it owes if given; return
+        the new face ids and their embeddings."""
         ...
+
+    def owed_audit_records(self) -> list[OwedAudit]: ...
+
+    def settle_owed_audit(self, token: str) -> None: ...
 
     def stored_faces(self, face_ids: Iterable[int]) -> dict[int, StoredFace]: ...
 

@@ -21,12 +21,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from facesift.catalog.audit_log import AuditLogQueries
-from facesift.catalog.base import Catalog, CatalogCounts, NewImage, StoredFace
+from facesift.catalog.base import Catalog, CatalogCounts, NewImage, OwedAudit, StoredFace
 from facesift.catalog.casework import CaseworkQueries
 from facesift.catalog.governance import GovernanceQueries
 from facesift.catalog.identities import IdentityQueries
@@ -40,7 +40,7 @@ from facesift.catalog.statements import (
     new_id,
     present,
 )
-from facesift.catalog.tables import faces, gallery_state, images, sources
+from facesift.catalog.tables import faces, gallery_state, images, owed_audit_records, sources
 from facesift.errors import CatalogError, SourceError, SpaceMismatchError
 from facesift.text import assigned_country_code, country_code_hint
 from facesift.types import BoundingBox, EmbeddingSpace, LawfulBasis, Source
@@ -306,13 +306,24 @@ class SqlCatalog(
         return found
 
     def add_images(
-        self, batch: list[NewImage], space: EmbeddingSpace
+        self, batch: list[NewImage], space: EmbeddingSpace, owed: OwedAudit | None = None
     ) -> tuple[list[int], np.ndarray]:
         now = datetime.now(UTC)
         face_ids: list[int] = []
         vectors: list[np.ndarray] = []
         with self.db.begin() as connection:
             self._claim_space(connection, space)
+            if owed is not None:
+                connection.execute(
+                    owed_audit_records.insert().values(
+                        token=owed.token,
+                        action=owed.action,
+                        actor=owed.actor,
+                        role=owed.role,
+                        details=owed.details,
+                        created_at=now,
+                    )
+                )
             for item in batch:
                 image = item.analysed
                 declared = item.provenance
@@ -351,6 +362,22 @@ class SqlCatalog(
                 bump_gallery_version(connection)
         matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)
         return face_ids, matrix
+
+    def owed_audit_records(self) -> list[OwedAudit]:
+        """Audit records owed by changes whose process died before writing them, oldest first."""
+        query = select(owed_audit_records).order_by(owed_audit_records.c.created_at)
+        with self.db.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            OwedAudit(r["token"], r["action"], r["actor"], r["role"], dict(r["details"]))
+            for r in rows
+        ]
+
+    def settle_owed_audit(self, token: str) -> None:
+        with self.db.begin() as connection:
+            connection.execute(
+                delete(owed_audit_records).where(owed_audit_records.c.token == token)
+            )
 
     def _claim_space(self, connection: Connection, space: EmbeddingSpace) -> None:
         # One conditional UPDATE, not read-then-write: of two first ingests racing in different

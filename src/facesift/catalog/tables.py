@@ -362,3 +362,17 @@ subject_requests = Table(
     Column("identity_check", Text, nullable=True),
     sqlite_autoincrement=True,
 )
+
+# Audit records owed (migration 0010): inserted in the transaction of the change they describe,
+# deleted once the record is in the chain; what a killed process leaves here, the next writer
+# appends (ingest/jobs.py, settle_owed_audit_records).
+owed_audit_records = Table(
+    "owed_audit_records",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("action", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facesift.catalog.base import Faces, Governance, NewImage
+from facesift.catalog.base import Faces, Governance, NewImage, OwedAudit
 from facesift.catalog.governance import Deletion
 from facesift.index.base import VectorIndex
 from facesift.index.keeper import IndexKeeper
@@ -51,11 +51,14 @@ class GalleryWriter:
         with self._lock.exclusive(), self.keeper.writing():
             yield
 
-    def record_images(self, batch: list[NewImage], space: EmbeddingSpace) -> None:
-        """Commit analysed images to the catalog, then add their faces to the index. ``space``
-        is the one the vectors come from: the catalog refuses it if it is not the gallery's."""
+    def record_images(
+        self, batch: list[NewImage], space: EmbeddingSpace, owed: OwedAudit | None = None
+    ) -> None:
+        """Commit analysed images to the catalog (with the audit record they owe, if given),
+        then add their faces to the index. ``space`` is the one the vectors come from: the
+        catalog refuses it if it is not the gallery's."""
         with self._catalog_then_index():
-            face_ids, vectors = self.catalog.add_images(batch, space)
+            face_ids, vectors = self.catalog.add_images(batch, space, owed)
             ids = np.asarray(face_ids, dtype=np.int64)
             self.index.add(ids, vectors, self.catalog.face_tags(ids))
 

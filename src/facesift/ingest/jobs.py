@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -34,15 +35,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from facesift.catalog.base import Faces, Governance, NewImage, Sources
+from facesift.catalog.base import Faces, Governance, NewImage, OwedAudit, Sources
 from facesift.config import Settings
 from facesift.errors import ConfigError, FaceSiftError, ImageError, SourceError
 from facesift.govern.audit import AuditEvent, AuditRecorder
-from facesift.govern.roles import Action, Actor
+from facesift.govern.roles import Action, Actor, Role
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
 from facesift.read.decode import open_regular_file
@@ -90,6 +91,27 @@ class IngestReport:
 
 
 ProgressCallback = Callable[[int, int], None]  # (images advanced, faces found)
+
+
+class BatchAudit(Protocol):
+    """How an ingest's batches are put on the record: ``owed`` is the audit record a batch
+    owes, stored in the batch's own transaction; ``committed`` writes it to the chain once the
+    batch is in, and settles the debt. A process killed in between leaves the debt in the
+    catalog, and the next ingest pays it (``Ingestor.settle_owed_audit_records``)."""
+
+    def owed(self, batch: list[NewImage]) -> OwedAudit | None: ...
+
+    def committed(self, batch: list[NewImage], owed: OwedAudit | None) -> None: ...
+
+
+class _Unaudited:
+    def owed(self, batch: list[NewImage]) -> OwedAudit | None:
+        return None
+
+    def committed(self, batch: list[NewImage], owed: OwedAudit | None) -> None:
+        return None
+
+
 Outcome = AnalysedImage | tuple[str, str]  # an analysed image, or (file name, why it failed)
 
 
@@ -124,6 +146,26 @@ class Ingestor:
         self.audit = audit
         self.require_configured_space = require_configured_space
 
+    def settle_owed_audit_records(self) -> int:
+        """Append the audit records that committed batches still owe: their process stopped
+        (killed, power lost) between the batch's commit and its record. Run under the writer
+        lock, when no other ingest is between the two. Returns how many were settled."""
+        owed = self.ports.faces.owed_audit_records()
+        for debt in owed:
+            self.audit.record(
+                AuditEvent(
+                    Actor(debt.actor, Role(debt.role)),
+                    Action(debt.action),
+                    details=dict(
+                        debt.details,
+                        recovered="written by a later run: the process that committed this "
+                        "batch stopped before its record",
+                    ),
+                )
+            )
+            self.ports.faces.settle_owed_audit(debt.token)
+        return len(owed)
+
     def ingest(
         self,
         actor: Actor,
@@ -144,15 +186,33 @@ class Ingestor:
                 AuditEvent(actor, Action.INGEST, details={"source": source, **details})
             )
 
-        def audit_batch(batch: list[NewImage]) -> None:
-            # Each committed batch is on the record as soon as it is in the catalog, so a run
-            # that is killed (no summary below) still leaves every image it added audited.
-            nonlocal batches
-            batches += 1
-            faces = sum(len(image.analysed.faces) for image in batch)
-            audited(batch=batches, images=len(batch), faces=faces)
+        ingestor = self
+
+        class Batches:
+            # Each committed batch is on the record as soon as it is in the catalog, and owes
+            # its record from the same transaction, so a run that is killed (no summary below)
+            # still leaves every image it added audited, now or by the next ingest.
+            def owed(self, batch: list[NewImage]) -> OwedAudit:
+                nonlocal batches
+                batches += 1
+                faces = sum(len(image.analysed.faces) for image in batch)
+                details = {"source": source, "batch": batches, "images": len(batch)}
+                return OwedAudit(
+                    uuid.uuid4().hex,
+                    Action.INGEST.value,
+                    actor.name,
+                    actor.role.value,
+                    dict(details, faces=faces),
+                )
+
+            def committed(self, batch: list[NewImage], owed: OwedAudit | None) -> None:
+                if owed is None:
+                    return
+                ingestor.audit.record(AuditEvent(actor, Action.INGEST, details=owed.details))
+                ingestor.ports.faces.settle_owed_audit(owed.token)
 
         with self.ports.writer.lock():
+            self.settle_owed_audit_records()
             report = run_ingest(
                 self.ports,
                 paths,
@@ -161,7 +221,7 @@ class Ingestor:
                 on_total=on_total,
                 on_progress=on_progress,
                 ray_address=ray_address,
-                on_batch=audit_batch,
+                batch_audit=Batches(),
             )
         audited(
             images_ingested=report.images_ingested,
@@ -184,10 +244,10 @@ def run_ingest(
     on_total: Callable[[int], None] | None = None,
     on_progress: ProgressCallback | None = None,
     ray_address: str | None = None,
-    on_batch: Callable[[list[NewImage]], None] | None = None,
+    batch_audit: BatchAudit | None = None,
 ) -> IngestReport:
-    """Ingest ``paths`` (and the ``manifest``'s files) into a source. ``on_batch`` hears of each
-    batch once it is committed (the ingestor audits it there).
+    """Ingest ``paths`` (and the ``manifest``'s files) into a source; ``batch_audit`` puts each
+    committed batch on the record (the ingestor's).
 
     Analysis runs on ``settings.workers`` local processes, or on a Ray cluster when
     ``ray_address`` is given ("local" starts one on this machine); everything else (deduplication,
@@ -219,7 +279,7 @@ def run_ingest(
     if on_total:
         on_total(len(files))
     advance = on_progress or (lambda images, faces: None)
-    writer = _BatchWriter(ports, source, report, declared, on_batch or (lambda batch: None))
+    writer = _BatchWriter(ports, source, report, declared, batch_audit or _Unaudited())
     # Stages measured in this thread (hashing, writes; analysis too when there are no workers).
     tally_before = StageSeconds(stage_tally())
     worker_stages = StageSeconds()
@@ -532,12 +592,12 @@ class _BatchWriter:
         source: Source,
         report: IngestReport,
         declared: dict[str, Provenance],
-        on_batch: Callable[[list[NewImage]], None],
+        batch_audit: BatchAudit,
     ):
         self.ports = ports
         self.source = source
         self.report = report
-        self.on_batch = on_batch
+        self.batch_audit = batch_audit
         self.declared = declared
         self.optouts = ports.optouts.matcher()
         self.pending: list[AnalysedImage] = []
@@ -582,9 +642,10 @@ class _BatchWriter:
             provenance = self.declared.get(image.path)
             expires = self.source.expiry(now, provenance.consent_until if provenance else None)
             records.append(NewImage(self.source.id, image, expires, provenance))
+        owed = self.batch_audit.owed(records)
         with ctrl_c_deferred():
-            self.ports.writer.record_images(records, self.ports.space())
-            self.on_batch(records)
+            self.ports.writer.record_images(records, self.ports.space(), owed)
+            self.batch_audit.committed(records, owed)
         for image in batch:
             self.report.images_ingested += 1
             self.report.faces_found += len(image.faces)
