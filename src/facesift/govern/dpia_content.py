@@ -124,8 +124,11 @@ SAFEGUARDS = (
         "tamper-evident-audit",
         "Misuse hidden by editing or deleting the record of it",
         "The audit trail is hash-chained: an edited, deleted, reordered or truncated record is "
-        "detected and named by `facesift audit verify`, also when the chain was re-sealed.",
+        "detected and named by `facesift audit verify`, also when the chain was re-sealed; a "
+        "batch an ingest committed is on the record even if the process was killed.",
         (
+            "tests/unit/ingest/test_owed_audit_records.py"
+            "::test_a_batch_whose_record_was_never_written_is_recorded_by_the_next_ingest",
             "tests/unit/govern/test_audit.py::test_an_edited_record_is_named",
             "tests/unit/govern/test_audit.py::test_a_deleted_record_is_named",
             "tests/unit/govern/test_audit.py::test_reordered_records_are_detected",
