@@ -45,6 +45,7 @@ from facesift.govern.audit import (
     parse_checkpoint,
 )
 from facesift.govern.audit_export import AuditReader
+from facesift.govern.derived import discard_unheld
 from facesift.govern.dpia import DataProtectionImpact
 from facesift.govern.erasure import Erasure
 from facesift.govern.evidence import CaseEvidence, ExportedPack
@@ -759,6 +760,11 @@ class FaceSift:
     def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
         return self.identity_editor.stored_faces(actor, face_ids)
+
+    def discard_unheld_uploads(self, folder: Path) -> int:
+        """Delete the files of an upload batch that the catalog does not hold (serve/uploads.py),
+        once its job has run: no copy of a person's photo is left where no erasure looks."""
+        return discard_unheld(folder, self._catalog.held_paths)
 
     # --- web UI pages (issue #13) ---
 

@@ -128,6 +128,8 @@ class Faces(Protocol):
 
     def sources_holding(self, hashes: Iterable[str]) -> dict[str, str]: ...
 
+    def held_paths(self, paths: Iterable[str]) -> set[str]: ...
+
     def add_images(
         self, batch: list[NewImage], space: EmbeddingSpace, owed: OwedAudit | None = None
     ) -> tuple[list[int], np.ndarray]:

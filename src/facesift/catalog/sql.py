@@ -296,6 +296,11 @@ class SqlCatalog(
         with self.db.connect() as connection:
             return present(connection, images.c.sha256, hashes)
 
+    def held_paths(self, paths: Iterable[str]) -> set[str]:
+        """Those of ``paths`` that are the file of an image the catalog holds."""
+        with self.db.connect() as connection:
+            return present(connection, images.c.path, paths)
+
     def sources_holding(self, hashes: Iterable[str]) -> dict[str, str]:
         """Content hash → the source that holds it, for those of ``hashes`` held."""
         found: dict[str, str] = {}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from facesift.catalog.governance import Deletion
+from facesift.read.folders import display_path
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +61,23 @@ def _unlink(path: Path) -> int:
         log.warning("could not remove %s after erasure: %s", path, error)
         return 0
     return 1
+
+
+def discard_unheld(folder: Path, held: Callable[[list[str]], set[str]]) -> int:
+    """Once an upload job has run (or failed), delete every uploaded file the catalog does not
+    hold as an image: refused, corrupt, duplicate, already held under another path, erased
+    before. A person's photo must not linger in the uploads area where no erasure can find it
+    (it is in no catalog row). ``held`` answers which of the given paths the catalog holds.
+    Returns how many files were deleted; the folder goes too if nothing is left."""
+    if not folder.is_dir():
+        return 0
+    files = [p for p in folder.iterdir() if p.is_file()]
+    kept = held([display_path(p.absolute()) for p in files])
+    deleted = 0
+    for path in files:
+        if display_path(path.absolute()) not in kept:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    if not any(folder.iterdir()):
+        folder.rmdir()
+    return deleted

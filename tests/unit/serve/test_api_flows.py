@@ -383,3 +383,30 @@ def test_an_upload_already_held_under_another_source_is_named_in_the_job(fresh):
         {"file": fresh.photos["hopper"].name, "source": "press"}
     ]
     assert job["result"]["images_ingested"] == 1 and job["result"]["already_in_catalog"] == 1
+
+
+def test_uploads_the_catalog_does_not_hold_are_deleted_when_the_job_ends(fresh):
+    """Erased means no copy left (issue #12): a file an upload job did not ingest (corrupt, a
+    duplicate, content already held) would be a copy of someone's photo in no catalog row, out
+    of every erasure's reach; it is deleted when the job ends. Ingested files stay (they are the
+    catalog's images)."""
+    from facesift.govern.derived import uploads_dir
+
+    before = {p for p in uploads_dir(fresh.engine.data_dir).rglob("*") if p.is_file()}
+    answer = fresh.client.post(
+        "/api/v1/sources/press/ingest",
+        files=[
+            ("files", ("g.jpg", fresh.photos["group"].read_bytes())),
+            ("files", ("again.jpg", fresh.photos["hopper"].read_bytes())),  # already held
+            ("files", ("broken.jpg", fresh.photos["group"].read_bytes()[:300])),  # corrupt
+        ],
+        headers=fresh.as_("admin"),
+    )
+    assert answer.status_code == 202
+    fresh.app.state.jobs.wait_idle(timeout=120)
+    job = fresh.client.get(answer.json()["url"], headers=fresh.as_("admin")).json()
+    assert job["result"]["images_ingested"] == 1 and job["result"]["already_in_catalog"] == 1
+    after = {p for p in uploads_dir(fresh.engine.data_dir).rglob("*") if p.is_file()} - before
+    assert len(after) == 1  # the group photo, now a catalog image
+    held = fresh.engine._catalog.held_paths([str(p.absolute()) for p in after])
+    assert held == {str(p.absolute()) for p in after}

@@ -131,14 +131,18 @@ def ingest(
             job.faces += faces
             jobs.raise_if_stopping()
 
-        report = engine.ingest(
-            actor,
-            [] if manifest_path else [s.path for s in stored],
-            found.name,
-            manifest=manifest_path,
-            on_total=on_total,
-            on_progress=on_progress,
-        )
+        try:
+            report = engine.ingest(
+                actor,
+                [] if manifest_path else [s.path for s in stored],
+                found.name,
+                manifest=manifest_path,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+        finally:
+            # Whatever was not ingested (refused, corrupt, already held, a failed job) goes.
+            engine.discard_unheld_uploads(folder)
         return IngestResult(
             source=report.source,
             files_seen=report.files_seen + len(refused),

@@ -220,6 +220,7 @@ def ingest(
         job.total = len(stored) + len(refused)
         job.done = len(refused)
         if not stored:
+            engine.discard_unheld_uploads(folder)
             return {"source": found.name, "errors": refused, "images_ingested": 0}
 
         def on_total(total: int) -> None:
@@ -230,9 +231,13 @@ def ingest(
             job.faces += faces
             jobs.raise_if_stopping()
 
-        report = engine.ingest(
-            actor, stored, found.name, on_total=on_total, on_progress=on_progress
-        )
+        try:
+            report = engine.ingest(
+                actor, stored, found.name, on_total=on_total, on_progress=on_progress
+            )
+        finally:
+            # Whatever was not ingested (refused, corrupt, already held, a failed job) goes.
+            engine.discard_unheld_uploads(folder)
         return {
             "source": report.source,
             "files_seen": report.files_seen + len(refused),
