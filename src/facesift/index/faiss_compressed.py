@@ -1,11 +1,14 @@
 """The compressed form of the FAISS disk index, for galleries too large to keep whole in memory.
 
-IVF-PQ keeps a 32-byte product-quantized code per face in memory (plus its 8-byte id) instead
-of the 512-byte vector. Codes alone rank neighbours only roughly, so each search asks the
-codes for ``RERANK_FACTOR`` times more candidates than wanted and re-ranks those with exact
-distances read from the rerank store: the float32 embeddings in a memory-mapped file beside
-the index, so re-ranking never touches the SQL catalog. The operating point (lists, probes,
-code size, rerank factor) was chosen from measurements in bench/results/large_gallery.md.
+IVF-PQ keeps a product-quantized code per face in memory (4 bits per 2 dimensions: 64 bytes at
+256-d, plus its 8-byte id) instead of the float32 vector. Codes alone rank neighbours only
+roughly, so each search asks the codes for ``RERANK_FACTOR`` times more candidates than wanted
+and re-ranks those with exact distances read from the rerank store: the float32 embeddings in a
+memory-mapped file beside the index, so re-ranking never touches the SQL catalog. The lists are
+many (4*sqrt(n)) and found through an HNSW graph over their centroids; how many a search probes
+is measured on each build (``choose_nprobe``: the fewest reaching recall@10 >= 0.97 on
+calibration queries) and saved in the index's metadata. Code size and rerank factor were chosen
+from measurements in bench/results/large_gallery.md.
 
 The store's rows are kept in ascending face-id order, so finding a face's row is a binary search
 over the memory-mapped ids file and needs no id-to-row table in memory.
@@ -17,58 +20,196 @@ import math
 import os
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from facesift.errors import IndexError_
 
-# FAISS's fast-scan PQ: 64 sub-quantizers of 4 bits (32 bytes per face), scanned with SIMD
-# lookup tables. Measured at 100k LFW-like faces with 100 candidates re-ranked: recall@10 0.972,
-# equal to IVF-Flat at the same probes, at a fifth of its latency; 32x4 bits lost 12 points and
-# 16x8-bit PQ trained slower and scanned 3x slower (bench/results/large_gallery.md).
-PQ_SUBQUANTIZERS = 64
+# FAISS's fast-scan PQ: one 4-bit sub-quantizer per 2 dimensions (32 bytes per 128-d face, 64 per
+# 256-d face), scanned with SIMD lookup tables. Measured at 100k LFW-like 128-d faces with 100
+# candidates re-ranked: recall@10 0.972, equal to IVF-Flat at the same probes; 4 dimensions per
+# sub-quantizer lost 12 points there, and with the 256-d default model capped recall@10 at 0.87
+# even probing every list (0.98 with 2 per sub-quantizer; bench/results/large_gallery.md).
+PQ_DIMENSIONS_PER_SUBQUANTIZER = 2
 PQ_BITS = 4
-PQ_BYTES = PQ_SUBQUANTIZERS * PQ_BITS // 8
+LEGACY_PQ_SUBQUANTIZERS = 64  # indexes built before: 64 sub-quantizers whatever the dimension
 RERANK_FACTOR = 10
-TRAINING_POINTS_PER_LIST = 32  # k-means needs ~30-40 points per centroid; more only costs time
+TRAINING_POINTS_PER_LIST = 16  # k-means on 2 cores is the build's cost; 16 per centroid suffices
+KMEANS_ITERATIONS = 10  # FAISS's default 25 moves the centroids little after ~10
 MIN_TRAINING = 10_000
 MIN_COMPRESSED_FACES = 1_000  # fewer cannot train the codes; such galleries stay exact/IVF-Flat
 STORE_PREFIX = "faces.vectors."
 COPY_CHUNK = 500_000  # rows moved at a time when sorting or converting (~256 MB of float32)
 
+# Coarse quantizer: an HNSW graph over the list centroids, so finding the lists to probe costs
+# ~log(nlist) instead of a scan of every centroid, and the lists can be many and short.
+HNSW_NEIGHBOURS = 32
+QUANTIZER_EF_SEARCH = 64  # at least this, and twice the probes, candidates kept in the graph
+MAX_COMPRESSED_LISTS = 65_536
+
+# The probe count is chosen at build time by measured recall (``choose_nprobe``): the smallest
+# rung of this ladder whose recall@10 after the re-rank reaches RECALL_TARGET on calibration
+# queries drawn from the gallery itself.
+RECALL_TARGET = 0.97
+CALIBRATION_QUERIES = 200
+CALIBRATION_K = 10
+PROBE_LADDER_START = 8
+# A calibration query is a gallery face moved as far as a second photo of the same person
+# would be: per-dimension noise of this many times the gallery's spread in that dimension. The
+# default model on LFW: within-person variance is 0.33 of the total, so two photos of a person
+# differ by sqrt(2 * 0.33) ~ 0.8 of the gallery's spread.
+CALIBRATION_NOISE = 0.8
+
 
 def compressed_lists_for(count: int) -> int:
-    # sqrt(n) lists, fewer than IVF-Flat's 4*sqrt(n): assigning 10M faces to the lists is the
-    # bulk of the build on 2 cores and grows with their number, while scanning fast-scan codes
-    # is cheap, so longer lists cost little at search time.
+    # 4*sqrt(n) lists (FAISS's guideline for IVF), found through the HNSW quantizer: the lists
+    # are short, so a query scans ~nprobe * sqrt(n) / 4 codes and its cost grows as sqrt(n) at a
+    # fixed probe count, not as n.
+    return int(min(MAX_COMPRESSED_LISTS, max(64, 4 * math.sqrt(count))))
+
+
+def legacy_lists_for(count: int) -> int:
+    """The list count of indexes built before the HNSW quantizer: sqrt(n), at most 16,384."""
     return int(min(16_384, max(64, math.sqrt(count))))
 
 
-def compressed_probes_for(nlist: int) -> int:
-    # Chosen by bench/large_gallery.py: probing 1/6 of the lists keeps recall@10 after the
-    # re-rank >= 0.95 on LFW faces among Gaussian-fitted synthetic ones (1/12 gave ~0.91).
+def legacy_probes_for(nlist: int) -> int:
+    """The probe count of indexes saved without a measured one (before calibration): 1/6 of the
+    lists, which kept recall@10 >= 0.95 (bench/results/large_gallery.md, previous method)."""
     return max(8, nlist // 6)
 
 
-def train_ivfpq(dimension: int, count: int, sample: np.ndarray) -> faiss.IndexIVFPQFastScan:
-    """An IVF-PQ (fast-scan) index sized for ``count`` faces, trained on ``sample``."""
-    if dimension % PQ_SUBQUANTIZERS:
+def set_probes(index: faiss.IndexIVF, nprobe: int) -> None:
+    """Probe ``nprobe`` lists; an HNSW quantizer keeps enough candidates to find them."""
+    index.nprobe = int(min(nprobe, index.nlist))
+    quantizer = faiss.downcast_index(index.quantizer)
+    if isinstance(quantizer, faiss.IndexHNSW):
+        quantizer.hnsw.efSearch = max(QUANTIZER_EF_SEARCH, 2 * index.nprobe)
+
+
+def pq_subquantizers_for(dimension: int) -> int:
+    # Fast-scan packs codes in pairs of sub-quantizers, hence an even count.
+    if dimension % (2 * PQ_DIMENSIONS_PER_SUBQUANTIZER):
         raise IndexError_(
-            f"compressed index needs a dimension divisible by {PQ_SUBQUANTIZERS}, not {dimension}"
+            "compressed index needs a dimension divisible by "
+            f"{2 * PQ_DIMENSIONS_PER_SUBQUANTIZER}, not {dimension}"
         )
+    return dimension // PQ_DIMENSIONS_PER_SUBQUANTIZER
+
+
+def train_ivfpq(dimension: int, count: int, sample: np.ndarray) -> faiss.IndexIVFPQFastScan:
+    """An IVF-PQ (fast-scan) index sized for ``count`` faces, trained on ``sample``.
+
+    Its probe count is a placeholder until ``choose_nprobe`` measures one on the filled index.
+    """
+    subquantizers = pq_subquantizers_for(dimension)
     nlist = compressed_lists_for(count)
-    quantizer = faiss.IndexFlatL2(dimension)
-    index = faiss.IndexIVFPQFastScan(quantizer, dimension, nlist, PQ_SUBQUANTIZERS, PQ_BITS)
+    quantizer = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS)
+    index = faiss.IndexIVFPQFastScan(quantizer, dimension, nlist, subquantizers, PQ_BITS)
     index.cp.min_points_per_centroid = 5  # silence FAISS's warning on small test galleries
+    index.cp.niter = KMEANS_ITERATIONS
+    # k-means assigns with a flat scan (exact, BLAS); the centroids then go into the graph.
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.nprobe = compressed_probes_for(nlist)
+    set_probes(index, PROBE_LADDER_START)  # also the graph's search width while faces are added
     return index
 
 
 def training_size(count: int) -> int:
     return min(count, max(MIN_TRAINING, compressed_lists_for(count) * TRAINING_POINTS_PER_LIST))
+
+
+@dataclass(frozen=True)
+class ProbeChoice:
+    """The probe count a build measured, and what it measured, kept in the index's metadata."""
+
+    nprobe: int
+    recall: float  # recall@10 after the re-rank on the calibration queries, at ``nprobe``
+    queries: int
+    target: float = RECALL_TARGET
+
+    def to_meta(self) -> dict[str, float | int]:
+        return {
+            "nprobe": self.nprobe,
+            "recall_at_10": round(self.recall, 4),
+            "calibration_queries": self.queries,
+            "recall_target": self.target,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> ProbeChoice:
+        return cls(
+            int(meta["nprobe"]),
+            float(meta["recall_at_10"]),
+            int(meta["calibration_queries"]),
+            float(meta["recall_target"]),
+        )
+
+
+def probe_ladder(nlist: int) -> list[int]:
+    """8, 16, 32, ... and finally every list."""
+    ladder, nprobe = [], PROBE_LADDER_START
+    while nprobe < nlist:
+        ladder.append(nprobe)
+        nprobe *= 2
+    return [*ladder, nlist]
+
+
+def calibration_queries(store: RerankStore, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Gallery faces moved like a second photo of their person (CALIBRATION_NOISE), each
+    rescaled to its source's length (the model's embeddings lie on a sphere)."""
+    sources = store.sample(min(count, store.rows), rng)
+    spread = store.sample(min(store.rows, 10_000), rng).std(0)
+    noise = rng.standard_normal(sources.shape).astype(np.float32) * (CALIBRATION_NOISE * spread)
+    queries = sources + noise
+    lengths = np.linalg.norm(sources, axis=1) / np.maximum(np.linalg.norm(queries, axis=1), 1e-12)
+    return np.ascontiguousarray(queries * lengths[:, None], dtype=np.float32)
+
+
+def exact_neighbours(store: RerankStore, queries: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-``k`` face ids of each query, one chunked pass over the store."""
+    best_d = np.full((len(queries), k), np.inf, np.float32)
+    best_i = np.full((len(queries), k), -1, np.int64)
+    for ids, vectors in store.chunks(100_000):
+        squared = (vectors**2).sum(1)[None, :] - 2.0 * (queries @ vectors.T)
+        take = min(k, len(ids))
+        top = np.argpartition(squared, take - 1, axis=1)[:, :take]
+        both_d = np.hstack([best_d, np.take_along_axis(squared, top, 1)])
+        both_i = np.hstack([best_i, ids[top]])
+        order = np.argsort(both_d, axis=1, kind="stable")[:, :k]
+        best_d = np.take_along_axis(both_d, order, 1)
+        best_i = np.take_along_axis(both_i, order, 1)
+    return best_i
+
+
+def choose_nprobe(
+    index: faiss.IndexIVF,
+    store: RerankStore,
+    rng: np.random.Generator,
+    *,
+    target: float = RECALL_TARGET,
+    queries: int = CALIBRATION_QUERIES,
+) -> ProbeChoice:
+    """Set and return the smallest ladder probe count whose recall@10 after the re-rank reaches
+    ``target`` against exact search, on calibration queries (every list if none does)."""
+    sample = calibration_queries(store, queries, rng)
+    truth = exact_neighbours(store, sample, CALIBRATION_K)
+    wanted = min(CALIBRATION_K * RERANK_FACTOR, max(1, int(index.ntotal)))
+    recall = 0.0
+    nprobe = index.nlist
+    for nprobe in probe_ladder(index.nlist):
+        set_probes(index, nprobe)
+        _, candidates = index.search(sample, wanted)
+        _, found = rerank(store, sample, candidates, CALIBRATION_K)
+        recall = float(
+            np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)])
+        )
+        if recall >= target:
+            break
+    return ProbeChoice(int(index.nprobe), recall, len(sample), target)
 
 
 class RerankStore:

@@ -36,8 +36,12 @@ from facesift.index.base import files_size
 from facesift.index.faiss_compressed import (
     MIN_COMPRESSED_FACES,
     RERANK_FACTOR,
+    ProbeChoice,
     RerankStore,
+    choose_nprobe,
+    legacy_probes_for,
     rerank,
+    set_probes,
     stored_store_generations,
     train_ivfpq,
     training_size,
@@ -78,6 +82,7 @@ class _Generation:
 
     index: FaissIndex
     store: RerankStore | None = None
+    probes: ProbeChoice | None = None  # IVF-PQ: the probe count measured when it was built
 
 
 @dataclass
@@ -156,7 +161,7 @@ class FaissDiskIndex:
                 return None
             if meta["space"] != self.space.key:
                 raise SpaceMismatchError(meta["space"], self.space.key)
-            index = faiss.read_index(str(self._index_path))
+            index: FaissIndex = faiss.read_index(str(self._index_path))
             store = None
             if meta.get("rerank_store"):
                 recorded = meta["rerank_store"]
@@ -168,6 +173,13 @@ class FaissDiskIndex:
                 )
             elif isinstance(index, faiss.IndexIVFPQFastScan):
                 raise ValueError("IVF-PQ index without its rerank store")
+            probes = None
+            if store is not None and meta.get("probes"):
+                probes = ProbeChoice.from_meta(meta["probes"])
+                set_probes(index, probes.nprobe)
+            elif store is not None:
+                # Saved before probe counts were measured: the rule it was built with.
+                set_probes(index, legacy_probes_for(index.nlist))
         except SpaceMismatchError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
@@ -175,7 +187,7 @@ class FaissDiskIndex:
             self.damaged = f"{self._index_path}: {error}"
             return None
         self._catalog_version = int(meta["catalog_version"])
-        return _Generation(index, store)
+        return _Generation(index, store, probes)
 
     def save(self, catalog_version: int) -> None:
         with self._lock:
@@ -193,6 +205,8 @@ class FaissDiskIndex:
                     "generation": current.store.generation,
                     "rows": current.store.rows,
                 }
+            if current.probes is not None:
+                meta["probes"] = current.probes.to_meta()
             tmp_meta.write_text(json.dumps(meta))
             for tmp in (tmp_index, tmp_meta):
                 with open(tmp, "rb") as handle:
@@ -242,9 +256,13 @@ class FaissDiskIndex:
         if self.is_exact:
             return "exact (flat L2)"
         if self.is_compressed:
+            quantizer = faiss.downcast_index(index.quantizer)
+            coarse = "HNSW" if isinstance(quantizer, faiss.IndexHNSW) else "flat"
+            probes = self._current.probes
+            measured = f", recall@10 {probes.recall:.3f} measured" if probes is not None else ""
             return (
-                f"IVF-PQ ({index.nlist} lists, {index.pq.code_size}-byte codes, "
-                f"nprobe {index.nprobe}, exact re-rank of {RERANK_FACTOR}x k)"
+                f"IVF-PQ ({index.nlist} lists via {coarse} quantizer, {index.pq.code_size}-byte "
+                f"codes, nprobe {index.nprobe}{measured}, exact re-rank of {RERANK_FACTOR}x k)"
             )
         return f"IVF-Flat ({index.nlist} lists, nprobe {index.nprobe})"
 
@@ -496,6 +514,8 @@ class FaissDiskIndex:
                 )
             for ids, vectors in store.chunks():
                 index.add_with_ids(vectors, ids)
+            # The probe count is measured on the filled index against exact search.
+            probes = choose_nprobe(index, store, rng) if kind == "compressed" else None
         except BaseException:
             self._building.discard(store.generation)
             store.delete_files()
@@ -504,7 +524,7 @@ class FaissDiskIndex:
         if kind != "compressed":
             store.delete_files()  # exact and IVF-Flat hold the vectors themselves
             return _Generation(index)
-        return _Generation(index, store)
+        return _Generation(index, store, probes)
 
     def _checked_batches(self, batches: Batches) -> Batches:
         for ids, vectors in batches:
