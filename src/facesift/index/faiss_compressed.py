@@ -318,6 +318,28 @@ class RerankStore:
         vectors[order] = self._vectors[rows[order]]
         return vectors
 
+    def erase(self, ids: np.ndarray) -> int:
+        """Overwrite the rows of ``ids`` with zeros in the file itself: an erased face's
+        embedding must not stay in the store until the next rebuild writes a fresh one
+        (docs/governance.md, "Erased means no copy left"). Returns the rows erased."""
+        if self.rows == 0 or len(ids) == 0:
+            return 0
+        ids = np.asarray(ids, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(self._ids, ids), self.rows - 1)
+        rows = np.unique(rows[np.asarray(self._ids[rows]) == ids])
+        if len(rows) == 0:
+            return 0
+        width = 4 * self.dimension
+        zeros = bytes(width)
+        with open(self.vectors_path, "r+b") as handle:
+            for row in rows:
+                handle.seek(int(row) * width)
+                handle.write(zeros)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._remap()
+        return len(rows)
+
     def delete_files(self) -> None:
         self._vectors = np.zeros((0, self.dimension), np.float32)  # no map on deleted files
         self._ids = np.zeros(0, np.int64)

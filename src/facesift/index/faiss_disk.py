@@ -321,10 +321,13 @@ class FaissDiskIndex:
         with self._lock:
             if self._pending is not None:
                 self._pending.changes.append((ids.copy(), None))
-            # A removed face's row stays in the rerank store (never returned: the codes are
-            # gone) until the next rebuild writes a fresh store.
             with self._rw.gen_wlock():
-                return int(self._index.remove_ids(ids))
+                removed = int(self._index.remove_ids(ids))
+                # The codes are gone; the exact vector in the rerank store is zeroed too, so
+                # no copy of an erased face waits there for the next rebuild.
+                if self._current.store is not None:
+                    self._current.store.erase(ids)
+                return removed
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         vectors = self._checked(vectors)
@@ -473,6 +476,8 @@ class FaissDiskIndex:
                         generation.index.remove_ids(ids)
                         if vectors is not None:
                             self._add_to(generation, ids, vectors)
+                        elif generation.store is not None:
+                            generation.store.erase(ids)  # removed meanwhile: no copy left
                     self._swap_in(generation)
                     self._pending = None
             except BaseException as error:  # reported through the job, never lost in a thread
