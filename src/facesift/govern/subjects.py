@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from facesift.catalog.base import Faces, Governance
 from facesift.catalog.governance import ImageProvenance, optout_of
@@ -33,6 +32,7 @@ from facesift.index.base import VectorIndex
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
 from facesift.pipeline import ProbeReader
+from facesift.read.crop import face_crop_jpeg
 from facesift.search.policy import MatchingPolicy, plain_rate, reported_rate
 from facesift.types import AnalysedFace, AnalysedImage, BoundingBox
 
@@ -292,24 +292,16 @@ def receipt(
 
 
 def thumbnail_data_uri(path: str, box: BoundingBox, size: int = 160) -> str | None:
-    """The face cropped from its image, as an inline JPEG; None if the file is gone."""
+    """The face cropped from its image, as an inline JPEG; None if the file is gone. The photo
+    is turned upright first (EXIF), as it was when the face was detected, so the box lands on
+    the face in a rotated phone photo too."""
     try:
-        with Image.open(path) as image:
-            margin = max(box.width, box.height) // 3
-            crop = image.convert("RGB").crop(
-                (
-                    max(0, box.left - margin),
-                    max(0, box.top - margin),
-                    box.right + margin,
-                    box.bottom + margin,
-                )
-            )
-            crop.thumbnail((size, size))
-            buffer = io.BytesIO()
-            crop.save(buffer, "JPEG", quality=85)
+        with Image.open(path) as opened:
+            upright = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
     except (OSError, ValueError):
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    crop = face_crop_jpeg(upright, box, side=size)
+    return "data:image/jpeg;base64," + base64.b64encode(crop).decode()
 
 
 SELFIE_NOT_KEPT = "Your selfie was not kept"
