@@ -218,9 +218,11 @@ def test_portal_keeps_the_selfie_and_admin_sees_the_requesters_face(chromium, se
     assert admin.eval_on_selector("[data-selfie]", "i => i.naturalWidth") > 0
     shot(admin, "admin-request-selfie")
     admin.check("[data-candidate] >> nth=0")
+    admin.fill("[data-identity-check]", "photo ID seen on a video call")
     admin.click("[data-fulfil]")
     admin.wait_for_selector("[data-outcome]")
     assert "disclosed" in admin.inner_text("[data-outcome]")
+    assert admin.inner_text("[data-identity-checked]") == "photo ID seen on a video call"
     shot(admin, "admin-request-outcome")
 
 
