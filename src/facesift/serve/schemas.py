@@ -4,26 +4,73 @@ which the property-based tests check every response against."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
+    AliasPath,
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
     model_serializer,
+    model_validator,
 )
 
 from facesift.govern.roles import OperatorRole, Role
+from facesift.search.policy import describe_odds
 from facesift.types import JobState, LeadStatus, RequestStatus
 
 
 class FromDomain(BaseModel):
     """A response read from a domain object's attributes (``XOut.model_validate(obj)``), never
     copied field by field; ``BUILT_FROM`` names each one's domain class, and
-    tests/unit/serve/test_schemas_in_step.py checks that they agree field for field."""
+    tests/unit/serve/test_schemas_in_step.py checks that they agree field for field.
 
-    model_config = ConfigDict(from_attributes=True)
+    A field under another name reads its attribute by ``validation_alias`` (an ``AliasPath``
+    into a nested object). The few fields the domain object does not hold are named in
+    ``BESIDE`` and made by ``beside``: by default they are given in the validation context,
+    ``LeadOut.model_validate(lead, context={"rank": 1})``; a model whose field is derived from
+    the object (a URL from an id, a sentence from figures) overrides ``beside``."""
+
+    # By name too: a response's own JSON validates back into its model (a client, a test).
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
+
+    BESIDE: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def beside(cls, obj: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """The ``BESIDE`` fields for ``obj`` (one left out takes its default, or is missing)."""
+        return {name: context[name] for name in cls.BESIDE if name in context}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_beside(cls, value: Any, handler: ModelWrapValidatorHandler, info: ValidationInfo):
+        if not cls.BESIDE or isinstance(value, dict | BaseModel):
+            return handler(value)
+        return handler(_Beside(value, cls.beside(value, info.context or {})))
+
+
+class _Beside:
+    """A domain object's attributes and a few more, read by attribute as ``FromDomain`` reads."""
+
+    def __init__(self, obj: Any, more: dict[str, Any]):
+        self._obj, self._more = obj, more
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._more:
+            return self._more[name]
+        return getattr(self._obj, name)
+
+
+def thumbnail_url(face_id: int) -> str:
+    return f"/api/v1/faces/{face_id}/thumbnail"
+
+
+def image_url(image_id: int) -> str:
+    return f"/api/v1/images/{image_id}"
 
 
 class Box(FromDomain):
@@ -42,7 +89,9 @@ class Health(BaseModel):
     index: str
 
 
-class SourceOut(BaseModel):
+class SourceOut(FromDomain):
+    BESIDE = ("images", "faces")  # what it holds
+
     name: str
     lawful_basis: str
     jurisdiction: str
@@ -84,9 +133,12 @@ class HeldElsewhere(BaseModel):
     source: str = Field(description="The source that holds it.")
 
 
-class IngestResult(BaseModel):
+class IngestResult(FromDomain):
     """What an ingest job did: counts, and each file it could not use. (Counts default to 0:
     a job whose files were all refused never reached the ingest.)"""
+
+    # Given by the route, which knows what the ingest did not see (serve/api/gallery.py).
+    BESIDE = ("files_seen", "errors", "held_under_other_source")
 
     source: str
     files_seen: int = Field(0, description="Files uploaded (or named by the manifest).")
@@ -107,6 +159,11 @@ class IngestResult(BaseModel):
     )
     seconds: float = 0.0
 
+    @field_validator("seconds")
+    @classmethod
+    def _to_the_millisecond(cls, seconds: float) -> float:
+        return round(seconds, 3)
+
 
 class JobOut(BaseModel):
     id: int
@@ -124,7 +181,9 @@ class JobOut(BaseModel):
     url: str
 
 
-class LeadOut(BaseModel):
+class LeadOut(FromDomain):
+    BESIDE = ("rank", "thumbnail_url", "image_url")  # rank: 1 for the probe face's first lead
+
     rank: int
     face_id: int
     distance: float = Field(description="The score: embedding distance, smaller is more alike.")
@@ -143,8 +202,16 @@ class LeadOut(BaseModel):
     identity_id: int | None = None
     identity_name: str | None = None
 
+    @classmethod
+    def beside(cls, obj: Any, context: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **super().beside(obj, context),
+            "thumbnail_url": thumbnail_url(obj.face_id),
+            "image_url": image_url(obj.image_id),
+        }
 
-class ProbeFaceOut(BaseModel):
+
+class ProbeFaceOut(FromDomain):
     face_number: int
     box: Box
     leads: list[LeadOut]
@@ -152,8 +219,18 @@ class ProbeFaceOut(BaseModel):
         description="More gallery faces are within the threshold than the top_k shown."
     )
 
+    @field_validator("leads", mode="before")
+    @classmethod
+    def _ranked(cls, leads: Any) -> Any:
+        if not isinstance(leads, list | tuple):
+            return leads  # pydantic says what is wrong with it
+        return [
+            LeadOut.model_validate(lead, context={"rank": rank})
+            for rank, lead in enumerate(leads, start=1)
+        ]
 
-class SearchOddsOut(BaseModel):
+
+class SearchOddsOut(FromDomain):
     """What to expect of this search in this gallery (docs/accuracy.md, "Reading a search")."""
 
     compared_with: int = Field(description="Gallery faces each probe face was compared with.")
@@ -168,6 +245,12 @@ class SearchOddsOut(BaseModel):
     )
     summary: str = Field(description="The same, in one sentence for people.")
 
+    BESIDE = ("summary",)
+
+    @classmethod
+    def beside(cls, obj: Any, context: dict[str, Any]) -> dict[str, Any]:
+        return {"summary": describe_odds(obj)}
+
 
 class SearchOut(BaseModel):
     search_id: int
@@ -177,7 +260,7 @@ class SearchOut(BaseModel):
     odds: SearchOddsOut | None = Field(description="None when the gallery holds no face.")
 
 
-class VerifyOut(BaseModel):
+class VerifyOut(FromDomain):
     same_person: bool
     distance: float
     threshold: float
@@ -201,34 +284,46 @@ class LeadReviewOut(FromDomain):
     rejections: list[str]
 
 
-class KeptSearchOut(BaseModel):
-    search_id: int
+class KeptSearchOut(FromDomain):
+    BESIDE = ("leads",)  # the review status of each of its leads
+
+    search_id: int = Field(validation_alias="id")
     actor: str
     purpose: str
-    case: str
+    case: str = Field(validation_alias="case_ref")
     at: datetime
     leads: list[LeadReviewOut]
 
 
-class HeldFaceOut(BaseModel):
+def _image(attribute: str) -> Any:
+    return Field(validation_alias=AliasPath("image", attribute))
+
+
+class HeldFaceOut(FromDomain):
+    BESIDE = ("thumbnail_url",)
+
     face_id: int
     distance: float
     false_match_rate: float
     box: Box
     thumbnail_url: str
-    image_id: int
-    image_path: str
-    image_sha256: str
-    source: str
-    lawful_basis: str
-    purpose: str
-    controller: str
-    jurisdiction: str
-    ingested_at: datetime
-    expires_at: datetime | None
+    image_id: int = _image("image_id")
+    image_path: str = _image("path")
+    image_sha256: str = _image("sha256")
+    source: str = _image("source")
+    lawful_basis: str = _image("lawful_basis")
+    purpose: str = _image("purpose")
+    controller: str = _image("controller")
+    jurisdiction: str = _image("jurisdiction")
+    ingested_at: datetime = _image("ingested_at")
+    expires_at: datetime | None = _image("expires_at")
+
+    @classmethod
+    def beside(cls, obj: Any, context: dict[str, Any]) -> dict[str, Any]:
+        return {"thumbnail_url": thumbnail_url(obj.face_id)}
 
 
-class SubjectReportOut(BaseModel):
+class SubjectReportOut(FromDomain):
     selfie_sha256: str
     threshold: float
     generated_at: datetime
@@ -260,8 +355,10 @@ class OptOutWithdrawnOut(BaseModel):
     removed: int
 
 
-class SubjectRequestPublic(BaseModel):
+class SubjectRequestPublic(FromDomain):
     """What the person who made a request sees, by its reference."""
+
+    BESIDE = ("report_ready",)
 
     reference: str
     kind: str
@@ -274,6 +371,10 @@ class SubjectRequestPublic(BaseModel):
         description="A report or receipt waits: POST your reference to "
         "/api/v1/subject-requests/report."
     )
+
+    @classmethod
+    def beside(cls, obj: Any, context: dict[str, Any]) -> dict[str, Any]:
+        return {"report_ready": obj.status == RequestStatus.FULFILLED and bool(obj.report_html)}
 
 
 class ReferenceIn(BaseModel):
@@ -396,13 +497,17 @@ class StatsOut(FromDomain):
     match_false_match_rate: float
 
 
-class OperatorOut(BaseModel):
+class OperatorOut(FromDomain):
+    BESIDE = ("created_at",)
+
     name: str
     role: Role
     created_at: datetime
 
 
-class OperatorDisabledOut(BaseModel):
+class OperatorDisabledOut(FromDomain):
+    BESIDE = ("enabled",)
+
     name: str
     role: Role
     enabled: Literal[False] = False
@@ -413,7 +518,9 @@ class OperatorIn(BaseModel):
     role: OperatorRole
 
 
-class OperatorKeyOut(BaseModel):
+class OperatorKeyOut(FromDomain):
+    BESIDE = ("api_key",)
+
     name: str
     role: Role
     api_key: str = Field(description="Shown this once; only its SHA-256 is stored.")
@@ -438,22 +545,45 @@ class ProblemDetails(BaseModel):
 
 
 def _built_from() -> dict[type[FromDomain], type]:
+    from facesift.catalog.casework import StoredSearch
     from facesift.engine import Stats
     from facesift.govern.audit import AuditRecord, ChainCheck
     from facesift.govern.requests import SubjectRequest
     from facesift.govern.review import LeadReviewStatus
-    from facesift.govern.subjects import OptOutReceipt, Receipt
-    from facesift.types import BoundingBox
+    from facesift.govern.roles import Actor
+    from facesift.govern.subjects import HeldFace, OptOutReceipt, Receipt, SubjectReport
+    from facesift.ingest.jobs import IngestReport
+    from facesift.types import (
+        BoundingBox,
+        Lead,
+        ProbeFaceResult,
+        SearchOdds,
+        Source,
+        Verification,
+    )
 
     return {
         Box: BoundingBox,
+        SourceOut: Source,
+        IngestResult: IngestReport,
+        LeadOut: Lead,
+        ProbeFaceOut: ProbeFaceResult,
+        SearchOddsOut: SearchOdds,
+        VerifyOut: Verification,
         LeadReviewOut: LeadReviewStatus,
+        KeptSearchOut: StoredSearch,
+        HeldFaceOut: HeldFace,
+        SubjectReportOut: SubjectReport,
         ReceiptOut: Receipt,
         OptOutOut: OptOutReceipt,
+        SubjectRequestPublic: SubjectRequest,
         SubjectRequestOut: SubjectRequest,
         AuditRecordOut: AuditRecord,
         AuditCheckOut: ChainCheck,
         StatsOut: Stats,
+        OperatorOut: Actor,
+        OperatorDisabledOut: Actor,
+        OperatorKeyOut: Actor,
     }
 
 

@@ -1,11 +1,10 @@
-"""What the API's routers share: documented problem responses and conversions to JSON bodies."""
+"""What the API's routers share: documented problem responses."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from facesift.serve.schemas import Box, ProblemDetails
-from facesift.types import BoundingBox
+from facesift.serve.schemas import ProblemDetails
 
 DESCRIBED = {
     400: "The request was refused",
@@ -39,15 +38,3 @@ def binary(media_type: str, description: str) -> dict[str, Any]:
 
 AUTHED = problems(401, 403, 422, 429)
 UPLOADS = problems(400, 401, 403, 413, 415, 422, 429)
-
-
-def box(value: BoundingBox) -> Box:
-    return Box.model_validate(value)
-
-
-def thumbnail_url(face_id: int) -> str:
-    return f"/api/v1/faces/{face_id}/thumbnail"
-
-
-def image_url(image_id: int) -> str:
-    return f"/api/v1/images/{image_id}"

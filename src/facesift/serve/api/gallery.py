@@ -143,24 +143,19 @@ def ingest(
         finally:
             # Whatever was not ingested (refused, corrupt, already held, a failed job) goes.
             engine.discard_unheld_uploads(folder)
-        return IngestResult(
-            source=report.source,
-            files_seen=report.files_seen + len(refused),
-            images_ingested=report.images_ingested,
-            faces_found=report.faces_found,
-            images_without_faces=report.images_without_faces,
-            already_in_catalog=report.already_in_catalog,
-            duplicates_in_run=report.duplicates_in_run,
-            erased_before=report.erased_before,
-            faces_opted_out=report.faces_opted_out,
-            errors=refusals
+        # What the ingest did not see: the files refused at upload, and the names the client
+        # gave the files the report names by the paths they were stored under.
+        beside = {
+            "files_seen": report.files_seen + len(refused),
+            "errors": refusals
             + [_file_problem(where, why, folder, stored) for where, why in report.errors],
-            held_under_other_source=[
+            "held_under_other_source": [
                 HeldElsewhere(file=_file_problem(where, "", folder, stored).file, source=other)
                 for where, other in report.held_under_other_source
             ],
-            seconds=round(report.seconds, 3),
-        ).model_dump(mode="json")  # jobs hold plain data; JobOut types it again
+        }
+        result = IngestResult.model_validate(report, context=beside)
+        return result.model_dump(mode="json")  # jobs hold plain data; JobOut types it again
 
     job = jobs.submit("ingest", actor, work)
     return job_out(job)
@@ -211,15 +206,5 @@ def job_out(job: Job) -> JobOut:
 
 
 def _source_out(source, counts) -> SourceOut:
-    return SourceOut(
-        name=source.name,
-        lawful_basis=source.lawful_basis.value,
-        jurisdiction=source.jurisdiction,
-        retention_days=source.retention_days,
-        purpose=source.purpose,
-        controller=source.controller,
-        description=source.description,
-        created_at=source.created_at,
-        images=counts[0],
-        faces=counts[1],
-    )
+    images, faces = counts
+    return SourceOut.model_validate(source, context={"images": images, "faces": faces})

@@ -16,7 +16,7 @@ router = APIRouter()
 def list_operators(engine: Engine, actor: CurrentActor) -> list[OperatorOut]:
     """Enabled operators and their roles (administrators)."""
     return [
-        OperatorOut(name=operator.name, role=operator.role, created_at=created)
+        OperatorOut.model_validate(operator, context={"created_at": created})
         for operator, created in engine.list_operators(actor)
     ]
 
@@ -37,7 +37,7 @@ def disable_operator(name: str, engine: Engine, actor: CurrentActor) -> Operator
     """Disable an operator: their key and web sessions stop working at once. The last enabled
     administrator cannot be disabled."""
     disabled = engine.disable_operator(actor, name)
-    return OperatorDisabledOut(name=disabled.name, role=disabled.role)
+    return OperatorDisabledOut.model_validate(disabled)
 
 
 @router.post(
@@ -48,4 +48,4 @@ def disable_operator(name: str, engine: Engine, actor: CurrentActor) -> Operator
 def rotate_operator_key(name: str, engine: Engine, actor: CurrentActor) -> OperatorKeyOut:
     """A new API key for the operator, shown this once; the old key stops working at once."""
     operator, key = engine.rotate_operator_key(actor, name)
-    return OperatorKeyOut(name=operator.name, role=operator.role, api_key=key)
+    return OperatorKeyOut.model_validate(operator, context={"api_key": key})

@@ -8,12 +8,10 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from facesift.errors import FaceSiftError
 from facesift.govern.roles import Action
-from facesift.search.policy import describe_odds
-from facesift.serve.api.common import UPLOADS, binary, box, image_url, problems, thumbnail_url
+from facesift.serve.api.common import UPLOADS, binary, problems
 from facesift.serve.deps import CurrentActor, Engine
 from facesift.serve.schemas import (
     KeptSearchOut,
-    LeadOut,
     LeadReviewOut,
     ProbeFaceOut,
     ReviewIn,
@@ -22,7 +20,6 @@ from facesift.serve.schemas import (
     VerifyOut,
 )
 from facesift.serve.uploads import read_image
-from facesift.types import SearchOdds
 
 router = APIRouter()
 
@@ -60,49 +57,14 @@ def search(
     )
     if record.search_id is None:  # search_with_id always keeps the search
         raise FaceSiftError("the search was not kept")
+    # The search's envelope: its record, the threshold it used and the notice that goes with
+    # every answer; the faces and odds are read from the record's own objects.
     return SearchOut(
         search_id=record.search_id,
         threshold=engine.match_threshold if threshold is None else threshold,
         notice=NOTICE,
-        faces=[
-            ProbeFaceOut(
-                face_number=result.face_number,
-                box=box(result.box),
-                leads=[
-                    LeadOut(
-                        rank=rank,
-                        face_id=lead.face_id,
-                        distance=lead.distance,
-                        false_match_rate=lead.false_match_rate,
-                        box=box(lead.box),
-                        thumbnail_url=thumbnail_url(lead.face_id),
-                        image_url=image_url(lead.image_id),
-                        image_id=lead.image_id,
-                        image_sha256=lead.image_sha256,
-                        source=lead.source,
-                        lawful_basis=lead.lawful_basis,
-                        jurisdiction=lead.jurisdiction,
-                        ingested_at=lead.ingested_at,
-                        identity_id=lead.identity_id,
-                        identity_name=lead.identity_name,
-                    )
-                    for rank, lead in enumerate(result.leads, start=1)
-                ],
-                cut_at_top_k=result.cut_at_top_k,
-            )
-            for result in record.results
-        ],
-        odds=None if record.odds is None else odds_out(record.odds),
-    )
-
-
-def odds_out(odds: SearchOdds) -> SearchOddsOut:
-    return SearchOddsOut(
-        compared_with=odds.compared_with,
-        false_match_rate=odds.false_match_rate,
-        expected_false_leads=odds.expected_false_leads,
-        chance_of_a_false_lead=odds.chance_of_a_false_lead,
-        summary=describe_odds(odds),
+        faces=[ProbeFaceOut.model_validate(result) for result in record.results],
+        odds=None if record.odds is None else SearchOddsOut.model_validate(record.odds),
     )
 
 
@@ -127,16 +89,7 @@ def verify(
         case=case,
         threshold=threshold,
     )
-    return VerifyOut(
-        same_person=result.same_person,
-        distance=result.distance,
-        threshold=result.threshold,
-        false_match_rate=result.false_match_rate,
-        box_a=box(result.box_a),
-        box_b=box(result.box_b),
-        faces_in_a=result.faces_in_a,
-        faces_in_b=result.faces_in_b,
-    )
+    return VerifyOut.model_validate(result)
 
 
 @router.get("/searches/{search_id}", tags=["review"], responses=problems(401, 403, 404, 422, 429))
@@ -144,14 +97,7 @@ def kept_search(search_id: int, engine: Engine, actor: CurrentActor) -> KeptSear
     """A kept search and the review status of each of its leads (reviewers; its investigator)."""
     found = engine.kept_search(actor, search_id)
     statuses = engine.lead_reviews(actor, search_id)
-    return KeptSearchOut(
-        search_id=found.id,
-        actor=found.actor,
-        purpose=found.purpose,
-        case=found.case_ref,
-        at=found.at,
-        leads=[LeadReviewOut.model_validate(status) for status in statuses],
-    )
+    return KeptSearchOut.model_validate(found, context={"leads": statuses})
 
 
 @router.post(

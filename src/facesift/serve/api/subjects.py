@@ -9,12 +9,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from facesift.govern import requests
-from facesift.serve.api.common import AUTHED, UPLOADS, box, problems, thumbnail_url
+from facesift.serve.api.common import AUTHED, UPLOADS, problems
 from facesift.serve.deps import CurrentActor, Engine, PublicCaller
 from facesift.serve.problems import Problem
 from facesift.serve.schemas import (
     FulfilIn,
-    HeldFaceOut,
     OptOutOut,
     OptOutWithdrawnOut,
     ReceiptOut,
@@ -194,32 +193,7 @@ def fulfil_request(
 
 
 def report_out(report) -> SubjectReportOut:
-    return SubjectReportOut(
-        selfie_sha256=report.selfie_sha256,
-        threshold=report.threshold,
-        generated_at=report.generated_at,
-        expected_false_matches=report.expected_false_matches,
-        faces=[
-            HeldFaceOut(
-                face_id=held.face_id,
-                distance=held.distance,
-                false_match_rate=held.false_match_rate,
-                box=box(held.box),
-                thumbnail_url=thumbnail_url(held.face_id),
-                image_id=held.image.image_id,
-                image_path=held.image.path,
-                image_sha256=held.image.sha256,
-                source=held.image.source,
-                lawful_basis=held.image.lawful_basis,
-                purpose=held.image.purpose,
-                controller=held.image.controller,
-                jurisdiction=held.image.jurisdiction,
-                ingested_at=held.image.ingested_at,
-                expires_at=held.image.expires_at,
-            )
-            for held in report.faces
-        ],
-    )
+    return SubjectReportOut.model_validate(report)
 
 
 def receipt_out(receipt) -> ReceiptOut:
@@ -227,16 +201,7 @@ def receipt_out(receipt) -> ReceiptOut:
 
 
 def public_out(found: requests.SubjectRequest) -> SubjectRequestPublic:
-    return SubjectRequestPublic(
-        reference=found.reference,
-        kind=found.kind,
-        status=found.status,
-        received_at=found.received_at,
-        due_at=found.due_at,
-        fulfilled_at=found.fulfilled_at,
-        decline_reason=found.decline_reason,
-        report_ready=found.status == RequestStatus.FULFILLED and bool(found.report_html),
-    )
+    return SubjectRequestPublic.model_validate(found)
 
 
 def admin_out(found: requests.SubjectRequest) -> SubjectRequestOut:
