@@ -10,6 +10,8 @@
 # The cluster listens only on a unix socket inside its directory (no TCP port to collide with
 # other servers), trusts local connections, and runs with fsync off: fast, and never for data
 # anyone wants to keep. FACESIFT_PG_DURABLE=1 keeps PostgreSQL's durable defaults (benchmarks).
+# FACESIFT_PG_LISTEN=ADDRESS also listens on TCP at ADDRESS:5432 and trusts the hosts of its
+# subnet (the multi-host tests run the server on a host of its own, a network namespace).
 set -euo pipefail
 
 die() {
@@ -64,14 +66,20 @@ start_cluster() {
     || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; die "initdb failed"; }
   local speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   [[ ${FACESIFT_PG_DURABLE:-} == 1 ]] && speed=""
+  local listen=${FACESIFT_PG_LISTEN:-}
+  [[ -n $listen ]] && echo "host all facesift samenet trust" >>"$dir/data/pg_hba.conf"
   "${as_owner[@]}" "$bindir/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait \
-    --timeout=60 --options="-c listen_addresses='' -k $dir $speed -c max_connections=100" \
+    --timeout=60 --options="-c listen_addresses='$listen' -k $dir $speed -c max_connections=100" \
     start >/dev/null \
     || { cat "$dir/server.log" >&2; rm -rf "$dir"; die "the server did not start"; }
   "$bindir/createdb" --host="$dir" --username=facesift facesift \
     || die "createdb failed (server log: $dir/server.log)"
   echo "FACESIFT_PG_DIR=$dir"
-  echo "FACESIFT_CATALOG_URL=postgresql+psycopg://facesift@/facesift?host=$dir"
+  if [[ -n $listen ]]; then
+    echo "FACESIFT_CATALOG_URL=postgresql+psycopg://facesift@$listen:5432/facesift"
+  else
+    echo "FACESIFT_CATALOG_URL=postgresql+psycopg://facesift@/facesift?host=$dir"
+  fi
 }
 
 stop_cluster() {
