@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.lfw_sample import search_sample
+from tests.integration.lfw_sample import people, search_sample
 from tests.multihost.network import CONSOLE, Host, Network, why_not_available
 
 pytestmark = [pytest.mark.multihost, pytest.mark.lfw, pytest.mark.slow]
@@ -103,9 +103,9 @@ class Cluster:
     def facesift(self, *args: str, operator: str = "admin") -> subprocess.CompletedProcess:
         return self.hosts["driver"].run([*CLI, *args], env=self.env(operator), timeout=900)
 
-    def start_ingest(self, folder: Path) -> subprocess.Popen:
+    def start_ingest(self, folder: Path, source: str = "lfw") -> subprocess.Popen:
         return self.hosts["driver"].start(
-            [*CLI, "ingest", str(folder), "--source", "lfw", "--ray", self.ray_address, "--json"],
+            [*CLI, "ingest", str(folder), "--source", source, "--ray", self.ray_address, "--json"],
             env=self.env("admin"),
         )
 
@@ -130,7 +130,7 @@ def cluster(tmp_path_factory, lfw_root):
     if installed.returncode != 0:
         pytest.skip(f"no PostgreSQL server for the multi-host tests: {installed.stderr.strip()}")
     root = tmp_path_factory.mktemp("multihost")
-    with Network(["pg", "head", "worker", "driver"]) as hosts:
+    with Network(["pg", "head", "worker", "worker2", "driver"]) as hosts:
         pg = hosts["pg"]
         started = pg.run(
             ["bash", str(POSTGRES_SCRIPT), "start"],
@@ -148,6 +148,7 @@ def cluster(tmp_path_factory, lfw_root):
             yield cluster
         finally:
             hosts["worker"].power_off()
+            hosts["worker2"].power_off()
             hosts["head"].power_off()
             hosts["driver"].power_off()
             subprocess.run(["bash", str(POSTGRES_SCRIPT), "stop", values["FACESIFT_PG_DIR"]])
@@ -155,14 +156,20 @@ def cluster(tmp_path_factory, lfw_root):
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def committed_images(cluster: Cluster) -> int:
+def committed_images(cluster: Cluster, source: str = "lfw") -> int:
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     engine = cluster.catalog()
     try:
         with engine.connect() as connection:
-            return connection.execute(text("select count(*) from images")).scalar_one()
+            return connection.execute(
+                text(
+                    "select count(*) from images join sources on sources.id = images.source_id"
+                    " where sources.name = :source"
+                ),
+                {"source": source},
+            ).scalar_one()
     except (OperationalError, ProgrammingError):
         return 0  # the table is not there yet
     finally:
@@ -193,6 +200,7 @@ def assert_catalog_and_index_agree(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def sample(lfw_root, tmp_path_factory):
+    """290 photos: 30 people with 3 photos each (a 4th held out as a probe), 200 singles."""
     gallery, probes, distractors, _ = search_sample(lfw_root, count=30, distractors=200)
     folder = tmp_path_factory.mktemp("photos")
     for file in [f for files in gallery.values() for f in files] + distractors:
@@ -200,18 +208,31 @@ def sample(lfw_root, tmp_path_factory):
     return folder, gallery, probes
 
 
-def test_ingest_survives_a_dead_worker_host_then_search_and_erase_work(cluster, sample):
-    folder, gallery, probes = sample
-    total = len(list(folder.iterdir()))
-    for step in (
+@pytest.fixture(scope="module")
+def gallery(cluster):
+    """An administrator, an investigator and two sources, in the catalog on the pg host."""
+    steps = [
         ["init", "--admin", "admin"],
         ["user", "add", "investigator", "--role", "investigator"],
-        ["source", "add", "lfw", "--basis", "legitimate-interest", "--jurisdiction", "US",
-         "--retention-days", "365", "--purpose", "multi-host test", "--controller",
-         "dpo@example.org"],
-    ):  # fmt: skip
+    ]
+    for source in ("lfw", "lfw-more"):
+        steps.append(
+            ["source", "add", source, "--basis", "legitimate-interest", "--jurisdiction", "US",
+             "--retention-days", "365", "--purpose", "multi-host test", "--controller",
+             "dpo@example.org"]
+        )  # fmt: skip
+    for step in steps:
         done = cluster.facesift(*step)
         assert done.returncode == 0, done.stderr
+    return cluster
+
+
+def test_ingest_stopped_by_its_only_worker_dying_resumes_then_search_and_erase_work(
+    gallery, sample
+):
+    cluster = gallery
+    folder, gallery, probes = sample
+    total = len(list(folder.iterdir()))
 
     # The worker host dies once the first batch is in the catalog.
     ingest = cluster.start_ingest(folder)
@@ -268,3 +289,38 @@ def test_ingest_survives_a_dead_worker_host_then_search_and_erase_work(cluster, 
     # The audit trail, kept in PostgreSQL, holds every step intact, the interrupted run's too.
     verified = cluster.facesift("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_worker_host_dying_mid_ingest_leaves_its_images_to_the_other_worker(
+    gallery, lfw_root, tmp_path
+):
+    cluster = gallery
+    # Other photos than the first test's: one-photo people past its 200 distractors.
+    singles = [files[0] for files in people(lfw_root).values() if len(files) == 1][300:560]
+    folder = tmp_path / "more"
+    folder.mkdir()
+    for file in singles:
+        (folder / file.name).symlink_to(file)
+    before = cluster.cluster_cpus()
+    assert before >= 1, "the first worker host is not up"
+    cluster.start_ray_node(cluster.hosts["worker2"], cpus=1)
+    cluster.wait_for_cpus(before + 1)
+
+    ingest = cluster.start_ingest(folder, source="lfw-more")
+    deadline = time.monotonic() + 600
+    while committed_images(cluster, "lfw-more") == 0:
+        assert ingest.poll() is None, ingest.communicate()
+        assert time.monotonic() < deadline, "the ingest committed nothing"
+        time.sleep(0.1)
+    cluster.hosts["worker2"].power_off()
+    out, err = ingest.communicate(timeout=900)
+    # The run goes on without the dead host: no second command, nothing lost or doubled.
+    assert ingest.returncode == 0, err
+    assert "a Ray actor died" in err, "the worker host died after the ingest had finished"
+    summary = json.loads(out)
+    assert summary["images_ingested"] == len(singles)
+    assert committed_images(cluster, "lfw-more") == len(singles)
+    whole = catalog_figures(cluster)
+    assert whole["images"] == whole["distinct_contents"]
+    assert whole["declared_faces"] == whole["faces"]
+    assert_catalog_and_index_agree(cluster)

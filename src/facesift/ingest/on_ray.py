@@ -11,7 +11,9 @@ Every Ray node needs facesift (with its models) installed in the same Python env
 
 from __future__ import annotations
 
+import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,6 +22,8 @@ from facesift.errors import FaceSiftError, ImageError
 from facesift.ingest.jobs import FileToAnalyse, Outcome, analysis_outcome
 from facesift.read.decode import read_limited
 from facesift.timing import StageSeconds, measure, stage_tally
+
+log = logging.getLogger(__name__)
 
 LOCAL = "local"
 IN_FLIGHT_PER_ACTOR = 4  # keeps every actor busy while bounding the bytes held in the store
@@ -72,35 +76,72 @@ def ray_analyse(
 def _dispatch(
     ray, actors: list, todo: Iterable[FileToAnalyse], max_file_bytes: int
 ) -> Iterator[tuple[Outcome, dict[str, float]]]:
-    from ray.exceptions import RayActorError, RayTaskError
-    from ray.util import ActorPool
+    """Keep every live actor busy; an image whose actor died goes to another one.
 
-    pool = ActorPool(actors)
-    in_flight = 0
+    A worker host that dies takes its actors with it. Analysing an image has no side effect (the
+    driver alone stores), so its images are sent again to the actors that remain and the run
+    goes on; only when none remains does it stop, with everything committed so far kept.
+    """
+    from ray.exceptions import RayActorError, RayTaskError
+
+    free = [actor for actor in actors for _ in range(IN_FLIGHT_PER_ACTOR)]  # one per slot
+    running: dict[Any, tuple[Any, str, bytes]] = {}  # result ref -> (actor, name, bytes)
+    again: deque[tuple[str, bytes]] = deque()  # images of an actor that died
+    dead: set[Any] = set()
+    waiting = iter(todo)
+    read_all = False
     try:
-        for item in todo:
+        while True:
+            while free and (again or not read_all):
+                if again:
+                    name, data = again.popleft()
+                else:
+                    item = next(waiting, None)
+                    if item is None:
+                        read_all = True
+                        continue
+                    try:
+                        with measure("read"):
+                            data = read_limited(item.path, max_file_bytes)
+                    except ImageError as error:
+                        yield (item.name, error.reason), {}
+                        continue
+                    except OSError as error:
+                        yield (item.name, f"cannot read file ({error.strerror or error})"), {}
+                        continue
+                    name = item.name
+                actor = free.pop()
+                running[actor.analyse.remote(name, data)] = (actor, name, data)
+            if not running:
+                return
+            (done,), _ = ray.wait(list(running), num_returns=1)
+            actor, name, data = running.pop(done)
             try:
-                with measure("read"):
-                    data = read_limited(item.path, max_file_bytes)
-            except ImageError as error:
-                yield (item.name, error.reason), {}
+                result = ray.get(done)
+            except RayActorError as error:
+                again.append((name, data))
+                if actor not in dead:
+                    dead.add(actor)
+                    free = [slot for slot in free if slot is not actor]
+                    if len(dead) == len(actors):
+                        raise _stopped(error) from None
+                    log.warning(
+                        "a Ray actor died (%s): its images go to the %d that remain",
+                        type(error).__name__,
+                        len(actors) - len(dead),
+                    )
                 continue
-            except OSError as error:
-                yield (item.name, f"cannot read file ({error.strerror or error})"), {}
-                continue
-            pool.submit(lambda actor, job: actor.analyse.remote(*job), (item.name, data))
-            in_flight += 1
-            while in_flight >= IN_FLIGHT_PER_ACTOR * len(actors):
-                yield pool.get_next_unordered()
-                in_flight -= 1
-        while in_flight:
-            yield pool.get_next_unordered()
-            in_flight -= 1
-    except (RayActorError, RayTaskError) as error:
-        raise FaceSiftError(
-            f"a Ray worker failed while analysing images ({type(error).__name__}); committed "
-            "images are kept: run the same command again to resume"
-        ) from None
+            free.append(actor)
+            yield result
+    except RayTaskError as error:  # analysis itself raised: a bug, not a lost host
+        raise _stopped(error) from None
+
+
+def _stopped(error: Exception) -> FaceSiftError:
+    return FaceSiftError(
+        f"a Ray worker failed while analysing images ({type(error).__name__}); committed "
+        "images are kept: run the same command again to resume"
+    )
 
 
 def _connect(ray, address: str, local_cpus: int) -> None:
