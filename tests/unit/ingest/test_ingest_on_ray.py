@@ -87,3 +87,49 @@ def test_ray_ingest_resumes_like_a_local_one(local_ray, folder, tmp_path):
         report = engine.ingest(admin, [folder], "s", ray_address="local")
         assert report.images_ingested == 0 and report.already_in_catalog == 4
         assert engine._catalog.counts() == before
+
+
+def _actors(count: int):
+    from facesift.ingest.on_ray import RayAnalyser
+
+    actor_class = ray.remote(num_cpus=1)(RayAnalyser)
+    settings = Settings(workers=1).model_dump_json()
+    actors = [actor_class.remote(settings) for _ in range(count)]
+    ray.get([actor.analyse.remote("warm-up", b"") for actor in actors])  # models loaded
+    return actors
+
+
+def _files(folder, copies: int):
+    from facesift.ingest.jobs import FileToAnalyse
+
+    files = sorted(folder.iterdir())
+    return [FileToAnalyse(path, f"{path.name}#{n}") for n in range(copies) for path in files]
+
+
+def _name(outcome) -> str:
+    return outcome[0] if isinstance(outcome, tuple) else outcome.path
+
+
+def test_an_actor_that_dies_leaves_its_images_to_the_others(local_ray, folder):
+    from facesift.ingest.on_ray import _dispatch
+
+    actors = _actors(2)
+    todo = _files(folder, copies=6)  # 30 images, 8 in flight at a time
+    outcomes = _dispatch(ray, actors, todo, max_file_bytes=50 * 2**20)
+    names = [_name(next(outcomes)[0])]
+    ray.kill(actors[0])  # as when its host dies: the images it holds are never answered
+    names += [_name(outcome) for outcome, _ in outcomes]
+    assert sorted(names) == sorted(item.name for item in todo)  # each once, none lost
+    ray.kill(actors[1])
+
+
+def test_the_run_stops_with_its_reason_when_no_actor_is_left(local_ray, folder):
+    from facesift.errors import FaceSiftError
+    from facesift.ingest.on_ray import _dispatch
+
+    actors = _actors(1)
+    outcomes = _dispatch(ray, actors, _files(folder, copies=6), max_file_bytes=50 * 2**20)
+    next(outcomes)
+    ray.kill(actors[0])
+    with pytest.raises(FaceSiftError, match="run the same command again to resume"):
+        list(outcomes)
