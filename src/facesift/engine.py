@@ -1,24 +1,32 @@
 """FaceSift: the composition root. It builds the ports from ``Settings`` (catalog, index, audit
 trail, matching policy, probe reader, gallery writer) and wires the services that live in their
-stage packages; its methods delegate to them. The CLI, the API, the web UI and the tests all build
-and call this one object.
+stage packages. The CLI, the API, the web UI and the tests all build and call this one object;
+its public operations are grouped by area in facade/, each on the services it names:
 
-    search/   Identifier (1:N), Verifier (1:1), Clusterer, DuplicateFinder, MatchingPolicy
-    govern/   SubjectRights, SubjectRequests, LeadReviews, Erasure, ProcessingRecords, audit, roles
-    ingest/   Ingestor, Reembedder
-    index/    GalleryWriter (lock, catalog commit, index update), OptOutList, IndexKeeper
+    facade/gallery.py     sources, ingest, re-embed        ingest/  SourceRegistry, Ingestor,
+                                                                    Reembedder
+    facade/searching.py   search, verify, identities,      search/  Identifier (1:N), Verifier
+                          duplicates                                (1:1), Clusterer,
+                                                                    DuplicateFinder, IdentityEditor
+    facade/casework.py    lead review, cases, visibility   govern/  LeadReviews, CaseEvidence,
+                                                                    Visibility
+    facade/subjects.py    subject rights and requests,     govern/  SubjectRights, SubjectRequests,
+                          erasure, retention, records               Erasure, ProcessingRecords
+    facade/oversight.py   operators, the audit trail       govern/  OperatorAdmin, AuditReader
 
-``catalog`` and ``index`` are attributes for tests and tools; serve/ and cli/ never use them
-(tests/unit/test_layers.py), they call the permission-checked methods below.
+Below them: index/ GalleryWriter (lock, catalog commit, index update), OptOutList, IndexKeeper;
+search/policy.py MatchingPolicy. What stays here is what works on the ports themselves: the
+index's consistency with the catalog, stats and health.
+
+The catalog, index, audit trail, keeper and writer are private (``_catalog``...): serve/ and cli/
+never reach them (tests/unit/test_layers.py), they call the permission-checked operations.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -28,59 +36,45 @@ from typing import Any
 import numpy as np
 
 from facesift.catalog import SqlCatalog
-from facesift.catalog.base import StoredFace
-from facesift.catalog.casework import ProbeFace, StoredReview, StoredSearch
-from facesift.catalog.governance import ImageProvenance
-from facesift.catalog.identities import IdentitySummary
 from facesift.config import Settings
 from facesift.embed.base import embedding_space_of
-from facesift.errors import FaceSiftError, InputError, SpaceMismatchError
-from facesift.govern.audit import (
-    AuditEvent,
-    AuditFilter,
-    AuditRecord,
-    AuditRecorder,
-    AuditTrail,
-    ChainCheck,
-    parse_checkpoint,
+from facesift.errors import SpaceMismatchError
+from facesift.facade import (
+    CaseworkOperations,
+    GalleryOperations,
+    OversightOperations,
+    SearchOperations,
+    SubjectOperations,
 )
+from facesift.govern.audit import AuditEvent, AuditRecord, AuditRecorder, AuditTrail
 from facesift.govern.audit_export import AuditReader
 from facesift.govern.derived import discard_unheld
 from facesift.govern.dpia import DataProtectionImpact
 from facesift.govern.erasure import Erasure
-from facesift.govern.evidence import CaseEvidence, ExportedPack
+from facesift.govern.evidence import CaseEvidence
 from facesift.govern.operators import OperatorAdmin, OperatorRegistry
 from facesift.govern.records import ProcessingRecords
-from facesift.govern.requests import SubjectRequest, SubjectRequests
-from facesift.govern.review import LeadReviews, LeadReviewStatus
-from facesift.govern.roles import Action, Actor, Role
-from facesift.govern.subjects import OptOutReceipt, Receipt, SubjectReport, SubjectRights
+from facesift.govern.requests import SubjectRequests
+from facesift.govern.review import LeadReviews
+from facesift.govern.subjects import SubjectRights
 from facesift.govern.visibility import Visibility
 from facesift.index import VectorIndex, open_index
 from facesift.index.keeper import IndexCheck, IndexKeeper
 from facesift.index.lock import GalleryLock
 from facesift.index.optouts import OptOutList
 from facesift.index.writer import GalleryWriter
-from facesift.ingest.jobs import Ingestor, IngestPorts, IngestReport
-from facesift.ingest.reembed import Reembedder, ReembedPorts, ReembedReport
+from facesift.ingest.jobs import Ingestor, IngestPorts
+from facesift.ingest.reembed import Reembedder, ReembedPorts
 from facesift.ingest.sources import SourceRegistry
 from facesift.pipeline import AnalyserPool, FaceAnalyser, ProbeReader
 from facesift.search.calibration import Calibration
-from facesift.search.clustering import Clusterer, ClusterReport
-from facesift.search.duplicates import DuplicateFinder, DuplicateReport
+from facesift.search.clustering import Clusterer
+from facesift.search.duplicates import DuplicateFinder
 from facesift.search.identify import Identifier
 from facesift.search.identities import IdentityEditor
 from facesift.search.policy import MatchingPolicy, reported_rate
 from facesift.search.verify import Verifier
-from facesift.types import (
-    AnalysedImage,
-    EmbeddingSpace,
-    LawfulBasis,
-    ProbeFaceResult,
-    SearchRecord,
-    Source,
-    Verification,
-)
+from facesift.types import AnalysedImage, EmbeddingSpace
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +96,15 @@ class Stats:
     match_false_match_rate: float
 
 
-class FaceSift:
+class FaceSift(
+    GalleryOperations,
+    SearchOperations,
+    CaseworkOperations,
+    SubjectOperations,
+    OversightOperations,
+):
+    """One gallery: its ports and services, wired here; its operations, by area, in facade/."""
+
     def __init__(self, settings: Settings | None = None):
         # As the operator gave them: models they named, else the default pipeline. This is what
         # `reembed` moves a gallery to; ``settings`` below is what the gallery uses now.
@@ -121,6 +123,7 @@ class FaceSift:
         self.operators = OperatorRegistry(self._catalog)
         self._recorder = AuditRecorder(self._audit, self._catalog.version)
         self.operator_admin = OperatorAdmin(self.operators, self._recorder)
+        self.audit_reader = AuditReader(self._audit, self._recorder)
         self.source_registry = SourceRegistry(
             self._catalog, self._recorder, self.settings.max_retention_days
         )
@@ -346,65 +349,11 @@ class FaceSift:
         """Which of ``vectors`` belong to someone on the do-not-index list."""
         return self.optouts.matches(vectors, threshold)
 
-    # --- operators and audit -------------------------------------------------------------------
-
-    def operator(self, *, name: str | None = None, key: str | None = None) -> Actor:
-        """The acting operator, by API key or (for the local CLI) by name."""
-        if key:
-            return self.operators.by_key(key)
-        if name:
-            return self.operators.by_name(name)
-        raise FaceSiftError(
-            "who is acting? set FACESIFT_OPERATOR (your operator name) or FACESIFT_API_KEY"
-        )
-
-    def operator_by_key_digest(self, digest: str) -> Actor:
-        """The operator of a web session (which keeps the key's digest, never the key)."""
-        return self.operators.by_key_digest(digest)
-
-    def create_first_admin(self, name: str) -> str | None:
-        """On a new gallery, create the first administrator and return its key (else None)."""
-        return self.operator_admin.create_first_admin(name)
-
-    def add_operator(self, actor: Actor, name: str, role: Role | str) -> str:
-        return self.operator_admin.add(actor, name, role)
-
-    def list_operators(self, actor: Actor) -> list[tuple[Actor, datetime]]:
-        return self.operator_admin.list(actor)
-
-    def disable_operator(self, actor: Actor, name: str) -> Actor:
-        return self.operator_admin.disable(actor, name)
-
-    def rotate_operator_key(self, actor: Actor, name: str) -> tuple[Actor, str]:
-        return self.operator_admin.rotate_key(actor, name)
+    # --- the audit trail -----------------------------------------------------------------------
 
     def record(self, event: AuditEvent) -> AuditRecord:
         """Append to the audit trail (after the write the event describes has committed)."""
         return self._recorder.record(event)
-
-    def audit_records(
-        self,
-        actor: Actor,
-        *,
-        operator: str | None = None,
-        action: str | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[AuditRecord]:
-        actor.require(Action.AUDIT_SHOW)
-        return self._audit.records(actor=operator, action=action, since=since, limit=limit)
-
-    def audit_verify(self, actor: Actor, checkpoint: str | None = None) -> ChainCheck:
-        """Check the hash chain; ``checkpoint`` is a ``SEQ:HASH`` an earlier check printed and
-        the auditor kept outside the data directory (InputError if it is not one)."""
-        actor.require(Action.AUDIT_VERIFY)
-        expected = None
-        if checkpoint is not None:
-            try:
-                expected = parse_checkpoint(checkpoint)
-            except ValueError as error:
-                raise InputError(f"checkpoint: {error}") from None
-        return self._audit.verify(expected)
 
     # --- pipeline ------------------------------------------------------------------------------
 
@@ -420,145 +369,6 @@ class FaceSift:
 
     def analyse_probe(self, probe: Path | bytes, name: str | None = None) -> AnalysedImage:
         return self._probes.analyse(probe, name)
-
-    # --- sources and ingest --------------------------------------------------------------------
-
-    def add_source(
-        self,
-        actor: Actor,
-        name: str,
-        lawful_basis: LawfulBasis | str,
-        jurisdiction: str,
-        retention_days: int,
-        *,
-        purpose: str,
-        controller: str,
-        description: str = "",
-    ) -> Source:
-        return self.source_registry.add(
-            actor,
-            name,
-            lawful_basis,
-            jurisdiction,
-            retention_days,
-            purpose=purpose,
-            controller=controller,
-            description=description,
-        )
-
-    def sources(self) -> list[Source]:
-        return self.source_registry.all()
-
-    def source(self, actor: Actor, name: str) -> Source:
-        """One declared source (unknown: SourceError)."""
-        return self.source_registry.get(actor, name)
-
-    def source_sizes(self, actor: Actor) -> dict[str, tuple[int, int]]:
-        """Images and faces per source name."""
-        return self.source_registry.sizes(actor)
-
-    def ingest(
-        self,
-        actor: Actor,
-        paths: list[Path],
-        source: str,
-        *,
-        manifest: Path | None = None,
-        on_total: Callable[[int], None] | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-        ray_address: str | None = None,
-    ) -> IngestReport:
-        return self.ingestor.ingest(
-            actor,
-            paths,
-            source,
-            manifest=manifest,
-            on_total=on_total,
-            on_progress=on_progress,
-            ray_address=ray_address,
-        )
-
-    def reembed(
-        self,
-        actor: Actor,
-        *,
-        drop_uncarried_optouts: bool = False,
-        on_total: Callable[[int], None] | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> ReembedReport:
-        """Re-analyse every stored image with the configured models into their space, then
-        switch catalog and index to it at once (see ingest/reembed.py). Resumable."""
-        return self.reembedder.reembed(
-            actor,
-            drop_uncarried_optouts=drop_uncarried_optouts,
-            on_total=on_total,
-            on_progress=on_progress,
-        )
-
-    # --- search and verification (search/identify.py, search/verify.py) ----------------------
-
-    def search(
-        self,
-        actor: Actor,
-        probe: Path | bytes,
-        *,
-        purpose: str | None = None,
-        case: str | None = None,
-        top_k: int = 10,
-        threshold: float | None = None,
-        face: int | None = None,
-        name: str | None = None,
-    ) -> list[ProbeFaceResult]:
-        """1:N search: for each face of the probe (or only face number ``face``), ranked leads."""
-        return self.identifier.search(
-            actor,
-            probe,
-            purpose=purpose,
-            case=case,
-            top_k=top_k,
-            threshold=threshold,
-            face=face,
-            name=name,
-        ).results
-
-    def search_with_id(
-        self,
-        actor: Actor,
-        probe: Path | bytes,
-        *,
-        purpose: str | None = None,
-        case: str | None = None,
-        top_k: int = 10,
-        threshold: float | None = None,
-        face: int | None = None,
-        name: str | None = None,
-    ) -> SearchRecord:
-        """As ``search``, and the search is kept (who, why, which leads) so that reviewers can
-        confirm or reject its leads later by its ``search_id``."""
-        return self.identifier.search(
-            actor,
-            probe,
-            purpose=purpose,
-            case=case,
-            top_k=top_k,
-            threshold=threshold,
-            face=face,
-            name=name,
-            keep=True,
-        )
-
-    def verify(
-        self,
-        actor: Actor,
-        a: Path | bytes,
-        b: Path | bytes,
-        *,
-        purpose: str | None = None,
-        case: str | None = None,
-        threshold: float | None = None,
-    ) -> Verification:
-        """1:1: is the main face in ``a`` the same person as the main face in ``b``?"""
-        return self.verifier.verify(actor, a, b, purpose=purpose, case=case, threshold=threshold)
 
     # --- reporting -----------------------------------------------------------------------------
 
@@ -585,216 +395,10 @@ class FaceSift:
         """Faces searchable and the index kind (the unauthenticated health check)."""
         return len(self._index), self._index.kind
 
-    # --- governance: subject rights, erasure, retention, records (see govern/) ----------------
-
-    def subject_access(
-        self, actor: Actor, selfie: Path | bytes, face: int | None = None
-    ) -> SubjectReport:
-        return self.rights.access(actor, selfie, face)
-
-    def subject_erase(
-        self, actor: Actor, report: SubjectReport, face_ids: list[int] | None = None
-    ) -> Receipt:
-        return self.rights.erase(actor, report, face_ids)
-
-    def subject_optout(
-        self, actor: Actor, selfie: Path | bytes, face: int | None = None
-    ) -> OptOutReceipt:
-        return self.rights.optout(actor, selfie, face)
-
-    def subject_optout_remove(
-        self, actor: Actor, selfie: Path | bytes, face: int | None = None
-    ) -> int:
-        return self.rights.optout_remove(actor, selfie, face)
-
-    def erase(
-        self,
-        actor: Actor,
-        *,
-        jurisdiction: str | None = None,
-        source: str | None = None,
-        dry_run: bool = False,
-    ) -> tuple[list[int], Receipt | None]:
-        return self.erasure.erase_scope(
-            actor, jurisdiction=jurisdiction, source=source, dry_run=dry_run
-        )
-
-    def purge(
-        self, actor: Actor, *, dry_run: bool = False, now: datetime | None = None
-    ) -> tuple[list[int], Receipt | None]:
-        return self.erasure.purge_expired(actor, dry_run=dry_run, now=now)
-
-    def processing_record(self, actor: Actor) -> dict[str, Any]:
-        return self.records.processing_record(actor)
-
-    def dpia(self, actor: Actor) -> dict[str, Any]:
-        """A draft data protection impact assessment (GDPR Art. 35, EU AI Act Art. 27)."""
-        return self.impact.assessment(actor)
-
-    # --- lead review and subject requests (see govern/review.py, govern/requests.py) -----------
-
-    def review_lead(
-        self, actor: Actor, search_id: int, face_id: int, decision: str, note: str = ""
-    ) -> LeadReviewStatus:
-        return self.reviews.review_lead(actor, search_id, face_id, decision, note)
-
-    def kept_searches(
-        self, actor: Actor, *, pending_only: bool = False, limit: int = 100
-    ) -> list[StoredSearch]:
-        return self.reviews.kept_searches(actor, pending_only=pending_only, limit=limit)
-
-    def kept_search(self, actor: Actor, search_id: int) -> StoredSearch:
-        """One kept search, for reviewers and for whoever ran it."""
-        return self.reviews.viewable_search(actor, search_id)
-
-    def lead_faces(
-        self, actor: Actor, search_id: int
-    ) -> tuple[dict[int, StoredFace], dict[int, ImageProvenance]]:
-        """Where each lead of a kept search is, for whoever may view the search."""
-        return self.reviews.lead_faces(actor, search_id)
-
-    def lead_reviews(self, actor: Actor, search_id: int) -> list[LeadReviewStatus]:
-        return self.reviews.lead_reviews(actor, search_id)
-
-    def review_decisions(self, actor: Actor, search_id: int) -> list[StoredReview]:
-        return self.reviews.decisions(actor, search_id)
-
-    def probe_faces(self, actor: Actor, search_id: int) -> list[ProbeFace]:
-        return self.reviews.probe_faces(actor, search_id)
-
-    def probe_crop(self, actor: Actor, search_id: int, face_number: int) -> bytes:
-        """The JPEG crop of a kept search's probe face (what its leads are compared with)."""
-        return self.reviews.probe_crop(actor, search_id, face_number)
-
-    def scope_operator(self, actor: Actor, name: str, sources: list[str] | None) -> Actor:
-        """Limit an operator's searches to ``sources`` (None: every source)."""
-        known = {source.name for source in self._catalog.list_sources()}
-        return self.operator_admin.scope(actor, name, sources, known)
-
-    def close_case(self, actor: Actor, case: str) -> int:
-        """The case is over: erase its kept searches' probe crops; returns how many."""
-        return self.evidence.close(actor, case)
-
-    def export_case(self, actor: Actor, case: str, out: Path) -> ExportedPack:
-        """The evidence pack of ``case``, written to the new folder ``out``."""
-        return self.evidence.export(actor, case, out)
-
-    def open_subject_request(
-        self, selfie: bytes, kind: str, contact: str, name: str | None = None
-    ) -> SubjectRequest:
-        return self.requests.open_subject_request(selfie, kind, contact, name)
-
-    def subject_requests(self, actor: Actor, status: str | None = None) -> list[SubjectRequest]:
-        return self.requests.subject_requests(actor, status)
-
-    def fulfil_subject_request(
-        self,
-        actor: Actor,
-        request_id: int,
-        *,
-        face_ids: list[int] | None = None,
-        identity_check: str | None = None,
-        decline_reason: str | None = None,
-    ) -> SubjectRequest:
-        return self.requests.fulfil_subject_request(
-            actor,
-            request_id,
-            face_ids=face_ids,
-            identity_check=identity_check,
-            decline_reason=decline_reason,
-        )
-
-    def subject_request_by_reference(self, reference: str) -> SubjectRequest:
-        return self.requests.subject_request_by_reference(reference)
-
-    def subject_request(self, actor: Actor, request_id: int) -> SubjectRequest:
-        return self.requests.subject_request(actor, request_id)
-
-    def subject_request_candidates(self, actor: Actor, request_id: int) -> SubjectReport:
-        """The faces an open request's selfie matches, for the admin to check before fulfilling."""
-        return self.requests.subject_request_candidates(actor, request_id)
-
-    # --- identities and duplicates (search/clustering.py, search/duplicates.py) ---------------
-
-    def cluster(
-        self, actor: Actor, *, threshold: float | None = None, rebuild: bool = False
-    ) -> ClusterReport:
-        return self.clusterer.cluster(actor, threshold=threshold, rebuild=rebuild)
-
-    def duplicates(
-        self,
-        actor: Actor,
-        source: str,
-        *,
-        against: str | None = None,
-        threshold: float | None = None,
-    ) -> DuplicateReport:
-        return self.duplicate_finder.find(actor, source, against=against, threshold=threshold)
-
-    def identities(self, actor: Actor, min_faces: int = 1) -> list[IdentitySummary]:
-        return self.identity_editor.summaries(actor, min_faces)
-
-    def identity_faces(self, actor: Actor, identity_id: int) -> list[int]:
-        return self.identity_editor.faces_of(actor, identity_id)
-
-    def name_identity(self, actor: Actor, identity_id: int, name: str) -> None:
-        self.identity_editor.name(actor, identity_id, name)
-
-    def merge_identities(self, actor: Actor, keep: int, other: int) -> int:
-        return self.identity_editor.merge(actor, keep, other)
-
-    def move_faces(self, actor: Actor, face_ids: list[int], identity_id: int | None) -> int:
-        """Move faces to an identity (None: split them into a new one); returns its id."""
-        return self.identity_editor.move(actor, face_ids, identity_id)
-
-    # --- faces and images as operators may see them (govern/visibility.py) --------------------
-
-    def face_thumbnail(
-        self, actor: Actor, face_id: int, size: int = 160, boxed: bool = False
-    ) -> bytes:
-        return self.visibility.face_thumbnail(actor, face_id, size, boxed)
-
-    def image_file(self, actor: Actor, image_id: int) -> tuple[bytes, str]:
-        return self.visibility.image_bytes(actor, image_id)
-
-    def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
-        """Where each face is (image, box, source): for the identity views (IDENTITY_VIEW)."""
-        return self.identity_editor.stored_faces(actor, face_ids)
-
     def discard_unheld_uploads(self, folder: Path) -> int:
         """Delete the files of an upload batch that the catalog does not hold (serve/uploads.py),
         once its job has run: no copy of a person's photo is left where no erasure looks."""
         return discard_unheld(folder, self._catalog.held_paths)
-
-    # --- web UI pages (issue #13) ---
-
-    def edit_source(
-        self, actor: Actor, name: str, *, description: str, purpose: str, controller: str
-    ) -> Source:
-        return self.source_registry.edit(
-            actor, name, description=description, purpose=purpose, controller=controller
-        )
-
-    def retire_source(self, actor: Actor, name: str) -> Source:
-        return self.source_registry.retire(actor, name)
-
-    def audit_page(
-        self, actor: Actor, wanted: AuditFilter, offset: int = 0, limit: int = 100
-    ) -> tuple[list[AuditRecord], int]:
-        return AuditReader(self._audit, self._recorder).page(actor, wanted, offset, limit)
-
-    def audit_export(self, actor: Actor, wanted: AuditFilter, fmt: str) -> tuple[bytes, str]:
-        return AuditReader(self._audit, self._recorder).export(actor, wanted, fmt)
-
-    def subject_request_selfie(self, actor: Actor, request_id: int) -> bytes:
-        return self.requests.selfie_crop(actor, request_id)
-
-    def subject_request_outcome(self, actor: Actor, request_id: int) -> str:
-        return self.requests.outcome(actor, request_id)
-
-    def identities_of(self, actor: Actor, face_ids: list[int]) -> dict[int, IdentitySummary]:
-        actor.require(Action.IDENTITY_VIEW)
-        return self._catalog.identities_of(face_ids)
 
 
 def _facesift_version() -> str:

@@ -8,9 +8,18 @@ import csv
 import io
 import json
 from dataclasses import asdict
+from datetime import datetime
 
 from facesift.errors import InputError
-from facesift.govern.audit import AuditEvent, AuditFilter, AuditRecord, AuditRecorder, AuditTrail
+from facesift.govern.audit import (
+    AuditEvent,
+    AuditFilter,
+    AuditRecord,
+    AuditRecorder,
+    AuditTrail,
+    ChainCheck,
+    parse_checkpoint,
+)
 from facesift.govern.roles import Action, Actor
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -21,6 +30,30 @@ class AuditReader:
     def __init__(self, trail: AuditTrail, audit: AuditRecorder):
         self.trail = trail
         self.audit = audit
+
+    def records(
+        self,
+        actor: Actor,
+        *,
+        operator: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        actor.require(Action.AUDIT_SHOW)
+        return self.trail.records(actor=operator, action=action, since=since, limit=limit)
+
+    def verify(self, actor: Actor, checkpoint: str | None = None) -> ChainCheck:
+        """Check the hash chain; ``checkpoint`` is a ``SEQ:HASH`` an earlier check printed and
+        the auditor kept outside the data directory (InputError if it is not one)."""
+        actor.require(Action.AUDIT_VERIFY)
+        expected = None
+        if checkpoint is not None:
+            try:
+                expected = parse_checkpoint(checkpoint)
+            except ValueError as error:
+                raise InputError(f"checkpoint: {error}") from None
+        return self.trail.verify(expected)
 
     def page(
         self, actor: Actor, wanted: AuditFilter, offset: int, limit: int

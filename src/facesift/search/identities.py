@@ -37,6 +37,11 @@ class IdentityEditor:
         stored = self.faces.stored_faces(face_ids)
         return [f for f in face_ids if f in stored and actor.may_search(stored[f].source)]
 
+    def identities_of(self, actor: Actor, face_ids: list[int]) -> dict[int, IdentitySummary]:
+        """The identity each face belongs to (faces in none are left out)."""
+        actor.require(Action.IDENTITY_VIEW)
+        return self.identities.identities_of(face_ids)
+
     def stored_faces(self, actor: Actor, face_ids: list[int]) -> dict[int, StoredFace]:
         """Where each face is (image, box, source), for the identity views."""
         actor.require(Action.IDENTITY_VIEW)
