@@ -23,7 +23,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,onnx,serve,browser]'
+	$(BIN)/pip install --quiet -e '.[dev,demo,postgres,milvus,milvus-server-test,pgvector-test,onnx,serve,browser]'
 	@touch $@
 
 # The dlib backends for their tests (and dlib galleries' re-embedding): the prebuilt dlib-bin

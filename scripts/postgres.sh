@@ -5,7 +5,14 @@
 #   scripts/postgres.sh start        install if needed, start a cluster in a new temporary
 #                                    directory and print FACESIFT_PG_DIR=... and
 #                                    FACESIFT_CATALOG_URL=... (eval-able)
+#   scripts/postgres.sh start --pgvector
+#                                    the same with the PostgreSQL 16 and pgvector extension that
+#                                    the PyPI package pgserver bundles (extra `pgvector`; Debian
+#                                    bookworm packages no pgvector), for the pgvector index's tests
 #   scripts/postgres.sh stop DIR     stop the cluster started in DIR and delete DIR
+#
+# --pgvector finds pgserver with $FACESIFT_PG_PYTHON, else the repository's .venv/bin/python,
+# else python3. The catalog's tests keep Debian's server (the default).
 #
 # The cluster listens only on a unix socket inside its directory (no TCP port to collide with
 # other servers), trusts local connections, and runs with fsync off: fast, and never for data
@@ -50,10 +57,29 @@ install_server() {
   server_bindir >/dev/null || die "postgresql was installed but initdb/pg_ctl were not found"
 }
 
+pgserver_bindir() {
+  local python=${FACESIFT_PG_PYTHON:-}
+  if [[ -z $python ]]; then
+    python=$(dirname "$0")/../.venv/bin/python
+    [[ -x $python ]] || python=python3
+  fi
+  local dir
+  dir=$("$python" -c 'import pathlib, pgserver; print(pathlib.Path(pgserver.__file__).parent / "pginstall" / "bin")' 2>/dev/null) \
+    || die "pgserver is not installed for $python: pip install -e '.[pgvector]' (make test does)"
+  [[ -x $dir/initdb && -x $dir/pg_ctl && -x $dir/postgres ]] || die "pgserver at $dir has no initdb/pg_ctl/postgres"
+  echo "$dir"
+}
+
 start_cluster() {
-  install_server
   local bindir dir as_owner=()
-  bindir=$(server_bindir)
+  if [[ ${1:-} == --pgvector ]]; then
+    bindir=$(pgserver_bindir)
+  elif [[ -n ${1:-} ]]; then
+    die "unknown option to start: $1 (only --pgvector)"
+  else
+    install_server
+    bindir=$(server_bindir)
+  fi
   dir=$(mktemp -d "${TMPDIR:-/tmp}/facesift-pg.XXXXXX")
   if [[ $(id -u) -eq 0 ]]; then
     # initdb refuses to run as root: the cluster belongs to the postgres system user.
@@ -61,6 +87,7 @@ start_cluster() {
     chown postgres "$dir"
     as_owner=(runuser -u postgres --)
   fi
+  echo "$bindir" >"$dir/bindir"  # stop uses the same server's pg_ctl
   "${as_owner[@]}" "$bindir/initdb" --pgdata="$dir/data" --username=facesift --auth=trust \
     --encoding=UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; die "initdb failed"; }
@@ -86,7 +113,11 @@ stop_cluster() {
   local dir=${1:?usage: postgres.sh stop DIR}
   [[ -d $dir/data ]] || die "$dir holds no cluster started by this script"
   local bindir as_owner=()
-  bindir=$(server_bindir) || die "no PostgreSQL server installed"
+  if [[ -f $dir/bindir ]]; then
+    bindir=$(<"$dir/bindir")
+  else
+    bindir=$(server_bindir) || die "no PostgreSQL server installed"
+  fi
   [[ $(id -u) -eq 0 ]] && as_owner=(runuser -u postgres --)
   "${as_owner[@]}" "$bindir/pg_ctl" --pgdata="$dir/data" --mode=immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
@@ -94,7 +125,7 @@ stop_cluster() {
 
 case "${1:-}" in
   install) install_server ;;
-  start) start_cluster ;;
+  start) start_cluster "${2:-}" ;;
   stop) stop_cluster "${2:-}" ;;
-  *) die "usage: $0 install | start | stop DIR" ;;
+  *) die "usage: $0 install | start [--pgvector] | stop DIR" ;;
 esac

@@ -84,13 +84,20 @@ class Settings(BaseSettings):
     max_retention_days: int = Field(default=3653, ge=1, le=36_500)
     # Galleries up to this many faces use exact search; above it an IVF index (docs/benchmarks.md).
     exact_search_max_faces: int = Field(default=200_000, ge=1)
-    # Vector index backend: "faiss" (a file beside the catalog) or "milvus" (extra `milvus`).
+    # Vector index backend: "faiss" (a file beside the catalog), "milvus" (extra `milvus`) or
+    # "pgvector" (PostgreSQL with the pgvector extension; extra `pgvector`).
     vector_index: str = "faiss"
     # Milvus: a server URL (http://host:19530) or a Milvus Lite file ending in .db; default is a
     # Milvus Lite file in data_dir. The token is "user:password" or an API key.
     milvus_uri: str | None = None
     milvus_token: str = ""
     milvus_collection: str = Field(default="facesift_faces", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # pgvector: a PostgreSQL URL (postgresql://... or postgresql+psycopg://...); unset, the
+    # catalog's own database when the catalog is on PostgreSQL, so one store holds both.
+    pgvector_url: str | None = None
+    pgvector_table: str = Field(default="facesift_vectors", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
+    # HNSW candidates per search (pgvector's hnsw.ef_search, raised to k for larger k).
+    pgvector_ef_search: int = Field(default=100, ge=1, le=1000)
     # Above this many faces, IVF-PQ codes in memory with exact re-ranking from a memory-mapped
     # embeddings file (~40 bytes of memory per face instead of ~530; docs/scaling.md).
     compressed_search_min_faces: int = Field(default=2_000_000, ge=1)
@@ -142,6 +149,14 @@ class Settings(BaseSettings):
     @property
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str((self.data_dir / "milvus.db").resolve())
+
+    @property
+    def resolved_pgvector_url(self) -> str | None:
+        """The pgvector index's database: its own URL, else a PostgreSQL catalog's, else None."""
+        if self.pgvector_url:
+            return self.pgvector_url
+        catalog = self.resolved_catalog_url
+        return catalog if catalog.startswith(("postgresql", "postgres:")) else None
 
     @property
     def resolved_catalog_url(self) -> str:

@@ -12,12 +12,27 @@ import pytest
 from facesift import FaceSift, Settings
 from tests.conftest import add_source, operators
 from tests.contract.catalog_backends import CATALOG_BACKENDS, empty_catalog_url
+from tests.contract.milvus_server import milvus_server  # noqa: F401
+from tests.contract.pgvector_server import pgvector_server  # noqa: F401
 
 CASE = {"purpose": "contract test", "case": "CT-1"}
+# Catalog and vectors in one PostgreSQL database: vector_index "pgvector" on the catalog's URL.
+ONE_STORE = "postgresql+pgvector"
+# A SQLite catalog and the vectors on a Milvus server, which the second host shares.
+MILVUS_SERVER = "sqlite+milvus-server"
 
 
-@pytest.fixture(params=CATALOG_BACKENDS)
-def catalog_url(request, tmp_path) -> str:
+@pytest.fixture(params=[*CATALOG_BACKENDS, ONE_STORE, MILVUS_SERVER])
+def catalog_url(request, tmp_path, monkeypatch) -> str:
+    if request.param == ONE_STORE:
+        monkeypatch.setenv("FACESIFT_VECTOR_INDEX", "pgvector")
+        return request.getfixturevalue("pgvector_server").new_database()
+    if request.param == MILVUS_SERVER:
+        server = request.getfixturevalue("milvus_server")
+        monkeypatch.setenv("FACESIFT_VECTOR_INDEX", "milvus")
+        monkeypatch.setenv("FACESIFT_MILVUS_URI", server.uri)
+        monkeypatch.setenv("FACESIFT_MILVUS_COLLECTION", server.new_collection())
+        return empty_catalog_url(request, "sqlite", tmp_path)
     return empty_catalog_url(request, request.param, tmp_path)
 
 
@@ -38,6 +53,11 @@ def test_ingest_search_cluster_erase_and_audit(catalog_url, photos, tmp_path):
     events = folder_of(tmp_path, "events", photos["group"], photos["blank"])
     settings = Settings(data_dir=tmp_path / "host-a", catalog_url=catalog_url, workers=1)
     with FaceSift(settings) as engine:
+        if settings.vector_index == "pgvector":  # no URL of its own: the catalog's database
+            where = catalog_url.split("://", 1)[1]
+            assert engine._index.kind.startswith(f"pgvector HNSW L2 (postgresql://{where},")
+        if settings.vector_index == "milvus":  # the server, not a Milvus Lite file
+            assert engine._index.kind.startswith(f"Milvus AUTOINDEX L2 ({settings.milvus_uri},")
         admin, investigator = operators(engine)
         engine.add_operator(admin, "auditor", "auditor")
         auditor = engine.operator(name="auditor")

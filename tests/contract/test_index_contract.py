@@ -1,4 +1,5 @@
-"""The VectorIndex contract: the same tests for every backend (FAISS exact, FAISS IVF, Milvus Lite).
+"""The VectorIndex contract: the same tests for every backend (FAISS exact, FAISS IVF, Milvus Lite,
+a Milvus server, pgvector).
 
 A backend passes if the engine, the keeper and erasure can rely on it: nearest faces first with
 euclidean distances, exact counts from removals, tags that make erasure by source or
@@ -16,6 +17,8 @@ import pytest
 from facesift.errors import IndexError_, SpaceMismatchError
 from facesift.index import FaissDiskIndex, TaggedIndex
 from facesift.types import EmbeddingSpace, FaceTags
+from tests.contract.milvus_server import milvus_server, milvus_server_index  # noqa: F401
+from tests.contract.pgvector_server import pgvector_index, pgvector_server  # noqa: F401
 
 SPACE = EmbeddingSpace("contract-test", "v1", 32, "euclidean")
 PEOPLE = 40
@@ -40,16 +43,26 @@ def _milvus_lite(folder: Path, space: EmbeddingSpace):
     return MilvusIndex(str(folder / "milvus.db"), space, collection="contract")
 
 
-BACKENDS = {"faiss-exact": _faiss_exact, "faiss-ivf": _faiss_ivf, "milvus-lite": _milvus_lite}
+BACKENDS = {
+    "faiss-exact": _faiss_exact,
+    "faiss-ivf": _faiss_ivf,
+    "milvus-lite": _milvus_lite,
+    "milvus-server": milvus_server_index,
+    "pgvector": pgvector_index,
+}
+# Backends on a server started once per session: the opener takes the fixture's value too.
+SERVER_FIXTURES = {"milvus-server": "milvus_server", "pgvector": "pgvector_server"}
 
 
 @pytest.fixture(params=list(BACKENDS))
 def opener(request, tmp_path):
     """Opens the backend on one folder (again and again: reopening is part of the contract)."""
     opened = []
+    fixture = SERVER_FIXTURES.get(request.param)
+    server = () if fixture is None else (request.getfixturevalue(fixture),)
 
     def open_(space: EmbeddingSpace = SPACE):
-        index = BACKENDS[request.param](tmp_path, space)
+        index = BACKENDS[request.param](tmp_path, space, *server)
         opened.append(index)
         return index
 

@@ -8,17 +8,23 @@ import numpy as np
 import pytest
 
 from facesift import FaceSift, Settings
-from facesift.errors import BackendNotFound
+from facesift.errors import BackendNotFound, ConfigError
 from facesift.index.tagged import TAGS_FILE
 from tests.conftest import add_source, operators
+from tests.contract.pgvector_server import pgvector_server  # noqa: F401
 
 CASE = {"purpose": "testing", "case": "T-1"}
+KIND_PREFIX = {"faiss": "exact", "milvus": "Milvus", "pgvector": "pgvector"}
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+@pytest.fixture(params=["faiss", "milvus", "pgvector"])
 def backend(request, monkeypatch):
     if request.param == "milvus":
         pytest.importorskip("pymilvus", reason="extra 'milvus' not installed (make test does)")
+    if request.param == "pgvector":
+        # A database of its own with a SQLite catalog: the vectors' URL set apart from it.
+        url = request.getfixturevalue("pgvector_server").new_database()
+        monkeypatch.setenv("FACESIFT_PGVECTOR_URL", url)
     monkeypatch.setenv("FACESIFT_VECTOR_INDEX", request.param)
     return request.param
 
@@ -50,7 +56,7 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
     settings = Settings(data_dir=tmp_path / "data", workers=1)
     assert settings.vector_index == backend
     with FaceSift(settings) as engine:
-        assert engine._index.kind.startswith("Milvus" if backend == "milvus" else "exact")
+        assert engine._index.kind.startswith(KIND_PREFIX[backend])
         admin, investigator = ingest_two_sources(engine, photos)
         assert engine.check_index().in_agreement
         # Regression: the stats read the size of a hard-coded "faces.faiss", 0 on Milvus.
@@ -86,6 +92,13 @@ def test_search_and_source_erasure_through_the_configured_index(backend, photos,
             engine.erase(admin, jurisdiction="us")
         assert "reconciling by id" not in caplog.text
         assert len(engine._index) == 0 and engine._catalog.counts().faces == 0
+
+
+def test_pgvector_without_a_postgresql_database_says_what_to_set(tmp_path, monkeypatch):
+    pytest.importorskip("pgvector", reason="extra 'pgvector' not installed (make test does)")
+    monkeypatch.setenv("FACESIFT_VECTOR_INDEX", "pgvector")
+    with pytest.raises(ConfigError, match="set FACESIFT_PGVECTOR_URL, or put the catalog on"):
+        FaceSift(Settings(data_dir=tmp_path))
 
 
 def test_an_unknown_index_backend_is_named(tmp_path, monkeypatch):

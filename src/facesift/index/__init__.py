@@ -1,7 +1,9 @@
 """Vector index: nearest-neighbour search over gallery embeddings, derived from the catalog.
 
 ``open_index`` builds the backend named by ``Settings.vector_index``: ``faiss`` (a file beside
-the catalog, the default) or ``milvus`` (a Milvus server, or a Milvus Lite file; extra ``milvus``).
+the catalog, the default), ``milvus`` (a Milvus server, or a Milvus Lite file; extra ``milvus``)
+or ``pgvector`` (a table in PostgreSQL with pgvector, by default the catalog's own database;
+extra ``pgvector``).
 """
 
 from __future__ import annotations
@@ -58,12 +60,35 @@ def _milvus(settings: Settings, space: EmbeddingSpace, replace_other_space: bool
     )
 
 
+def _pgvector(settings: Settings, space: EmbeddingSpace, replace_other_space: bool) -> VectorIndex:
+    # As with Milvus, a table of another space is refused, never replaced: a re-embed targets a
+    # new table name (FACESIFT_PGVECTOR_TABLE).
+    try:
+        from facesift.index.pgvector import PgVectorIndex
+    except ImportError as error:
+        raise ConfigError(
+            f"vector_index 'pgvector' needs psycopg and pgvector ({error}); "
+            "install them with: pip install 'facesift[pgvector]'"
+        ) from None
+    url = settings.resolved_pgvector_url
+    if url is None:
+        raise ConfigError(
+            "vector_index 'pgvector' needs a PostgreSQL database: set FACESIFT_PGVECTOR_URL, or "
+            "put the catalog on PostgreSQL (FACESIFT_CATALOG_URL) to keep both in one store"
+        )
+    return PgVectorIndex(
+        url, space, table=settings.pgvector_table, ef_search=settings.pgvector_ef_search
+    )
+
+
 IndexFactory = Callable[["Settings", EmbeddingSpace, bool], VectorIndex]
-# Built in here (the Milvus module is imported only when chosen), registered like any backend.
+# Built in here (the Milvus and pgvector modules are imported only when chosen), registered like
+# any backend.
 INDEXES: Registry[IndexFactory] = Registry("vector index", lambda: None)
 register_index = INDEXES.register
 register_index("faiss", _faiss)
 register_index("milvus", _milvus)
+register_index("pgvector", _pgvector)
 
 
 def open_index(

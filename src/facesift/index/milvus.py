@@ -12,12 +12,18 @@ of another embedding space is refused on open.
 
 Milvus applies add/remove at once (``writes_through``); ``save`` flushes and then records the
 catalog version, so a crash before it leaves an older version and the keeper reconciles by id.
+
+Servers before Milvus 2.4 (tested: the embedded Milvus 2.3.5 of PyPI package ``milvus``) get two
+accommodations, both decided by the version the server reports: the jurisdiction field takes
+their ``Trie`` index (INVERTED came with 2.4), and an add deletes the ids and inserts instead of
+upserting (see ``add``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +57,15 @@ def is_milvus_lite(uri: str) -> bool:
     return uri.endswith(".db")
 
 
+def before_milvus_2_4(client: MilvusClient, uri: str) -> bool:
+    """Whether the server is a Milvus older than 2.4, from the version it reports ("v2.3.5-lite");
+    Milvus Lite and a version string of another form count as current."""
+    if is_milvus_lite(uri):
+        return False
+    found = re.match(r"v?(\d+)\.(\d+)\.", str(client.get_server_version()))
+    return found is not None and (int(found[1]), int(found[2])) < (2, 4)
+
+
 def displayed(uri: str) -> str:
     """``uri`` without any user:password part, for messages."""
     if is_milvus_lite(uri):
@@ -81,6 +96,7 @@ def _translated(
 class MilvusIndex:
     writes_through = True
     damaged: str | None = None  # the server keeps its own data safe; nothing to rebuild on open
+    before_2_4 = False  # a Milvus server older than 2.4 (set on open; see the module docstring)
 
     def __init__(
         self,
@@ -117,6 +133,7 @@ class MilvusIndex:
 
     @_translated
     def _open_collection(self) -> None:
+        self.before_2_4 = before_milvus_2_4(self.client, self.uri)
         if self.client.has_collection(self.collection):
             self._check_space()
             # A server keeps collections released until asked (Milvus Lite after each start).
@@ -138,7 +155,11 @@ class MilvusIndex:
         index_params.add_index(
             field_name="vector", index_type=self.index_type, metric_type=METRICS[self.space.metric]
         )
-        index_params.add_index(field_name="jurisdiction", index_type="INVERTED")
+        # Milvus 2.3 refuses INVERTED on a VARCHAR: "index type not match: invalid
+        # parameter[expected=Trie][actual=INVERTED]" (2.3.5, measured).
+        index_params.add_index(
+            field_name="jurisdiction", index_type="Trie" if self.before_2_4 else "INVERTED"
+        )
         self.client.create_collection(
             self.collection,
             schema=schema,
@@ -229,7 +250,16 @@ class MilvusIndex:
             ]
             # Upsert, not insert: Milvus does not refuse a duplicate key, and a reconcile after
             # a crash may add a face the server already has.
-            self.client.upsert(self.collection, rows)
+            if not self.before_2_4:
+                self.client.upsert(self.collection, rows)
+                continue
+            # Milvus 2.3 computed an upserted row's partition from the wrong field (fixed on the
+            # 2.3 branch in Feb 2024, milvus-io/milvus#30773, after 2.3.5): on 2.3.5 faces
+            # upserted with source 2 were not found by "source_id in [2]", so erasing the source
+            # missed them. Delete, then insert: not atomic, but a crash between the two leaves
+            # the catalog version unsaved and the keeper re-adds by id.
+            self.client.delete(self.collection, filter=f"id in {ids[start:stop].tolist()}")
+            self.client.insert(self.collection, rows)
 
     @_translated
     def remove(self, ids: np.ndarray) -> int:
