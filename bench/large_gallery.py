@@ -312,6 +312,23 @@ def fit_check(
     )
 
 
+def split_queries(
+    vectors: np.ndarray, persons: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(queries, real gallery faces, their persons, each query's mates' rows in the gallery).
+
+    Queries: one photo each of people with 2+ photos; their other photos stay as true mates.
+    """
+    names, first_row, counts = np.unique(persons, return_index=True, return_counts=True)
+    candidates = first_row[counts >= 2]
+    held_out = np.sort(rng.choice(candidates, min(count, len(candidates)), replace=False))
+    queries = vectors[held_out]
+    real = np.delete(vectors, held_out, axis=0)
+    real_persons = np.delete(persons, held_out)
+    mates = [np.flatnonzero(real_persons == persons[row]) for row in held_out]
+    return queries, real, real_persons, mates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lfw", type=Path, required=True)
@@ -328,14 +345,7 @@ def main() -> None:
     faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
     rng = np.random.default_rng(42)
     vectors, persons = lfw_faces(args.lfw, args.cache or lfw.default_cache(settings))
-    # Queries: one photo each of people with 2+ photos; their other photos stay as mates.
-    names, first_row, counts = np.unique(persons, return_index=True, return_counts=True)
-    candidates = first_row[counts >= 2]
-    held_out = np.sort(rng.choice(candidates, min(args.queries, len(candidates)), replace=False))
-    queries = vectors[held_out]
-    real = np.delete(vectors, held_out, axis=0)
-    real_persons = np.delete(persons, held_out)
-    mates = [np.flatnonzero(real_persons == persons[row]) for row in held_out]
+    queries, real, real_persons, mates = split_queries(vectors, persons, args.queries, rng)
     log(f"{len(real):,} real faces, {len(queries)} queries, {sum(map(len, mates))} mates")
     model = IdentityModel(real, real_persons)
     args.fit = fit_check(real, real_persons, model, rng)
