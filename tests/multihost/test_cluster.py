@@ -35,6 +35,14 @@ OBJECT_STORE_BYTES = 200 * 1024 * 1024  # per node; Ray's default is 30% of the 
 CASE = ["--purpose", "multi-host test", "--case", "MH-1"]
 
 
+def outside_env(**more: str) -> dict[str, str]:
+    """This process's environment without Ray's variables: a Ray started in this process by an
+    earlier test (tests/unit/ingest) leaves its session's settings there (its auth token among
+    them), and a node started with them cannot join the hosts' cluster."""
+    kept = {name: value for name, value in os.environ.items() if not name.startswith("RAY_")}
+    return {**kept, "RAY_USAGE_STATS_ENABLED": "0", **more}
+
+
 class Cluster:
     def __init__(self, hosts: dict[str, Host], catalog_url: str, root: Path):
         self.hosts = hosts
@@ -66,7 +74,7 @@ class Cluster:
                 f"--temp-dir={temp}",
                 "--disable-usage-stats",
             ],
-            env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
+            env=outside_env(),
             timeout=180,
         )
         assert started.returncode == 0, started.stderr[-3000:]
@@ -80,6 +88,7 @@ class Cluster:
                 f"import ray; ray.init(address={self.ray_address!r}, log_to_driver=False); "
                 "print(sum(n['Resources'].get('CPU', 0) for n in ray.nodes() if n['Alive']))",
             ],
+            env=outside_env(),
             timeout=120,
         )
         assert asked.returncode == 0, asked.stderr[-3000:]
@@ -92,12 +101,10 @@ class Cluster:
             time.sleep(2)
 
     def env(self, operator: str) -> dict[str, str]:
-        return dict(
-            os.environ,
+        return outside_env(
             FACESIFT_DATA_DIR=str(self.data_dir),
             FACESIFT_CATALOG_URL=self.catalog_url,
             FACESIFT_OPERATOR=operator,
-            RAY_USAGE_STATS_ENABLED="0",
         )
 
     def facesift(self, *args: str, operator: str = "admin") -> subprocess.CompletedProcess:
