@@ -45,6 +45,7 @@ from large_gallery import (  # noqa: E402
     lfw_faces,
     log,
     mates_found,
+    numpy_brute_force,
     peak_rss_gib,
     split_queries,
     write_gallery,
@@ -127,15 +128,7 @@ def measure(
         return entry
 
     # Exact NumPy brute force, as in large_gallery.py (BLAS threads as NumPy has them).
-    norms = np.empty(size, np.float32)
-    for start in range(0, size, CHUNK):
-        chunk = np.asarray(gallery[start : start + CHUNK])
-        norms[start : start + len(chunk)] = (chunk**2).sum(1)
-
-    def brute(query, gallery=gallery):
-        distances = norms - 2.0 * (gallery @ query[0])
-        top = np.argpartition(distances, K)[:K]
-        return top[np.argsort(distances[top])][None, :]
+    brute = numpy_brute_force(gallery, size)
 
     log(f"{size:,}: NumPy brute force, {args.baseline_queries} queries")
     brute(report_q[:1])  # page the gallery in once
