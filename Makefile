@@ -77,11 +77,9 @@ $(VENV)/.ray-installed: pyproject.toml | $(VENV)/.installed
 	@touch $@
 
 test: $(VENV)/.installed $(VENV)/.dlib-installed $(VENV)/.ray-installed browser-deps client-generator
-	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp -m "not multihost"
+	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp
 
-# The multi-host tests (network-namespace hosts, as root). Not in `make test` yet: after the full
-# suite on a clean clone their Ray nodes fail to join the head (GCS "InvalidAuthToken"), while
-# they pass run on their own; see the closing note of 2026-12-02.
+# The multi-host tests alone (network-namespace hosts, as root; in `make test` too).
 test-multihost: $(VENV)/.installed $(VENV)/.ray-installed
 	FACESIFT_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest --basetemp=.pytest-tmp-multihost -m multihost tests/multihost
 

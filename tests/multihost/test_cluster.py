@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,12 +36,19 @@ OBJECT_STORE_BYTES = 200 * 1024 * 1024  # per node; Ray's default is 30% of the 
 CASE = ["--purpose", "multi-host test", "--case", "MH-1"]
 
 
-def outside_env(**more: str) -> dict[str, str]:
-    """This process's environment without Ray's variables: a Ray started in this process by an
-    earlier test (tests/unit/ingest) leaves its session's settings there (its auth token among
-    them), and a node started with them cannot join the hosts' cluster."""
+# The cluster's shared secret, as a deployment would give it to every node and driver. Ray
+# decides on token authentication by itself otherwise: a node started where ~/.ray/auth_token
+# exists (a local ray.init() writes one, as tests/unit/ingest does) turns it on, a node without
+# one does not, and then the nodes cannot join each other ("InvalidAuthToken").
+CLUSTER_TOKEN = secrets.token_hex(32)
+
+
+def outside_env(token: str = CLUSTER_TOKEN, **more: str) -> dict[str, str]:
+    """This process's environment without Ray's variables (a Ray started in this process by an
+    earlier test leaves its session's settings there), with the cluster's token auth set."""
     kept = {name: value for name, value in os.environ.items() if not name.startswith("RAY_")}
-    return {**kept, "RAY_USAGE_STATS_ENABLED": "0", **more}
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    return {**kept, **auth, "RAY_USAGE_STATS_ENABLED": "0", **more}
 
 
 class Cluster:
@@ -79,18 +87,22 @@ class Cluster:
         )
         assert started.returncode == 0, started.stderr[-3000:]
 
-    def cluster_cpus(self) -> float:
-        """The CPUs of the cluster's live nodes, as the driver's host sees them."""
-        asked = self.hosts["driver"].run(
+    def ask_cluster(self, token: str = CLUSTER_TOKEN) -> subprocess.CompletedProcess:
+        """Connect from the driver's host with ``token`` and print the live nodes' CPUs."""
+        return self.hosts["driver"].run(
             [
                 sys.executable,
                 "-c",
                 f"import ray; ray.init(address={self.ray_address!r}, log_to_driver=False); "
                 "print(sum(n['Resources'].get('CPU', 0) for n in ray.nodes() if n['Alive']))",
             ],
-            env=outside_env(),
+            env=outside_env(token),
             timeout=120,
         )
+
+    def cluster_cpus(self) -> float:
+        """The CPUs of the cluster's live nodes, as the driver's host sees them."""
+        asked = self.ask_cluster()
         assert asked.returncode == 0, asked.stderr[-3000:]
         return float(asked.stdout.split()[-1])
 
@@ -205,13 +217,20 @@ def assert_catalog_and_index_agree(cluster: Cluster) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def linked_folder(folder: Path, files: list[Path]) -> Path:
+    """A folder of links to ``files`` (LFW's photos are never copied)."""
+    folder.mkdir()
+    for file in files:
+        (folder / file.name).symlink_to(file)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def sample(lfw_root, tmp_path_factory):
     """290 photos: 30 people with 3 photos each (a 4th held out as a probe), 200 singles."""
     gallery, probes, distractors, _ = search_sample(lfw_root, count=30, distractors=200)
-    folder = tmp_path_factory.mktemp("photos")
-    for file in [f for files in gallery.values() for f in files] + distractors:
-        (folder / file.name).symlink_to(file)
+    files = [f for files in gallery.values() for f in files] + distractors
+    folder = linked_folder(tmp_path_factory.mktemp("sample") / "photos", files)
     return folder, gallery, probes
 
 
@@ -304,10 +323,7 @@ def test_a_worker_host_dying_mid_ingest_leaves_its_images_to_the_other_worker(
     cluster = gallery
     # Other photos than the first test's: one-photo people past its 200 distractors.
     singles = [files[0] for files in people(lfw_root).values() if len(files) == 1][300:560]
-    folder = tmp_path / "more"
-    folder.mkdir()
-    for file in singles:
-        (folder / file.name).symlink_to(file)
+    folder = linked_folder(tmp_path / "more", singles)
     before = cluster.cluster_cpus()
     assert before >= 1, "the first worker host is not up"
     cluster.start_ray_node(cluster.hosts["worker2"], cpus=1)
@@ -331,3 +347,27 @@ def test_a_worker_host_dying_mid_ingest_leaves_its_images_to_the_other_worker(
     assert whole["images"] == whole["distinct_contents"]
     assert whole["declared_faces"] == whole["faces"]
     assert_catalog_and_index_agree(cluster)
+
+
+def test_a_driver_without_the_cluster_token_is_refused(gallery, lfw_root, tmp_path):
+    """Anyone who can reach a Ray cluster without token auth can run code on every node and read
+    every photo in flight: the deployment runs with a token, and a wrong one gets nothing."""
+    cluster = gallery
+    singles = [files[0] for files in people(lfw_root).values() if len(files) == 1][600:610]
+    folder = linked_folder(tmp_path / "unseen", singles)
+    before = committed_images(cluster, "lfw-more")
+    wrong = {**cluster.env("admin"), "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    refused = cluster.hosts["driver"].run(
+        [*CLI, "ingest", str(folder), "--source", "lfw-more", "--ray", cluster.ray_address],
+        env=wrong,
+        timeout=300,
+    )
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode != 0, refused.stdout
+    # Ray retries, logs the GCS's refusal, then gives up with a plain connection error.
+    assert "InvalidAuthToken" in said, refused.stderr[-3000:]
+    assert "cannot connect to the Ray cluster" in said and "RAY_AUTH_TOKEN" in said, said[-3000:]
+    assert "Traceback" not in refused.stderr
+    assert committed_images(cluster, "lfw-more") == before
+    assert cluster.ask_cluster(token=secrets.token_hex(32)).returncode != 0  # Ray's own client too
+    assert cluster.cluster_cpus() >= 1  # and the right token still gets in

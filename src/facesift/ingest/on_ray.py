@@ -150,8 +150,20 @@ def _connect(ray, address: str, local_cpus: int) -> None:
             ray.init(num_cpus=local_cpus, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
+    except ray.exceptions.AuthenticationError:
+        # Ray's own message runs to a paragraph; the operator needs to know which setting.
+        raise FaceSiftError(
+            f"the Ray cluster at {address!r} refused this driver's authentication token: give it "
+            "the cluster's token in RAY_AUTH_TOKEN (or a file in RAY_AUTH_TOKEN_PATH), with "
+            "RAY_AUTH_MODE=token"
+        ) from None
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise FaceSiftError(f"cannot connect to the Ray cluster at {address!r}: {error}") from None
+        # A GCS that refuses the token looks like this too: Ray retries, logs InvalidAuthToken,
+        # then gives up with a plain "Failed to connect".
+        raise FaceSiftError(
+            f"cannot connect to the Ray cluster at {address!r}: {error} (check the address, and "
+            "that RAY_AUTH_MODE and RAY_AUTH_TOKEN are the cluster's)"
+        ) from None
 
 
 def _import_ray() -> Any:  # the ray module (imported on use; typed loosely)
