@@ -37,6 +37,7 @@ from facesift.catalog.statements import (
     bump_gallery_version,
     face_values,
     in_chunks,
+    inserted_ids,
     new_id,
     present,
 )
@@ -314,7 +315,6 @@ class SqlCatalog(
         self, batch: list[NewImage], space: EmbeddingSpace, owed: OwedAudit | None = None
     ) -> tuple[list[int], np.ndarray]:
         now = datetime.now(UTC)
-        face_ids: list[int] = []
         vectors: list[np.ndarray] = []
         with self.db.begin() as connection:
             self._claim_space(connection, space)
@@ -329,40 +329,38 @@ class SqlCatalog(
                         created_at=now,
                     )
                 )
+            image_rows = []
             for item in batch:
-                image = item.analysed
-                declared = item.provenance
-                image_id = new_id(
-                    connection.execute(
-                        images.insert().values(
-                            source_id=item.source_id,
-                            path=image.path,
-                            sha256=image.sha256,
-                            size_bytes=image.size_bytes,
-                            width=image.width,
-                            height=image.height,
-                            face_count=len(image.faces),
-                            ingested_at=now,
-                            expires_at=item.expires_at,
-                            jurisdiction=declared.jurisdiction if declared else None,
-                            subject_ref=declared.subject_ref if declared else None,
-                            consent_ref=declared.consent_ref if declared else None,
-                            captured_at=declared.captured_at if declared else None,
-                            source_url=declared.source_url if declared else None,
-                            notes=declared.notes if declared else None,
-                        )
-                    )
+                image, declared = item.analysed, item.provenance
+                image_rows.append(
+                    {
+                        "source_id": item.source_id,
+                        "path": image.path,
+                        "sha256": image.sha256,
+                        "size_bytes": image.size_bytes,
+                        "width": image.width,
+                        "height": image.height,
+                        "face_count": len(image.faces),
+                        "ingested_at": now,
+                        "expires_at": item.expires_at,
+                        "jurisdiction": declared.jurisdiction if declared else None,
+                        "subject_ref": declared.subject_ref if declared else None,
+                        "consent_ref": declared.consent_ref if declared else None,
+                        "captured_at": declared.captured_at if declared else None,
+                        "source_url": declared.source_url if declared else None,
+                        "notes": declared.notes if declared else None,
+                    }
                 )
-                for face in image.faces:
-                    face_id = new_id(
-                        connection.execute(
-                            faces.insert().values(
-                                image_id=image_id, embedding_space=space.key, **face_values(face)
-                            )
-                        )
+            face_rows = []
+            for image_id, item in zip(
+                inserted_ids(connection, images, image_rows), batch, strict=True
+            ):
+                for face in item.analysed.faces:
+                    face_rows.append(
+                        {"image_id": image_id, "embedding_space": space.key, **face_values(face)}
                     )
-                    face_ids.append(int(face_id))
                     vectors.append(np.asarray(face.embedding, dtype=np.float32))
+            face_ids = inserted_ids(connection, faces, face_rows)
             if face_ids:
                 bump_gallery_version(connection)
         matrix = np.vstack(vectors) if vectors else np.zeros((0, space.dimension), np.float32)
