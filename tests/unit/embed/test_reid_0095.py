@@ -1,4 +1,7 @@
 import io
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -140,6 +143,22 @@ def test_concurrent_calls_from_threads_give_the_serial_vectors(embedder, chips):
         np.testing.assert_allclose(vector, serial[name], atol=1e-6)
 
 
+def test_the_stream_count_does_not_change_a_vector(chips):
+    """Streams only let callers on several threads infer at once (compile_ir): a gallery embedded
+    on a machine with more cores must hold the same vectors, bit for bit, as on one with one."""
+    from facesift.embed.reid_0095 import Reid0095Embedder, compile_shipped_model
+
+    names = ["collins", "hopper", "mirrored", "jpeg70"] * 5  # one batch of 16, four singles
+    embedded = {
+        streams: Reid0095Embedder(
+            {batch: compile_shipped_model(batch, streams=streams) for batch in (16, 1)}
+        ).embed([chips[n] for n in names])
+        for streams in (1, 2, 4)
+    }
+    np.testing.assert_array_equal(embedded[2], embedded[1])
+    np.testing.assert_array_equal(embedded[4], embedded[1])
+
+
 def test_injected_models_are_used_and_batch_one_is_required(chips):
     from facesift.embed.reid_0095 import Reid0095Embedder, shipped_models
 
@@ -260,3 +279,25 @@ def test_a_servers_first_searches_on_several_threads_at_once_do_not_hang():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1, 1, 1, 1]"
+
+
+def test_compiled_models_are_cached_for_the_user_and_never_in_a_gallery(tmp_path):
+    """One compile serves every gallery of the user (a new gallery's first ingest loads it), and
+    the data directory, whose every file erasure must account for, holds no model files."""
+    data, cache = tmp_path / "data", tmp_path / "xdg-cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "FACESIFT_DATA_DIR": str(data)}
+    env.pop("FACESIFT_MODEL_CACHE_DIR", None)
+    script = (
+        "from facesift.config import Settings\n"
+        "from facesift.embed.reid_0095 import Reid0095Embedder\n"
+        "settings = Settings()\n"
+        "print(settings.model_cache_dir)\n"
+        "Reid0095Embedder.from_settings(settings)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(cache / "facesift" / "models")
+    assert list((cache / "facesift" / "models" / "openvino").glob("*.blob"))
+    assert not data.exists() or not any(data.rglob("*"))
