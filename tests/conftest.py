@@ -12,6 +12,11 @@ from PIL import Image
 from facesift import FaceSift, Settings
 from facesift.demo import astronaut, grace_hopper, group_photo
 
+# Session-wide servers, defined once here: a fixture imported into several test modules is a
+# separate fixture in each, and each started a server of its own.
+from tests.contract.milvus_server import milvus_server  # noqa: F401
+from tests.contract.pgvector_server import pgvector_server  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACESIFT_SHARED", REPO.parent / "shared")).resolve()
 LFW = SHARED / "datasets" / "lfw"

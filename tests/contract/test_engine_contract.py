@@ -12,8 +12,6 @@ import pytest
 from facesift import FaceSift, Settings
 from tests.conftest import add_source, operators
 from tests.contract.catalog_backends import CATALOG_BACKENDS, empty_catalog_url
-from tests.contract.milvus_server import milvus_server  # noqa: F401
-from tests.contract.pgvector_server import pgvector_server  # noqa: F401
 
 CASE = {"purpose": "contract test", "case": "CT-1"}
 # Catalog and vectors in one PostgreSQL database: vector_index "pgvector" on the catalog's URL.

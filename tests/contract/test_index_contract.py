@@ -17,8 +17,8 @@ import pytest
 from facesift.errors import IndexError_, SpaceMismatchError
 from facesift.index import FaissDiskIndex, TaggedIndex
 from facesift.types import EmbeddingSpace, FaceTags
-from tests.contract.milvus_server import milvus_server, milvus_server_index  # noqa: F401
-from tests.contract.pgvector_server import pgvector_index, pgvector_server  # noqa: F401
+from tests.contract.milvus_server import milvus_server_index
+from tests.contract.pgvector_server import pgvector_index
 
 SPACE = EmbeddingSpace("contract-test", "v1", 32, "euclidean")
 PEOPLE = 40

@@ -11,7 +11,6 @@ from facesift import FaceSift, Settings
 from facesift.errors import BackendNotFound, ConfigError
 from facesift.index.tagged import TAGS_FILE
 from tests.conftest import add_source, operators
-from tests.contract.pgvector_server import pgvector_server  # noqa: F401
 
 CASE = {"purpose": "testing", "case": "T-1"}
 KIND_PREFIX = {"faiss": "exact", "milvus": "Milvus", "pgvector": "pgvector"}

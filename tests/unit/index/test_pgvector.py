@@ -9,7 +9,6 @@ import pytest
 
 from facesift.errors import IndexError_
 from facesift.types import EmbeddingSpace, FaceTags
-from tests.contract.pgvector_server import pgvector_server  # noqa: F401
 
 pytest.importorskip("pgvector", reason="extra 'pgvector' not installed (make test installs it)")
 
