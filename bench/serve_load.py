@@ -60,7 +60,9 @@ def build_gallery(
     Gaussian fitted to them. Returns the operators' API keys and which ``candidates`` have a face
     this pipeline finds (the probes must be real searches on every server)."""
     rng = np.random.default_rng(11)
-    real = real_embeddings(lfw, Settings(**pipeline), fit_photos)
+    # Threads also for dlib (slower: it holds the GIL): worker processes would re-import this
+    # script, whose top-level sys.path line ingest's guard refuses (refuse_unguarded_main_script).
+    real = real_embeddings(lfw, Settings(analysis_workers="threads", **pipeline), fit_photos)
     vectors = gallery_of(real, faces, rng).astype(np.float32)
     with FaceSift(Settings(data_dir=data_dir, workers=1, **pipeline)) as engine:
         found = {
