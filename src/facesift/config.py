@@ -22,7 +22,8 @@ PAIRED_DETECTOR = {
 }
 
 
-def _default_workers() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and taskset set)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     # a phone photo fits, and nobody can make the server decode or store big files unasked.
     portal_max_selfie_bytes: int = Field(default=15 * 2**20, ge=2**20)
     portal_max_selfie_pixels: int = Field(default=50_000_000, ge=1_000_000)
-    workers: int = Field(default_factory=_default_workers, ge=1)
+    workers: int = Field(default_factory=usable_cores, ge=1)
     # How ingest, re-embed and evaluation run their ``workers``: "threads" (one analyser per
     # thread in this process: no start-up per worker, models compiled once) or "processes"
     # (spawned workers: a crash in a native decoder or model takes only its worker down).

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facesift.config import usable_cores
 from facesift.embed.base import register_embedder
 from facesift.errors import ConfigError, InputError
 from facesift.models.shipped import REID_0095_INT8_BIN, REID_0095_INT8_XML, verified_path
@@ -112,11 +113,6 @@ def compile_shipped_model(
     return compile_ir(xml, weights, batch, streams, cache_dir)
 
 
-def default_streams() -> int:
-    """One inference stream per core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def compile_ir(
     xml: Path,
     weights: Path,
@@ -142,10 +138,10 @@ def compile_ir(
     same vectors bit for bit (tests/unit/embed/test_reid_0095.py). A directory that cannot be
     created (a read-only home folder) means no cache, not a failure.
 
-    Precision is pinned to f32 for the
-    layers that are not quantised: OpenVINO would otherwise pick bf16 on CPUs that have it
-    (measured here on an AVX512-BF16 EPYC: vectors off by up to 0.012 per component), and a
-    gallery must get the same vector for the same chip on every machine.
+    Precision is pinned to f32 for the layers that are not quantised: OpenVINO would otherwise
+    pick bf16 on CPUs that have it (measured here on an AVX512-BF16 EPYC: vectors off by up to
+    0.012 per component), and a gallery must get the same vector for the same chip on every
+    machine.
     """
     try:
         import openvino as ov
@@ -153,7 +149,7 @@ def compile_ir(
         raise ConfigError(
             "openvino is not installed; it is a facesift dependency: pip install facesift"
         ) from None
-    streams = streams or default_streams()
+    streams = streams or usable_cores()  # one per core this process may use
     core = ov.Core()
     if cache_dir is not None and _writable_dir(cache_dir):
         core.set_property({"CACHE_DIR": str(cache_dir)})
