@@ -94,7 +94,8 @@ class Cluster:
                 sys.executable,
                 "-c",
                 f"import ray; ray.init(address={self.ray_address!r}, log_to_driver=False); "
-                "print(sum(n['Resources'].get('CPU', 0) for n in ray.nodes() if n['Alive']))",
+                "print('CPUS', sum(n['Resources'].get('CPU', 0)"
+                " for n in ray.nodes() if n['Alive']))",
             ],
             env=outside_env(token),
             timeout=120,
@@ -104,7 +105,9 @@ class Cluster:
         """The CPUs of the cluster's live nodes, as the driver's host sees them."""
         asked = self.ask_cluster()
         assert asked.returncode == 0, asked.stderr[-3000:]
-        return float(asked.stdout.split()[-1])
+        # Ray's driver prints the cluster's error messages (a node marked dead) on stdout too.
+        (line,) = [line for line in asked.stdout.splitlines() if line.startswith("CPUS ")]
+        return float(line.split()[1])
 
     def wait_for_cpus(self, cpus: float, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -340,6 +343,7 @@ def test_a_worker_host_dying_mid_ingest_leaves_its_images_to_the_other_worker(
     # The run goes on without the dead host: no second command, nothing lost or doubled.
     assert ingest.returncode == 0, err
     assert "a Ray actor died" in err, "the worker host died after the ingest had finished"
+    assert out.strip(), f"exit 0 but no summary on stdout; stderr: {err[-3000:]}"
     summary = json.loads(out)
     assert summary["images_ingested"] == len(singles)
     assert committed_images(cluster, "lfw-more") == len(singles)

@@ -11,8 +11,10 @@ Every Ray node needs facesift (with its models) installed in the same Python env
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -56,6 +58,16 @@ def ray_analyse(
     process, that instance is used and left running.
     """
     ray = _import_ray()
+    # Ray's driver prints the cluster's error messages (a node marked dead, ...) on stdout, from a
+    # thread of its own, and that broke `ingest --json` in CI: the summary came after a line of
+    # Ray's. They are for the operator, like the progress bar: stderr, while this driver is Ray's.
+    with contextlib.redirect_stdout(sys.stderr):
+        yield from _analyse_on_cluster(ray, settings, todo, address)
+
+
+def _analyse_on_cluster(
+    ray, settings: Settings, todo: Iterable[FileToAnalyse], address: str
+) -> Iterator[tuple[Outcome, dict[str, float]]]:
     started_here = not ray.is_initialized()
     if started_here:
         _connect(ray, address, settings.workers)
