@@ -72,9 +72,6 @@ def to_jsonable(value: Any) -> Any:
 
 def print_json(console: Console, value: Any) -> None:
     console.print_json(json.dumps(to_jsonable(value)), highlight=False)
-    # Out now, not at interpreter exit: a Ray driver's shutdown can end the process before
-    # Python flushes a piped stdout (seen once in CI: exit 0, the ingest summary missing).
-    console.file.flush()
 
 
 def short_path(path: str) -> str:

@@ -59,8 +59,8 @@ def ray_analyse(
     """
     ray = _import_ray()
     # Ray's driver prints the cluster's error messages (a node marked dead, ...) on stdout, from a
-    # thread of its own, and that broke `ingest --json` in CI: the summary came after a line of
-    # Ray's. They are for the operator, like the progress bar: stderr, while this driver is Ray's.
+    # thread of its own, and that broke `ingest --json` in CI: a line of Ray's came with the
+    # summary. They are for the operator, like the progress bar: stderr, while this driver is Ray's.
     with contextlib.redirect_stdout(sys.stderr):
         yield from _analyse_on_cluster(ray, settings, todo, address)
 
@@ -162,16 +162,9 @@ def _connect(ray, address: str, local_cpus: int) -> None:
             ray.init(num_cpus=local_cpus, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
-    except ray.exceptions.AuthenticationError:
-        # Ray's own message runs to a paragraph; the operator needs to know which setting.
-        raise FaceSiftError(
-            f"the Ray cluster at {address!r} refused this driver's authentication token: give it "
-            "the cluster's token in RAY_AUTH_TOKEN (or a file in RAY_AUTH_TOKEN_PATH), with "
-            "RAY_AUTH_MODE=token"
-        ) from None
-    except (ConnectionError, RuntimeError, ValueError) as error:
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as error:
         # A GCS that refuses the token looks like this too: Ray retries, logs InvalidAuthToken,
-        # then gives up with a plain "Failed to connect".
+        # then gives up with a plain "Failed to connect" (or an AuthenticationError).
         raise FaceSiftError(
             f"cannot connect to the Ray cluster at {address!r}: {error} (check the address, and "
             "that RAY_AUTH_MODE and RAY_AUTH_TOKEN are the cluster's)"
