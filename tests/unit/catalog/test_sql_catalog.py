@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
 
 from facesift.catalog import NewImage, SqlCatalog
+from facesift.catalog.sql import MIGRATIONS, SCHEMA_HEAD, schema_revision
 from facesift.catalog.tables import metadata
 from facesift.errors import SourceError, SpaceMismatchError
 from facesift.types import (
@@ -53,6 +57,35 @@ def test_migrations_create_exactly_the_declared_schema(catalog):
     for table in metadata.sorted_tables:
         migrated = {c["name"] for c in inspector.get_columns(table.name)}
         assert migrated == {c.name for c in table.columns}, table.name
+
+
+def test_the_schema_head_facesift_expects_is_alembics_head():
+    # Opening a catalog skips Alembic when the recorded revision is SCHEMA_HEAD: a new
+    # migration that forgot to move it would never be applied to existing catalogs.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_catalog_one_revision_behind_is_migrated_when_opened(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    SqlCatalog(url).close()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    behind = create_engine(url)
+    with behind.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert schema_revision(behind) not in (None, SCHEMA_HEAD)
+    assert "owed_audit_records" not in inspect(behind).get_table_names()
+    behind.dispose()
+
+    reopened = SqlCatalog(url)
+    try:
+        assert schema_revision(reopened.db) == SCHEMA_HEAD
+        assert "owed_audit_records" in inspect(reopened.db).get_table_names()
+    finally:
+        reopened.close()
 
 
 def test_reopening_an_existing_catalog_keeps_its_data(tmp_path):
