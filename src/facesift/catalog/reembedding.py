@@ -23,7 +23,7 @@ from facesift.catalog.statements import (
     drop_empty_identities,
     face_values,
     in_chunks,
-    new_id,
+    inserted_ids,
 )
 from facesift.catalog.tables import (
     face_identities,
@@ -148,26 +148,34 @@ class ReembedQueries:
                 present.update(
                     connection.execute(select(images.c.id).where(images.c.id.in_(chunk))).scalars()
                 )
-            for outcome in outcomes:
-                if outcome.image_id not in present:
-                    continue
-                connection.execute(
-                    reembed_images.insert().values(
-                        job=job,
-                        image_id=outcome.image_id,
-                        outcome="unreadable" if outcome.unreadable else "done",
-                        detail=outcome.unreadable or "",
-                    )
-                )
-                for old_face_id, face in outcome.faces:
-                    connection.execute(
-                        reembed_faces.insert().values(
-                            job=job,
-                            image_id=outcome.image_id,
-                            old_face_id=old_face_id,
-                            **face_values(face),
-                        )
-                    )
+            kept = [outcome for outcome in outcomes if outcome.image_id in present]
+            if not kept:
+                return
+            # One executemany per table: a batch was one INSERT per image and one per face.
+            connection.execute(
+                reembed_images.insert(),
+                [
+                    {
+                        "job": job,
+                        "image_id": outcome.image_id,
+                        "outcome": "unreadable" if outcome.unreadable else "done",
+                        "detail": outcome.unreadable or "",
+                    }
+                    for outcome in kept
+                ],
+            )
+            staged_faces = [
+                {
+                    "job": job,
+                    "image_id": outcome.image_id,
+                    "old_face_id": old_face_id,
+                    **face_values(face),
+                }
+                for outcome in kept
+                for old_face_id, face in outcome.faces
+            ]
+            if staged_faces:
+                connection.execute(reembed_faces.insert(), staged_faces)
 
     def reembed_staged_vectors(self, job: str) -> tuple[np.ndarray, np.ndarray]:
         """(old face ids, new vectors) of staged faces that re-find a live face."""
@@ -262,27 +270,33 @@ class ReembedQueries:
                 .mappings()
                 .all()
             )
-            carried = 0
-            for row in staged:
-                values = {name: row[name] for name in FACE_COLUMNS}
-                face_id = new_id(
-                    connection.execute(
-                        faces.insert().values(
-                            image_id=row["image_id"],
-                            embedding_space=new_space.key,
-                            embedding=row["embedding"],
-                            **values,
-                        )
-                    )
-                )
-                if row["old_face_id"] in identity_of:
-                    identity_id, assigned_by = identity_of[row["old_face_id"]]
-                    connection.execute(
-                        face_identities.insert().values(
-                            face_id=face_id, identity_id=identity_id, assigned_by=assigned_by
-                        )
-                    )
-                    carried += 1
+            # The new faces in one executemany that returns their ids in order (a gallery of
+            # a million faces was a million single INSERTs in this one transaction).
+            new_face_ids = inserted_ids(
+                connection,
+                faces,
+                [
+                    {
+                        "image_id": row["image_id"],
+                        "embedding_space": new_space.key,
+                        "embedding": row["embedding"],
+                        **{name: row[name] for name in FACE_COLUMNS},
+                    }
+                    for row in staged
+                ],
+            )
+            carried_identities = [
+                {
+                    "face_id": face_id,
+                    "identity_id": identity_of[row["old_face_id"]][0],
+                    "assigned_by": identity_of[row["old_face_id"]][1],
+                }
+                for row, face_id in zip(staged, new_face_ids, strict=True)
+                if row["old_face_id"] in identity_of
+            ]
+            if carried_identities:
+                connection.execute(face_identities.insert(), carried_identities)
+            carried = len(carried_identities)
             for chunk in in_chunks(list(old_ids)):
                 connection.execute(delete(faces).where(faces.c.id.in_(chunk)))
             connection.execute(delete(faces_held_back).where(faces_held_back.c.id.in_(refound)))

@@ -96,6 +96,20 @@ def calibrate_on_the_gallery(engine: FaceSift) -> None:
     (folder / calibration_filename(engine.space)).write_text(calibration.to_json())
 
 
+def named_identity_of(engine: FaceSift, reviewer, photo: str, name: str) -> int:
+    """The identity holding the (main) face of ``photo``, named ``name``."""
+    for summary in engine.identities(reviewer):
+        if photo in photos_of_identity(engine, reviewer, summary.id):
+            engine.name_identity(reviewer, summary.id, name)
+            return summary.id
+    raise AssertionError(f"no identity holds a face of {photo}")
+
+
+def photos_of_identity(engine: FaceSift, reviewer, identity_id: int) -> set[str]:
+    face_ids = engine.identity_faces(reviewer, identity_id)
+    return {Path(f.image_path).name for f in engine._catalog.stored_faces(face_ids).values()}
+
+
 def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model, demo_photos):
     data = dlib_gallery
     with FaceSift(dlib_settings(data)) as old:
@@ -103,6 +117,11 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
         admin, investigator = operators(old)
         # Hopper opted out (her faces stay, hidden from searches): the opt-out must follow.
         old.subject_optout(admin, demo_photos / "hopper-original.jpg")
+        # A reviewer grouped and named Collins: the grouping must follow her re-found faces.
+        old.cluster(investigator)
+        collins = named_identity_of(old, investigator, "collins-original.jpg", "Eileen Collins")
+        collins_photos = photos_of_identity(old, investigator, collins)
+        assert len(collins_photos) >= 2
     (data.parent / "photos" / "collins-small.jpg").unlink()  # no longer readable by its name
 
     with FaceSift(onnx_settings(data, onnx_model)) as engine:
@@ -132,6 +151,13 @@ def test_reembed_switches_the_gallery_to_the_new_space(dlib_gallery, onnx_model,
         assert switch.images_switched == 10 and switch.images_held_back == 1
         assert switch.faces_held_back >= 1 and switch.faces_before == old_faces
         assert report.optouts_carried == 1 and report.optouts_dropped == []
+        # Every identity assignment of a re-found face is carried to its new face; Collins's
+        # photo that could not be read keeps its old face (held back), in her identity too.
+        assert switch.identities_carried >= len(collins_photos - {"collins-small.jpg"})
+        (carried,) = [i for i in engine.identities(investigator) if i.name == "Eileen Collins"]
+        assert photos_of_identity(engine, investigator, carried.id) >= collins_photos - {
+            "collins-small.jpg"
+        }
         # Same detector: every face is found again, and nothing is lost or added.
         assert report.detections_not_added == 0
         assert switch.faces_after + switch.faces_held_back == switch.faces_before
