@@ -111,6 +111,13 @@ def test_ingest_shows_the_jobs_progress_and_each_refused_file(chromium, served, 
     assert "notes.txt" in page.inner_text(".file-errors")
     assert page.inner_text("[data-job-state]") == "succeeded"
     shot(page, "ingest-job")
+    job_id = page.url.rsplit("/", 1)[1]
+    page.click("text=All ingest jobs")
+    row = page.locator(f"[data-job-row='{job_id}']")
+    assert "succeeded" in row.inner_text() and "1 ingested into press" in row.inner_text()
+    shot(page, "ingest-jobs")
+    row.locator(f"a[href='/admin/jobs/{job_id}']").click()
+    page.wait_for_url(re.compile(rf".*/admin/jobs/{job_id}$"))
 
 
 def test_sources_are_declared_edited_and_retired(chromium, served):

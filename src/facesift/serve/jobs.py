@@ -82,6 +82,13 @@ class JobRegistry:
             actor.require(Action.INGEST)
         return job
 
+    def recent(self) -> list[Job]:
+        """Every job held, newest first (past ``keep`` jobs, the oldest finished ones are
+        forgotten). Who may see them is the caller's check: anyone who may ingest sees every
+        operator's jobs, as ``get`` allows."""
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda job: job.id, reverse=True)
+
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every job submitted so far has finished (for tests and shutdown)."""
         self._worker.submit(lambda: None).result(timeout)

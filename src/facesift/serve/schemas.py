@@ -141,14 +141,16 @@ class IngestResult(FromDomain):
     BESIDE = ("files_seen", "errors", "held_under_other_source")
 
     source: str
-    files_seen: int = Field(0, description="Files uploaded (or named by the manifest).")
+    files_seen: int = Field(default=0, description="Files uploaded (or named by the manifest).")
     images_ingested: int = 0
     faces_found: int = 0
     images_without_faces: int = 0
     already_in_catalog: int = 0
     duplicates_in_run: int = 0
-    erased_before: int = Field(0, description="Photos erased at a data subject's request.")
-    faces_opted_out: int = Field(0, description="Faces on the do-not-index list: not stored.")
+    erased_before: int = Field(default=0, description="Photos erased at a data subject's request.")
+    faces_opted_out: int = Field(
+        default=0, description="Faces on the do-not-index list: not stored."
+    )
     errors: list[FileProblem] = Field(
         default_factory=list, description="Files refused or unreadable, one entry each."
     )

@@ -66,6 +66,7 @@ ENDPOINTS = {
         ),
     ),
     "job": ({"admin": 200}, lambda s, st, r: ("get", f"/api/v1/jobs/{st['job_id']}", {})),
+    "list jobs": ({"admin": 200}, lambda s, st, r: ("get", "/api/v1/jobs", {})),
     "search": (
         {"investigator": 200},
         lambda s, st, r: (

@@ -46,7 +46,7 @@ CONFIG = {
 # The generated modules the flow uses: api/<tag>/<operation id>.py.
 OPERATIONS = {
     "sources": ("add_source", "list_sources"),
-    "ingest": ("ingest", "get_job"),
+    "ingest": ("ingest", "get_job", "list_jobs"),
     "search": ("search", "verify"),
     "review": ("kept_search", "review_lead"),
     "faces": ("face_thumbnail", "full_image"),
@@ -219,6 +219,8 @@ async def _flow(api: Api, m) -> None:
             break
         await asyncio.sleep(0.2)
     assert job.state == m.JobState.SUCCEEDED, job.error
+    listed = await api.ingest.list_jobs.asyncio(client=admin)
+    assert listed[0].id == job.id and listed[0].result == job.result  # newest first
     result = job.result
     assert isinstance(result, m.IngestResult)
     assert result.source == "archive" and result.files_seen == len(batch) == job.total

@@ -77,6 +77,7 @@ def test_ingest_runs_as_a_job_and_lists_each_refused_file(site):
         ("files", ("hopper.jpg", site.photos["hopper"].read_bytes(), "image/jpeg")),
         ("files", ("collins.png", site.photos["collins"].read_bytes(), "image/png")),
         ("files", ("notes.txt", b"not a photo at all", "text/plain")),
+        ("files", ("../<img src=x onerror=alert(1)>.jpg", b"#!/bin/sh\n", "image/jpeg")),
     ]
     answer = site.post_form(admin, "/admin/ingest", "/admin/ingest", {"source": "press"}, files)
     assert answer.status_code == 303, answer.text
@@ -84,13 +85,23 @@ def test_ingest_runs_as_a_job_and_lists_each_refused_file(site):
     assert re.fullmatch(r"/admin/jobs/\d+", job_page)
     site.app.state.jobs.wait_idle(120)
     state = admin.get(job_page, headers={"Accept": "application/json"}).json()
-    assert state["state"] == "succeeded" and state["done"] == state["total"] == 3
+    assert state["state"] == "succeeded" and state["done"] == state["total"] == 4
     assert state["result"]["images_ingested"] == 2
     text = admin.get(job_page).text
     assert "2 image(s) ingested into press" in text
     errors = text.split('class="file-errors"')[1]
     assert "notes.txt" in errors and "hopper.jpg" not in errors
+    # A refused file is named as it was sent, and a hostile name is shown, never run.
+    assert "../&lt;img src=x onerror=alert(1)&gt;.jpg" in errors and "<img src=x" not in text
     assert site.signed_in("ina").get(job_page).status_code == 403
+
+    # The jobs list links every job, newest first, with its state and outcome.
+    listed = admin.get("/admin/jobs").text
+    row = listed.split(f'data-job-row="{job_page.rsplit("/", 1)[1]}"')[1].split("</tr>")[0]
+    assert f'href="{job_page}"' in row and "succeeded" in row
+    assert "2 ingested into press" in row and "2 file(s) not ingested" in row
+    for name in ("ina", "rev1", "aud"):
+        assert site.signed_in(name).get("/admin/jobs").status_code == 403
 
 
 def test_a_retired_source_takes_no_new_images_and_is_erased_separately(site):

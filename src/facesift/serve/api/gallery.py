@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
 
 from facesift.govern.roles import Action
-from facesift.read.folders import display_path
 from facesift.read.manifests import read_manifest
 from facesift.serve.api.common import AUTHED, problems
 from facesift.serve.deps import CurrentActor, Engine
+from facesift.serve.ingest_jobs import submit_ingest
 from facesift.serve.jobs import Job
 from facesift.serve.problems import Problem
 from facesift.serve.schemas import (
-    FileProblem,
     Health,
-    HeldElsewhere,
-    IngestResult,
     JobOut,
     SourceIn,
     SourceOut,
     StatsOut,
 )
-from facesift.serve.uploads import StoredUpload, new_batch_dir, store_images, store_upload
+from facesift.serve.uploads import new_batch_dir, store_images, store_upload
 from facesift.types import LawfulBasis
 
 router = APIRouter()
@@ -117,58 +113,10 @@ def ingest(
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
-    jobs = request.app.state.jobs
-    refusals = [FileProblem(index=r.index, file=r.sent_as, reason=r.reason) for r in refused]
-
-    def work(job: Job) -> dict[str, Any]:
-        job.done = len(refused)
-
-        def on_total(total: int) -> None:
-            job.total = total + len(refused)
-
-        def on_progress(images: int, faces: int) -> None:
-            job.done += images
-            job.faces += faces
-            jobs.raise_if_stopping()
-
-        try:
-            report = engine.ingest(
-                actor,
-                [] if manifest_path else [s.path for s in stored],
-                found.name,
-                manifest=manifest_path,
-                on_total=on_total,
-                on_progress=on_progress,
-            )
-        finally:
-            # Whatever was not ingested (refused, corrupt, already held, a failed job) goes.
-            engine.discard_unheld_uploads(folder)
-        # What the ingest did not see: the files refused at upload, and the names the client
-        # gave the files the report names by the paths they were stored under.
-        beside = {
-            "files_seen": report.files_seen + len(refused),
-            "errors": refusals
-            + [_file_problem(where, why, folder, stored) for where, why in report.errors],
-            "held_under_other_source": [
-                HeldElsewhere(file=_file_problem(where, "", folder, stored).file, source=other)
-                for where, other in report.held_under_other_source
-            ],
-        }
-        result = IngestResult.model_validate(report, context=beside)
-        return result.model_dump(mode="json")  # jobs hold plain data; JobOut types it again
-
-    job = jobs.submit("ingest", actor, work)
+    job = submit_ingest(
+        request.app.state.jobs, engine, actor, found.name, folder, stored, refused, manifest_path
+    )
     return job_out(job)
-
-
-def _file_problem(where: str, reason: str, folder: Path, stored: list[StoredUpload]) -> FileProblem:
-    """An ingest error about an uploaded file, named as the client sent it (never by the path it
-    was stored under on the server)."""
-    for upload in stored:
-        if where == display_path(upload.path.absolute()):
-            return FileProblem(index=upload.index, file=upload.sent_as, reason=reason)
-    prefix = display_path(folder.absolute()) + "/"
-    return FileProblem(index=None, file=where.removeprefix(prefix), reason=reason)
 
 
 def _manifest_names_only_uploads(manifest, folder, basis) -> None:
@@ -183,6 +131,14 @@ def _manifest_names_only_uploads(manifest, folder, basis) -> None:
                 "uploaded file (give the uploaded file's name)",
                 kind="invalid-input",
             )
+
+
+@router.get("/jobs", tags=["ingest"], responses=AUTHED)
+def list_jobs(request: Request, actor: CurrentActor) -> list[JobOut]:
+    """The ingest jobs this server holds, newest first: every operator's (administrators only).
+    Jobs are kept in memory: a restart empties the list, never the gallery."""
+    actor.require(Action.INGEST)
+    return [job_out(job) for job in request.app.state.jobs.recent()]
 
 
 @router.get("/jobs/{job_id}", tags=["ingest"], responses=problems(401, 403, 404, 422, 429))

@@ -43,6 +43,7 @@ NAVIGATION: tuple[tuple[str, str, Action], ...] = (
     ("Verify 1:1", "/verify", Action.VERIFY),
     ("Subject requests", "/admin/requests", Action.SUBJECT_REQUEST),
     ("Ingest", "/admin/ingest", Action.INGEST),
+    ("Ingest jobs", "/admin/jobs", Action.INGEST),
     ("Sources", "/admin/sources", Action.SOURCE_ADD),
     ("Operators", "/admin/operators", Action.USER_LIST),
     ("Audit trail", "/audit", Action.AUDIT_SHOW),

@@ -1,10 +1,10 @@
 """Administrators' gallery pages: the declared sources (add, edit, retire, erase) and ingest of
 uploaded photos as a background job whose progress the page follows.
 
-Ingest reuses the REST API's job machinery (``app.state.jobs``, serve/jobs.py): one job at a
-time per gallery, progress counted per file, kept in memory until a restart. Unlike the API, a
-file that is not an image does not refuse the whole upload: it is listed among the job's
-per-file errors and the rest go in.
+Ingest is the REST API's ingest job (serve/ingest_jobs.py, on ``app.state.jobs``): one job at a
+time per gallery, progress counted per file, kept in memory until a restart and listed on
+/admin/jobs. A file that is not an image does not refuse the whole upload: it is listed among
+the job's per-file errors, under the name it was sent with, and the rest go in.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from facesift.errors import InputError, NotFoundError, SourceError
 from facesift.govern.roles import Action
 from facesift.serve.deps import Engine
+from facesift.serve.ingest_jobs import submit_ingest
 from facesift.serve.jobs import Job
-from facesift.serve.problems import Problem
-from facesift.serve.uploads import new_batch_dir, safe_file_name, store_upload
+from facesift.serve.uploads import new_batch_dir, store_images
 from facesift.serve.web.pages import WebRoute, page, see_other
 from facesift.serve.web.session import CsrfChecked, SignedIn
 from facesift.types import LawfulBasis
@@ -200,65 +200,20 @@ def ingest(
     if not uploads:
         raise InputError("files: choose at least one photo")
     folder = new_batch_dir(engine.data_dir)
-    stored, refused = [], []
     try:
-        for upload in uploads:
-            try:
-                stored.append(
-                    store_upload(upload, folder, engine.settings.max_file_bytes, "files", True)
-                )
-            except Problem as problem:  # not an image, too large: this file only
-                refused.append(
-                    {"file": safe_file_name(upload.filename or ""), "reason": problem.detail}
-                )
+        stored, refused = store_images(uploads, folder, engine.settings.max_file_bytes, "files")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    jobs = request.app.state.jobs
-
-    def work(job: Job) -> dict:
-        job.total = len(stored) + len(refused)
-        job.done = len(refused)
-        if not stored:
-            engine.discard_unheld_uploads(folder)
-            return {"source": found.name, "errors": refused, "images_ingested": 0}
-
-        def on_total(total: int) -> None:
-            job.total = total + len(refused)
-
-        def on_progress(images: int, faces: int) -> None:
-            job.done += images
-            job.faces += faces
-            jobs.raise_if_stopping()
-
-        try:
-            report = engine.ingest(
-                actor, stored, found.name, on_total=on_total, on_progress=on_progress
-            )
-        finally:
-            # Whatever was not ingested (refused, corrupt, already held, a failed job) goes.
-            engine.discard_unheld_uploads(folder)
-        return {
-            "source": report.source,
-            "files_seen": report.files_seen + len(refused),
-            "images_ingested": report.images_ingested,
-            "faces_found": report.faces_found,
-            "images_without_faces": report.images_without_faces,
-            "already_in_catalog": report.already_in_catalog,
-            "duplicates_in_run": report.duplicates_in_run,
-            "erased_before": report.erased_before,
-            "faces_opted_out": report.faces_opted_out,
-            "errors": refused
-            + [{"file": name.rsplit("/", 1)[-1], "reason": why} for name, why in report.errors],
-            "held_under_other_source": [
-                {"file": name.rsplit("/", 1)[-1], "source": other}
-                for name, other in report.held_under_other_source
-            ],
-            "seconds": round(report.seconds, 1),
-        }
-
-    job = jobs.submit("ingest", actor, work)
+    job = submit_ingest(request.app.state.jobs, engine, actor, found.name, folder, stored, refused)
     return see_other(f"/admin/jobs/{job.id}")
+
+
+@router.get("/admin/jobs")
+def jobs_page(request: Request, actor: SignedIn):
+    actor.require(Action.INGEST)
+    jobs = request.app.state.jobs.recent()
+    return page(request, "jobs.html", actor, jobs=[(job, _job_json(job)) for job in jobs])
 
 
 @router.get("/admin/jobs/{job_id}")
