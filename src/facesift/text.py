@@ -37,3 +37,11 @@ def assigned_country_code(text: str) -> str | None:
 
 def country_code_hint(text: str) -> str:
     return " (the United Kingdom is GB)" if text.strip().upper() == "UK" else ""
+
+
+def spreadsheet_inert(cell: str) -> str:
+    """``cell`` as text a spreadsheet will not run: one starting with = + - @ (or a tab or
+    carriage return) is a formula to Excel and LibreOffice, so it gets a leading quote. For
+    every CSV facesift writes whose cells hold text someone else typed (subject references,
+    notes, audit details)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

@@ -171,6 +171,12 @@ def test_duplicates_and_verification_in_plain_words(chromium, served):
     page.wait_for_selector("[data-summary]")
     assert page.locator("[data-pair]").count() >= 1
     shot(page, "duplicates")
+    with page.expect_download() as download:
+        page.click("[data-download-pairs] button")
+    assert download.value.suggested_filename.startswith("facesift-duplicates-press-")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("record_a,record_b,face_a,face_b")
+    assert len(lines) - 1 == page.locator("[data-pair]").count()  # all shown: fewer than 40
     page.goto(f"{url}/verify")
     page.set_input_files("input[name=first]", str(site.photos["collins"]))
     page.set_input_files("input[name=second]", str(site.photos["group"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from facesift.cli.common import AsJson, DataDir, acting_operator, console, open_
 from facesift.cli.output import PlainTable, print_json, short_path, shown
 from facesift.errors import InputError
 from facesift.govern.roles import PERMISSIONS, Action
+from facesift.search.duplicates import pairs_csv
 from facesift.search.policy import plain_rate
 
 identity_app = typer.Typer(help="Identities: groups of faces of one person; name, merge, split.")
@@ -186,22 +186,7 @@ def duplicates(
         pairs = report.pairs
         resolution = engine.calibration.resolution
     if csv_file:
-        with open(csv_file, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["record_a", "record_b", "face_a", "face_b", "distance", "false_match_rate"]
-            )
-            for p in pairs:
-                writer.writerow(
-                    [
-                        p.record_a,
-                        p.record_b,
-                        p.face_a,
-                        p.face_b,
-                        f"{p.distance:.4f}",
-                        f"{p.false_match_rate:.3g}",
-                    ]
-                )
+        csv_file.write_text(pairs_csv(pairs), newline="")
     if as_json:
         print_json(console, report)
         return

@@ -21,6 +21,7 @@ from facesift.govern.audit import (
     parse_checkpoint,
 )
 from facesift.govern.roles import Action, Actor
+from facesift.text import spreadsheet_inert
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 COLUMNS = tuple(AuditRecord.__dataclass_fields__)
@@ -97,10 +98,5 @@ def _as_csv(records: list[AuditRecord]) -> bytes:
     for record in records:
         row = asdict(record)
         row["details"] = json.dumps(row["details"], sort_keys=True)
-        # A cell starting with = + - @ is a formula to a spreadsheet: quote it as text.
-        writer.writerow([_inert(str(row[name])) for name in COLUMNS])
+        writer.writerow([spreadsheet_inert(str(row[name])) for name in COLUMNS])
     return out.getvalue().encode()
-
-
-def _inert(cell: str) -> str:
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

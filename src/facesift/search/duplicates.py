@@ -4,6 +4,9 @@ check, done on a gallery held lawfully. Opted-out faces take part in nothing; ru
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import faiss
@@ -16,6 +19,7 @@ from facesift.govern.roles import Action, Actor
 from facesift.index.optouts import OptOutList
 from facesift.search.clustering import NEIGHBOURS
 from facesift.search.policy import MatchingPolicy
+from facesift.text import spreadsheet_inert
 
 QUERY_BATCH = 4096  # batched queries take FAISS's BLAS path: 100k x 100k in minutes on two cores
 
@@ -28,6 +32,30 @@ class DuplicatePair:
     face_b: int
     distance: float
     false_match_rate: float
+
+
+PAIR_COLUMNS = ("record_a", "record_b", "face_a", "face_b", "distance", "false_match_rate")
+
+
+def pairs_csv(pairs: Iterable[DuplicatePair]) -> str:
+    """The pairs as CSV (``PAIR_COLUMNS``), most alike first as found; the CLI's ``--csv`` and
+    the web page's download. Records are subject references from manifests: text someone else
+    typed, so a spreadsheet must not run it."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PAIR_COLUMNS)
+    for pair in pairs:
+        writer.writerow(
+            [
+                spreadsheet_inert(pair.record_a),
+                spreadsheet_inert(pair.record_b),
+                pair.face_a,
+                pair.face_b,
+                f"{pair.distance:.4f}",
+                f"{pair.false_match_rate:.3g}",
+            ]
+        )
+    return out.getvalue()
 
 
 @dataclass(frozen=True)

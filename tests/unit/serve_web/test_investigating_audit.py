@@ -44,6 +44,33 @@ def test_duplicates_show_pairs_grouped_by_person_with_false_match_rates(own):
     assert audit(own)[-2].action == "duplicates"
 
 
+def test_every_pair_downloads_as_csv_not_only_those_shown(own):
+    ina = own.signed_in("ina")
+    page = own.post_form(ina, "/duplicates", "/duplicates", {"source": "press"}).text
+    assert "data-download-pairs" in page
+    before = len(audit(own))
+    answer = own.post_form(ina, "/duplicates", "/duplicates.csv", {"source": "press"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-disposition"].startswith(
+        'attachment; filename="facesift-duplicates-press-'
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    report = own.engine.duplicates(own.engine.operator(name="ina"), "press")
+    assert [(int(r["face_a"]), int(r["face_b"])) for r in rows] == [
+        (p.face_a, p.face_b) for p in report.pairs
+    ]
+    assert all(float(r["distance"]) <= report.threshold for r in rows)
+    # The download is a duplicates search like the page's, and audited as one.
+    assert [r.action for r in audit(own)[before:]].count("duplicates") == 2  # + ours above
+    # Without the CSRF token, or without the permission, nothing is searched or sent.
+    assert ina.post("/duplicates.csv", data={"source": "press"}).status_code == 403
+    admin = own.signed_in("admin")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/gallery").text)
+    refused = admin.post("/duplicates.csv", data={"csrf_token": token.group(1), "source": "press"})
+    assert refused.status_code == 403 and "text/csv" not in refused.headers["content-type"]
+
+
 def test_verify_says_in_words_whether_two_photos_are_one_person(own):
     ina = own.signed_in("ina")
     photos = {

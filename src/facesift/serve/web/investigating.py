@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from PIL import Image, ImageDraw, ImageOps
 
 from facesift.errors import InputError, NoFaceError
 from facesift.govern.roles import PERMISSIONS, Action
+from facesift.search.duplicates import pairs_csv
 from facesift.serve.deps import Engine
 from facesift.serve.problems import Problem
-from facesift.serve.uploads import read_image
+from facesift.serve.uploads import read_image, safe_file_name
 from facesift.serve.web.casework import one_in
 from facesift.serve.web.common import NOTICE
 from facesift.serve.web.pages import WebRoute, page
@@ -74,6 +76,29 @@ def find_duplicates(
         shown=len(shown),
         one_in=one_in,
         may_group=Action.CLUSTER in PERMISSIONS[actor.role],
+    )
+
+
+@router.post("/duplicates.csv", dependencies=[CsrfChecked])
+def duplicates_csv(
+    engine: Engine,
+    actor: SignedIn,
+    source: Annotated[str, Form()] = "",
+    against: Annotated[str, Form()] = "",
+):
+    """Every pair the search finds, not only the ones shown: the same columns as the CLI's
+    ``facesift duplicates --csv`` (records, face ids, distance, false-match rate), no images.
+    The search runs again and is audited like the page's."""
+    report = engine.duplicates(actor, source, against=against or None)  # DUPLICATES, audited
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = safe_file_name(f"facesift-duplicates-{source}{'-' + against if against else ''}")
+    return Response(
+        pairs_csv(report.pairs),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
