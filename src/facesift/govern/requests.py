@@ -28,7 +28,7 @@ from facesift.govern.audit import AuditEvent, AuditRecorder
 from facesift.govern.roles import Action, Actor, Role
 from facesift.govern.subjects import SubjectRights
 from facesift.read.crop import face_crop_jpeg
-from facesift.read.decode import decode_image, reencoded_jpeg
+from facesift.read.decode import reencoded_jpeg
 from facesift.text import NOTE_CHARS, bounded
 from facesift.types import RequestKind, RequestStatus
 
@@ -160,10 +160,8 @@ class SubjectRequests:
         actor.require(Action.SUBJECT_REQUEST)
         found = self._open(request_id)
         selfie = self._selfie(found)
-        image, _ = self.rights.read_selfie(selfie, None)
-        face = subjects.selfie_face(image, None)
-        rgb = decode_image(selfie, "selfie", self.max_selfie_pixels)
-        data = face_crop_jpeg(rgb, face.detection.box)
+        face, pixels = self.rights.selfie_face_with_pixels(selfie)
+        data = face_crop_jpeg(pixels, face.detection.box)
         self.audit.record(
             AuditEvent(
                 actor,

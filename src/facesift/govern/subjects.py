@@ -118,6 +118,12 @@ class SubjectRights:
         image = self.probes.analyse(selfie)
         return image, selfie_face(image, face).embedding
 
+    def selfie_face_with_pixels(self, selfie: Path | bytes) -> tuple[AnalysedFace, np.ndarray]:
+        """The selfie's one face and the upright pixels it was found in, for cropping it
+        (decoded once, by the analysis)."""
+        image, pixels = self.probes.analyse_with_pixels(selfie, "selfie")
+        return selfie_face(image, None), pixels
+
     def held_faces(self, vector: np.ndarray, threshold: float) -> tuple[HeldFace, ...]:
         # Another process (a CLI ingest beside the server) may have added faces of this person.
         self.follow_catalog()
