@@ -145,8 +145,10 @@ class SqlCatalog(
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             # pre_ping: a pooled connection the server closed (restart, idle timeout, failover)
-            # is replaced instead of failing the next query.
-            self.db = create_engine(url, pool_pre_ping=True)
+            # is replaced instead of failing the next query. A SQLite file has no server to
+            # drop it, and the ping was one more query at every checkout (several per search).
+            remote = make_url(url).get_backend_name() != "sqlite"
+            self.db = create_engine(url, pool_pre_ping=remote)
             if self.db.dialect.name == "sqlite":
                 event.listen(self.db, "connect", _sqlite_pragmas)
             migrate(self.db)
