@@ -481,6 +481,11 @@ def ctrl_c_deferred() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signals are the main thread's business; a server's job thread is stopped otherwise
         return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Ignored, as a shell starts its background jobs (`facesift ingest ... &`): a Ctrl-C
+        # meant for the terminal's foreground command must not stop this ingest either.
+        yield
+        return
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:

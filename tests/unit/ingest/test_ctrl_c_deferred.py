@@ -9,6 +9,15 @@ import pytest
 from facesift.ingest.jobs import ctrl_c_deferred
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler, whatever the test run inherited (a shell's background job
+    starts with SIGINT ignored)."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
 def test_ctrl_c_inside_the_block_is_raised_after_it():
     steps = []
     with pytest.raises(KeyboardInterrupt):
@@ -29,3 +38,10 @@ def test_without_ctrl_c_nothing_is_raised():
     with ctrl_c_deferred():
         pass
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with ctrl_c_deferred():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
