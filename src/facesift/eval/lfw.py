@@ -14,7 +14,7 @@ its pairs count as "different" and its probes as misses, so FTE lowers the figur
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +72,8 @@ def embed_photos(
     todo = [p for p in relative_paths if p not in cached]
     by_name = {str(root / p): p for p in todo}
     items = (FileToAnalyse(root / p, str(root / p)) for p in todo)
+    # An analysis, or (file, reason) for a file that could not be analysed.
+    results: Iterator[AnalysedImage | tuple[str, str]]
     if not todo:
         results = iter(())
     elif settings.workers > 1:
@@ -161,7 +163,7 @@ def read_pairs(pairs_file: Path) -> list[Pair]:
         folds, per_fold = (int(x) for x in lines[0].split())
     except ValueError:
         raise InputError(f"{pairs_file}: first line must be '<folds> <pairs per fold>'") from None
-    pairs = []
+    pairs: list[Pair] = []
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split()
         if not parts:
@@ -313,7 +315,8 @@ def open_set_probes(
 ) -> OpenSetProbes:
     """One gallery photo per person with 2+ photos (the first with a face), their other photos
     as mated probes, every one-photo person as a non-mated probe."""
-    gallery_names, gallery_vectors = [], []
+    gallery_names: list[str] = []
+    gallery_vectors: list[np.ndarray] = []
     mated: list[tuple[str, np.ndarray | None]] = []
     non_mated: list[tuple[str, np.ndarray | None]] = []
     for person, photos in people.items():
@@ -321,11 +324,12 @@ def open_set_probes(
             non_mated.append((person, embeddings[photos[0]]))
             continue
         enrolled = next((p for p in photos if embeddings[p] is not None), None)
-        if enrolled is None:
+        enrolled_vector = embeddings[enrolled] if enrolled is not None else None
+        if enrolled_vector is None:
             mated.extend((person, None) for _ in photos[1:])
             continue
         gallery_names.append(person)
-        gallery_vectors.append(embeddings[enrolled])
+        gallery_vectors.append(enrolled_vector)
         mated.extend((person, embeddings[p]) for p in photos if p != enrolled)
     gallery = np.vstack(gallery_vectors)
     names = np.asarray(gallery_names)
@@ -333,13 +337,14 @@ def open_set_probes(
     def nearest(vectors: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
         distance = np.full(len(vectors), np.inf)
         who = np.full(len(vectors), "", dtype=object)
-        present = [i for i, v in enumerate(vectors) if v is not None]
+        present = [(i, v) for i, v in enumerate(vectors) if v is not None]
         if present:
-            probe = np.vstack([vectors[i] for i in present])
+            rows = [i for i, _ in present]
+            probe = np.vstack([v for _, v in present])
             all_d = euclidean_distances(probe, gallery)
             best = np.argmin(all_d, axis=1)
-            distance[present] = all_d[np.arange(len(present)), best]
-            who[present] = names[best]
+            distance[rows] = all_d[np.arange(len(present)), best]
+            who[rows] = names[best]
         return distance, who
 
     mated_d, mated_who = nearest([v for _, v in mated])
@@ -392,12 +397,14 @@ def labelled_faces(
     people: dict[str, list[str]], embeddings: dict[str, np.ndarray | None]
 ) -> tuple[list[str], np.ndarray]:
     """Every photo with a face: its person, and its embedding as a row of a matrix."""
-    labels, vectors = [], []
+    labels: list[str] = []
+    vectors: list[np.ndarray] = []
     for person, photos in people.items():
         for photo in photos:
-            if embeddings[photo] is not None:
+            vector = embeddings[photo]
+            if vector is not None:
                 labels.append(person)
-                vectors.append(embeddings[photo])
+                vectors.append(vector)
     return labels, np.vstack(vectors).astype(np.float32)
 
 
@@ -510,7 +517,7 @@ def wrong_merges(
         return {name: n for name, n in group.items() if len(people[name]) <= max_photos}
 
     worst = max((small(group) for group in mixed), key=len, default={})
-    where = {}
+    where: dict[str, set[int]] = {}
     for group_id, group in members.items():
         for name in group:
             where.setdefault(name, set()).add(group_id)
