@@ -138,7 +138,8 @@ class SqlCatalog(
     def __init__(self, url: str):
         self.url = url
         try:
-            self.display_url = make_url(url).render_as_string(hide_password=True)
+            parsed = make_url(url)
+            self.display_url = parsed.render_as_string(hide_password=True)
         except SQLAlchemyError as error:
             raise CatalogError(f"catalog URL {url!r} is not a database URL: {error}") from None
         try:
@@ -147,8 +148,7 @@ class SqlCatalog(
             # pre_ping: a pooled connection the server closed (restart, idle timeout, failover)
             # is replaced instead of failing the next query. A SQLite file has no server to
             # drop it, and the ping was one more query at every checkout (several per search).
-            remote = make_url(url).get_backend_name() != "sqlite"
-            self.db = create_engine(url, pool_pre_ping=remote)
+            self.db = create_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
             if self.db.dialect.name == "sqlite":
                 event.listen(self.db, "connect", _sqlite_pragmas)
             migrate(self.db)
