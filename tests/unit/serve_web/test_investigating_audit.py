@@ -63,6 +63,10 @@ def test_every_pair_downloads_as_csv_not_only_those_shown(own):
     assert all(float(r["distance"]) <= report.threshold for r in rows)
     # The download is a duplicates search like the page's, and audited as one.
     assert [r.action for r in audit(own)[before:]].count("duplicates") == 2  # + ours above
+    # An unknown source is a clear error page, not a file.
+    unknown = own.post_form(ina, "/duplicates", "/duplicates.csv", {"source": "nope"})
+    assert unknown.status_code in (404, 422) and "nope" in unknown.text
+    assert "text/csv" not in unknown.headers["content-type"]
     # Without the CSRF token, or without the permission, nothing is searched or sent.
     assert ina.post("/duplicates.csv", data={"source": "press"}).status_code == 403
     admin = own.signed_in("admin")
