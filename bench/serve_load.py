@@ -1,6 +1,7 @@
-"""API load: searches per second and latency at a 100k-face gallery, a server on the default
-pipeline (YuNet + reid-0095) against one on the dlib pipeline (HOG + ResNet) in the same run,
-with and without an ingest running, against uvicorn on 127.0.0.1 (locust as a library drives it).
+"""API load: searches per second and latency at a 100k-face gallery, servers on the default
+pipeline (YuNet + reid-0095) against servers on the dlib pipeline (HOG + ResNet) in the same run,
+each in one process and with ``--workers`` processes, with and without an ingest running, against
+uvicorn on 127.0.0.1 (locust as a library drives it).
 
 Each server has its own gallery in its own embedding space (256-d reid-0095, 128-d dlib): a fixed
 sample of LFW photos embedded by that pipeline, topped up with synthetic faces from a Gaussian
@@ -95,7 +96,7 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, port: int, log: Path, pipeline: dict[str, str]
+    data_dir: Path, port: int, log: Path, pipeline: dict[str, str], workers: int = 1
 ) -> subprocess.Popen:
     env = dict(
         os.environ, FACESIFT_DATA_DIR=str(data_dir), FACESIFT_API_REQUESTS_PER_MINUTE="1000000"
@@ -105,7 +106,8 @@ def start_server(
         if field in pipeline:
             env[f"FACESIFT_{field.upper()}"] = pipeline[field]
     server = subprocess.Popen(
-        [sys.executable, "-m", "facesift.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "facesift.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),  # a file, not a pipe: a full pipe would stall the server
@@ -114,13 +116,37 @@ def start_server(
 
     for _ in range(600):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            up = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+            if up and len(worker_processes(server.pid)) >= (workers if workers > 1 else 0):
                 return server
         except httpx.HTTPError:
             time.sleep(0.5)
         if server.poll() is not None:
             raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
     raise SystemExit("server did not come up")
+
+
+def worker_processes(pid: int) -> list[int]:
+    """A multi-process server's workers (multiprocessing's resource tracker is a child too)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:
+                continue
+    return found
+
+
+def resident_mib(pid: int) -> float:
+    """Resident memory of a server and its worker processes, MiB (Linux /proc)."""
+    total = 0
+    for process in [pid, *worker_processes(pid)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def run_load(host: str, key: str, probes: list[Path], seconds: float) -> dict:
@@ -206,6 +232,11 @@ def main() -> None:
         default=950,
         help="0: no phase with an ingest running; at most 1000 (the API's files per request)",
     )
+    parser.add_argument(
+        "--server-workers",
+        default="1,2",
+        help="server processes (facesift serve --workers) to measure each pipeline at",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/serve_load.md"))
     args = parser.parse_args()
 
@@ -213,8 +244,9 @@ def main() -> None:
     candidates, uploads = sample[:50], sample[50:]
     fit_photos = lfw_sample(args.lfw, args.fit_photos)
     servers: dict[str, dict] = {}
-    quiet: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    galleries: dict[str, dict] = {}
     busy: dict[str, tuple[dict, dict]] = {}
+    worker_counts = [int(n) for n in args.server_workers.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         found_by_all = set(range(len(candidates)))
         for number, (name, pipeline) in enumerate(PIPELINES.items()):
@@ -224,14 +256,20 @@ def main() -> None:
                 data_dir, args.lfw, args.faces, candidates, pipeline, fit_photos
             )
             found_by_all &= found
-            servers[name] = {
+            galleries[name] = {
                 "data_dir": data_dir,
                 "keys": keys,
                 "pipeline": pipeline,
                 "build_seconds": time.perf_counter() - started,
-                "log": Path(folder) / f"server-{number}.log",
             }
-            print(f"{name}: gallery built in {servers[name]['build_seconds']:.0f} s", flush=True)
+            print(f"{name}: gallery built in {galleries[name]['build_seconds']:.0f} s", flush=True)
+            for workers in worker_counts:  # the servers of one pipeline share its gallery
+                servers[server_name(name, workers)] = galleries[name] | {
+                    "pipeline_name": name,
+                    "workers": workers,
+                    "log": Path(folder) / f"server-{number}-{workers}.log",
+                }
+        quiet: dict[str, list[dict]] = {name: [] for name in servers}
         # The same probes for every server: photos in which each pipeline finds a face.
         probes = [candidates[n] for n in sorted(found_by_all)][:40]
         try:
@@ -239,7 +277,7 @@ def main() -> None:
                 port = free_port()
                 server["host"] = f"http://127.0.0.1:{port}"
                 server["process"] = start_server(
-                    server["data_dir"], port, server["log"], server["pipeline"]
+                    server["data_dir"], port, server["log"], server["pipeline"], server["workers"]
                 )
             # One search at a time first: the default server's first concurrent searches
             # deadlocked in OpenVINO's Python binding (GIL against a one-time C++ static
@@ -268,16 +306,20 @@ def main() -> None:
                     result = run_load(
                         server["host"], server["keys"]["investigator"], probes, args.seconds
                     )
+                    result["rss_mib"] = resident_mib(server["process"].pid)
                     quiet[name].append(result)
                     print(
                         f"{name}, round {number + 1}: {result['rps']:.2f}/s, p50 "
                         f"{result['p50']:.0f} p95 {result['p95']:.0f} ms, "
-                        f"{result['failures']} failed {result['errors']}",
+                        f"{result['failures']} failed {result['errors']}, "
+                        f"{result['rss_mib']:.0f} MiB",
                         flush=True,
                     )
             if args.ingest_photos:
                 files = [("files", (path.name, path.read_bytes())) for path in uploads]
                 for name, server in servers.items():
+                    if server["workers"] != worker_counts[0]:
+                        continue  # its gallery is shared: the photos would be held already
                     response = httpx.post(
                         f"{server['host']}/api/v1/sources/incoming/ingest",
                         files=files,
@@ -312,52 +354,71 @@ def main() -> None:
                         for line in server["log"].read_text().splitlines()
                         if "ERROR" in line or "Traceback" in line
                     ]
-    write_report(args, servers, quiet, busy, len(probes))
+    write_report(args, servers, galleries, quiet, busy, len(probes))
     if server_errors:
         print("server errors:", *server_errors[:20], sep="\n")
 
 
-def write_report(args, servers: dict, quiet: dict, busy: dict, probes: int) -> None:
+def server_name(pipeline: str, workers: int) -> str:
+    return f"{pipeline}, {workers} process{'es' if workers > 1 else ''}"
+
+
+def write_report(
+    args, servers: dict, galleries: dict, quiet: dict, busy: dict, probes: int
+) -> None:
     import statistics
 
     names = list(servers)
-    default, dlib = names[0], names[1]
+    pipelines = list(galleries)
+    # The baseline is today's server: the dlib pipeline's (the pipeline every gallery used
+    # before), in one process (all a server could run before --workers).
+    baseline = server_name(pipelines[1], 1)
+
+    def median_rps(name: str) -> float:
+        return statistics.median(r["rps"] for r in quiet[name])
 
     def row(label: str, result: dict, baseline_rps: float) -> str:
         return (
             f"| {label} | {result['requests']:,} | {result['failures']} | {result['rps']:.2f} | "
             f"{result['p50']:.0f} | {result['p95']:.0f} | {result['p99']:.0f} | "
-            f"{result['rps'] / baseline_rps:.2f}x | {result['load']:.1f} |"
+            f"{result['rps'] / baseline_rps:.2f}x | {result.get('rss_mib', 0):.0f} | "
+            f"{result['load']:.1f} |"
         )
 
-    # The baseline is the dlib pipeline's server (the pipeline every gallery used before).
-    dlib_rps = statistics.median(r["rps"] for r in quiet[dlib])
-    per_round = [d["rps"] / b["rps"] for d, b in zip(quiet[default], quiet[dlib], strict=True)]
-    ratio = statistics.median(r["rps"] for r in quiet[default]) / dlib_rps
-    builds = ", ".join(f"{name} {s['build_seconds']:.0f} s" for name, s in servers.items())
+    def compared(name: str, against: str) -> str:
+        per_round = [d["rps"] / b["rps"] for d, b in zip(quiet[name], quiet[against], strict=True)]
+        return (
+            f"{median_rps(name) / median_rps(against):.2f}x "
+            f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)"
+        )
+
+    baseline_rps = median_rps(baseline)
+    builds = ", ".join(f"{name} {g['build_seconds']:.0f} s" for name, g in galleries.items())
     lines = [
         f"Machine: {machine()}; commit {git_revision()}. Two galleries of {args.faces:,} faces, "
         f"one per pipeline, each in its own embedding space: the faces of {args.fit_photos:,} "
         "LFW photos (a fixed sample) embedded by that pipeline, topped up with synthetic faces "
         "from a Gaussian fitted to them; exact FAISS index (built in "
-        f"{builds}; not timed below). Two servers (uvicorn, one process each, on 127.0.0.1; "
+        f"{builds}; not timed below). Servers (uvicorn on 127.0.0.1, `facesift serve --workers "
+        f"N` for N in {args.server_workers}, each pipeline's servers on its one gallery; "
         f"ingest workers at niceness 10, the server's default), {USERS} locust users sending "
         f"searches back to back for {args.seconds:.0f} s per phase, after 5 s of warm-up; "
         f"{args.rounds} interleaved rounds, after one search at a time on each server "
         "(first search: "
         + ", ".join(f"{n} {s['first_search_seconds']:.1f} s" for n, s in servers.items())
         + f"); the same {probes} real LFW probes (250x250 JPEG, "
-        "a face found by both pipelines) on both. Each search decodes, detects, embeds, searches, "
-        "keeps the search for review and appends to the audit trail. Load: the machine's "
-        "1-minute load average at the end of each phase (it is shared with other work).",
+        "a face found by both pipelines) on all. Each search decodes, detects, embeds, searches, "
+        "keeps the search for review and appends to the audit trail. Memory: resident, the "
+        "server's processes together, at the end of the phase. Load: the machine's 1-minute "
+        "load average at the end of each phase (it is shared with other work).",
         "",
-        "| server, phase | searches | failed | searches/s | p50 ms | p95 ms | p99 ms | "
-        "vs dlib server, searches only (median) | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| server, phase | searches | failed | searches/s | p50 ms | p95 ms | p99 ms | "
+        f"vs {baseline}, searches only (median) | MiB | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in names:
         for number, result in enumerate(quiet[name]):
-            lines.append(row(f"{name}, searches only, round {number + 1}", result, dlib_rps))
+            lines.append(row(f"{name}, searches only, round {number + 1}", result, baseline_rps))
     for name, (result, during) in busy.items():
         state = "" if during["state"] == "running" else f", job {during['state']} before the end"
         lines.append(
@@ -365,14 +426,16 @@ def write_report(args, servers: dict, quiet: dict, busy: dict, probes: int) -> N
                 f"{name}, while an ingest job runs ({during['done']} of {during['total']} "
                 f"photos done by the end{state})",
                 result,
-                dlib_rps,
+                baseline_rps,
             )
         )
-    lines += [
-        "",
-        f"Default pipeline's server vs the dlib pipeline's, searches only: {ratio:.2f}x "
-        f"(per round {min(per_round):.2f}-{max(per_round):.2f}x).",
-    ]
+    lines.append("")
+    for name in names:
+        if name != baseline:
+            lines.append(f"- {name} vs {baseline}: {compared(name, baseline)}")
+    for workers in sorted({s["workers"] for s in servers.values()} - {1}):
+        same = [server_name(p, workers) for p in pipelines]
+        lines.append(f"- like for like, {same[0]} vs {same[1]}: {compared(same[0], same[1])}")
     text = "\n".join(lines)
     failures = {
         f"{name}: {reason}": count

@@ -33,6 +33,11 @@ def _user_model_cache() -> Path:
     return Path(base) / "facesift" / "models"
 
 
+def is_milvus_lite(uri: str) -> bool:
+    """A Milvus URI naming a local file is Milvus Lite, which pymilvus starts in-process."""
+    return uri.endswith(".db")
+
+
 class Settings(BaseSettings):
     """facesift configuration. Environment variables use the prefix ``FACESIFT_``."""
 
@@ -160,6 +165,11 @@ class Settings(BaseSettings):
     @property
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str((self.data_dir / "milvus.db").resolve())
+
+    @property
+    def index_is_one_process_only(self) -> bool:
+        """Milvus Lite (a local file) is opened by one process at a time."""
+        return self.vector_index == "milvus" and is_milvus_lite(self.resolved_milvus_uri)
 
     @property
     def resolved_pgvector_url(self) -> str | None:

@@ -400,6 +400,16 @@ def index_rebuild(data_dir: DataDir = None) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port and the gallery. Python runs one request's "
+            "own code at a time per process, so on a machine with several cores, one process "
+            "per core serves more searches a second; each holds its own models and index.",
+        ),
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run the REST API (and web UI) with uvicorn; API docs at /docs. Needs the 'serve' extra."""
@@ -411,7 +421,27 @@ def serve(
         raise FaceSiftError(
             f"facesift serve needs the 'serve' extra: pip install 'facesift[serve]' ({error})"
         ) from None
-    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
+    settings = settings_for(data_dir)  # a bad setting is refused here, before any process starts
+    if workers > 1 and settings.index_is_one_process_only:
+        raise FaceSiftError(
+            "--workers: this gallery's index is a Milvus Lite file, which one process opens at "
+            "a time; serve it with --workers 1, or keep the vectors on a Milvus server"
+        )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Each worker process builds its own app from the environment (uvicorn imports the factory
+    # by name); what they share lives in the data directory: catalog, index, audit trail, job
+    # records, rate limits and signed-out web sessions.
+    os.environ["FACESIFT_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "facesift.serve.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()

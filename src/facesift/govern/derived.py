@@ -1,7 +1,8 @@
 """Files kept beside the catalog that hold people's data: photos uploaded through the API (the
-catalog's paths point at them) and the cache of face thumbnails the API and UI show. Erasure,
-subject erasure and retention purge remove them together with the catalog rows, so an erased face
-leaves no picture behind. Photos ingested from the operator's own folders are never touched.
+catalog's paths point at them), the cache of face thumbnails the API and UI show, and the server's
+job records (which name the files clients sent). Erasure, subject erasure and retention purge
+remove them together with the catalog rows, so an erased face leaves no picture and no file name
+behind. Photos ingested from the operator's own folders are never touched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facesift.catalog.governance import Deletion
+from facesift.govern.job_records import withdraw_file_names
 from facesift.read.folders import display_path
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,8 @@ def thumbnail_path(data_dir: Path, face_id: int, size: int, boxed: bool) -> Path
 
 
 def forget(data_dir: Path, deletion: Deletion) -> int:
-    """Remove the thumbnails of the erased faces and the uploaded copies of the erased images;
-    return how many files went."""
+    """Remove the thumbnails of the erased faces and the uploaded copies of the erased images,
+    and withdraw the file names job records hold; return how many files went."""
     removed = 0
     erased_faces = {str(face_id) for face_id in deletion.face_ids}
     thumbs = thumbnails_dir(data_dir)
@@ -49,6 +51,8 @@ def forget(data_dir: Path, deletion: Deletion) -> int:
         candidate = Path(path).resolve()
         if candidate.is_relative_to(uploads):
             removed += _unlink(candidate)
+    if deletion.face_ids or deletion.paths:
+        withdraw_file_names(data_dir)
     return removed
 
 

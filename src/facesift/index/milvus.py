@@ -34,6 +34,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from facesift.config import is_milvus_lite
 from facesift.errors import IndexError_, SpaceMismatchError
 from facesift.index.base import checked_entries, checked_scope, checked_vectors, files_size
 from facesift.types import EmbeddingSpace, FaceTags
@@ -51,10 +52,6 @@ CONNECT_TIMEOUT_S = 30.0
 # critical.
 for _library in ("pymilvus", "milvus_lite"):
     logging.getLogger(_library).setLevel(logging.CRITICAL)
-
-
-def is_milvus_lite(uri: str) -> bool:
-    return uri.endswith(".db")
 
 
 def before_milvus_2_4(client: MilvusClient, uri: str) -> bool:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 BACKGROUND_NICENESS = 10
+RATE_LIMITS_FILE = "rate-limits.sqlite"  # shared by the server's processes (serve/limits.py)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Ingest jobs are background work: searches keep their share of the CPU.
         settings = settings.model_copy(update={"ingest_worker_niceness": BACKGROUND_NICENESS})
     engine = FaceSift(settings)
-    jobs = JobRegistry()
+    jobs = JobRegistry(engine.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -69,9 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.jobs = jobs
-    app.state.rate_limits = TokenBuckets(settings.api_requests_per_minute)
+    limits = engine.data_dir / RATE_LIMITS_FILE
+    app.state.rate_limits = TokenBuckets(limits, settings.api_requests_per_minute)
     app.state.wrong_keys = TokenBuckets(
-        settings.api_wrong_keys_per_minute, burst=settings.api_wrong_keys_per_minute
+        limits,
+        settings.api_wrong_keys_per_minute,
+        burst=settings.api_wrong_keys_per_minute,
+        scope="wrong-keys",
     )
     problems.install(app)
     openapi.install(app)

@@ -38,14 +38,16 @@ def submit_ingest(
     def work(job: Job) -> dict[str, Any]:
         job.total = len(stored) + len(refused)
         job.done = len(refused)
+        jobs.progress(job)
 
         def on_total(total: int) -> None:
             job.total = total + len(refused)
+            jobs.progress(job)
 
         def on_progress(images: int, faces: int) -> None:
             job.done += images
             job.faces += faces
-            jobs.raise_if_stopping()
+            jobs.progress(job)
 
         try:
             if not stored:  # every file was refused at upload: nothing to ingest

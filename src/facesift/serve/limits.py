@@ -1,17 +1,22 @@
-"""Request limits: body size (refused before the body is read) and a token bucket per caller."""
+"""Request limits: body size (refused before the body is read) and a token bucket per caller,
+shared by the server's processes."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facesift.serve.problems import PROBLEM_JSON
+from facesift.sqlite_files import write_transaction
 
 
 class BodySizeLimit:
@@ -75,52 +80,78 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
 class TokenBuckets:
     """A token bucket per caller: ``per_minute`` requests a minute on average, bursts of
-    ``burst``. ``take`` returns 0 when a request may go ahead, else the seconds to wait."""
+    ``burst``. ``take`` returns 0 when a request may go ahead, else the seconds to wait.
 
-    def __init__(self, per_minute: int, burst: int | None = None, clock=time.monotonic):
+    The buckets live in a SQLite file (``path``) that every process of the server shares, so a
+    caller gets ``per_minute`` from the server, not from each of its ``--workers`` (a client's
+    connection stays with one process, so a limit split between them would not do). Buckets of
+    different limits (``scope``) share the file. The clock is the system's monotonic clock, the
+    same for every process of one machine; a bucket stamped later than now (a reboot) starts
+    full. The state is small and may be lost (no fsync): a lost bucket starts full.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        per_minute: int,
+        burst: int | None = None,
+        *,
+        scope: str = "requests",
+        clock=time.monotonic,
+    ):
+        self.path, self.scope, self.clock = Path(path), scope, clock
         self.rate = per_minute / 60.0
         self.burst = float(burst if burst is not None else max(1, per_minute // 10))
-        self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._takes = 0
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS buckets (scope TEXT NOT NULL, caller TEXT NOT NULL, "
+                "tokens REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (scope, caller))"
+            )
 
     def take(self, caller: str) -> int:
-        now = self.clock()
-        with self._lock:
-            bucket = self._buckets.get(caller)
-            if bucket is None:
-                bucket = self._buckets[caller] = _Bucket(self.burst, now)
-                if len(self._buckets) > 100_000:  # forget idle callers rather than grow forever
-                    self._forget_full(now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
-                return 0
-            return max(1, math.ceil((1 - bucket.tokens) / self.rate))
+        with self._transaction() as db:
+            now = self.clock()
+            tokens = self._tokens(db, caller, now)
+            wait = 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+            db.execute(
+                "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)",
+                (self.scope, caller, tokens - 1 if tokens >= 1 else tokens, now),
+            )
+            self._takes += 1
+            if self._takes % 1000 == 0:  # forget idle callers rather than grow forever
+                db.execute(
+                    "DELETE FROM buckets WHERE scope = ? AND tokens + (? - updated) * ? >= ?",
+                    (self.scope, now, self.rate, self.burst),
+                )
+        return wait
 
     def waiting(self, caller: str) -> int:
         """Seconds until ``caller`` may go ahead, without taking a token (0: now)."""
-        now = self.clock()
-        with self._lock:
-            bucket = self._buckets.get(caller)
-            if bucket is None:
-                return 0
-            tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+        with self._transaction() as db:
+            tokens = self._tokens(db, caller, self.clock())
+        return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
-    def _forget_full(self, now: float) -> None:
-        for caller in [
-            c
-            for c, b in self._buckets.items()
-            if b.tokens + (now - b.updated) * self.rate >= self.burst
-        ]:
-            del self._buckets[caller]
+    def _tokens(self, db: sqlite3.Connection, caller: str, now: float) -> float:
+        row = db.execute(
+            "SELECT tokens, updated FROM buckets WHERE scope = ? AND caller = ?",
+            (self.scope, caller),
+        ).fetchone()
+        if row is None or row[1] > now:
+            return self.burst
+        tokens, updated = row
+        return min(self.burst, tokens + (now - updated) * self.rate)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = getattr(self._local, "db", None)
+        if db is None:  # one connection per thread (requests run on the server's thread pool)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=OFF")
+            self._local.db = db
+        with write_transaction(db):
+            yield db

@@ -16,10 +16,19 @@ TERMS = ["--purpose", "testing", "--controller", "dpo@example.org"]
 
 
 def run(
-    *args: str, data_dir: Path, check: bool = True, operator: str = "admin", stdin: str = ""
+    *args: str,
+    data_dir: Path,
+    check: bool = True,
+    operator: str = "admin",
+    stdin: str = "",
+    **environment: str,
 ) -> subprocess.CompletedProcess:
     env = dict(
-        os.environ, FACESIFT_DATA_DIR=str(data_dir), COLUMNS="200", FACESIFT_OPERATOR=operator
+        os.environ,
+        FACESIFT_DATA_DIR=str(data_dir),
+        COLUMNS="200",
+        FACESIFT_OPERATOR=operator,
+        **environment,
     )
     result = subprocess.run(
         [sys.executable, "-c", "from facesift.cli.app import main; main()", *args],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image, ImageEnhance
@@ -94,10 +95,13 @@ def test_shutdown_stops_a_running_ingest_keeping_what_it_committed(tmp_path, pho
     started = served.client.post(
         "/api/v1/sources/press/ingest", files=files, headers=served.as_("admin")
     )
-    job = served.app.state.jobs.get(started.json()["id"], served.engine.operator(name="admin"))
-    while job.done < 1:
-        threading.Event().wait(0.02)
+    jobs, admin = served.app.state.jobs, served.engine.operator(name="admin")
+    job_id = started.json()["id"]
+    deadline = time.monotonic() + 300
+    while jobs.get(job_id, admin).done < 1 and time.monotonic() < deadline:
+        threading.Event().wait(0.02)  # the job's record, as any server process reads it
     served.client.__exit__(None, None, None)  # the server's lifespan ends: shutdown
+    job = jobs.get(job_id, admin)
     assert job.state == "failed" and "shut down" in job.error
     with FaceSift(served.engine.settings) as reopened:
         held = reopened.stats().images

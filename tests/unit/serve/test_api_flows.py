@@ -330,6 +330,18 @@ def test_serve_command_is_there():
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0, result.output
     assert "--port" in result.output and "uvicorn" in result.output
+    assert "--workers" in result.output
+
+
+def test_several_workers_are_refused_for_an_index_one_process_opens(tmp_path):
+    """Milvus Lite opens its file from one process at a time: a second worker would fail when
+    it starts, so the command refuses before starting any (an error, not a traceback)."""
+    from tests.unit.cli.test_cli import run
+
+    with_lite = {"FACESIFT_VECTOR_INDEX": "milvus"}
+    refused = run("serve", "--workers", "2", data_dir=tmp_path / "data", check=False, **with_lite)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Milvus Lite" in refused.stderr and "--workers 1" in refused.stderr
 
 
 def test_server_runs_ingest_workers_in_the_background_unless_told_otherwise(tmp_path):
@@ -363,26 +375,63 @@ def test_a_search_says_what_to_expect_and_when_it_was_cut(served):
     assert whole["faces"][0]["cut_at_top_k"] is False
 
 
+ACCOUNTS = {
+    "name": "accounts",
+    "lawful_basis": "contract",
+    "jurisdiction": "GB",
+    "retention_days": 30,
+    "purpose": "account checks",
+    "controller": "dpo@example.org",
+}
+
+
 def test_an_upload_already_held_under_another_source_is_named_in_the_job(fresh):
     admin = fresh.as_("admin")
-    created = fresh.client.post(
-        "/api/v1/sources",
-        json={
-            "name": "accounts",
-            "lawful_basis": "contract",
-            "jurisdiction": "GB",
-            "retention_days": 30,
-            "purpose": "account checks",
-            "controller": "dpo@example.org",
-        },
-        headers=admin,
-    )
+    created = fresh.client.post("/api/v1/sources", json=ACCOUNTS, headers=admin)
     assert created.status_code in (200, 201), created.text
     job = fresh.ingest(["hopper", "group"], source="accounts")  # the portrait is held by press
     assert job["result"]["held_under_other_source"] == [
         {"file": fresh.photos["hopper"].name, "source": "press"}
     ]
     assert job["result"]["images_ingested"] == 1 and job["result"]["already_in_catalog"] == 1
+
+
+def test_an_erasure_withdraws_the_file_names_the_job_records_hold(fresh):
+    """Job records are kept in the data directory (shared by the server's processes), and a
+    job names the files a client sent: after an erasure, no file of the data directory may
+    still hold a name that says who was in a photo (issue #12)."""
+    from facesift.govern.job_records import WITHDRAWN
+    from tests.unit.govern.test_erasure_leaves_nothing import files_holding
+
+    held_name, refused_name = "grace-hopper-custody-1987.jpg", "grace-hopper-at-home.jpg"
+    admin = fresh.as_("admin")
+    assert fresh.client.post("/api/v1/sources", json=ACCOUNTS, headers=admin).status_code == 201
+    sent = fresh.client.post(
+        "/api/v1/sources/accounts/ingest",
+        files=[
+            ("files", (held_name, fresh.photos["hopper"].read_bytes())),  # held by press
+            ("files", (refused_name, fresh.photos["hopper"].read_bytes()[:200])),  # truncated
+        ],
+        headers=admin,
+    )
+    assert sent.status_code == 202, sent.text
+    fresh.app.state.jobs.wait_idle(timeout=120)
+    job = fresh.client.get(sent.json()["url"], headers=admin).json()
+    assert job["result"]["held_under_other_source"] == [{"file": held_name, "source": "press"}]
+    assert [e["file"] for e in job["result"]["errors"]] == [refused_name]
+    data = fresh.engine.data_dir
+    assert files_holding(data, held_name.encode()) == ["jobs.sqlite"]  # the scan is not blind
+
+    engine = fresh.engine
+    report = engine.subject_access(engine.operator(name="admin"), fresh.photos["hopper"])
+    engine.subject_erase(engine.operator(name="admin"), report, [f.face_id for f in report.faces])
+
+    job = fresh.client.get(sent.json()["url"], headers=admin).json()
+    assert job["result"]["held_under_other_source"] == [{"file": WITHDRAWN, "source": "press"}]
+    assert [e["file"] for e in job["result"]["errors"]] == [WITHDRAWN]
+    assert job["result"]["images_ingested"] == 0  # the counts stay
+    for name in (held_name, refused_name):
+        assert files_holding(data, name.encode()) == [], name
 
 
 def test_uploads_the_catalog_does_not_hold_are_deleted_when_the_job_ends(fresh):

@@ -136,7 +136,8 @@ def _manifest_names_only_uploads(manifest, folder, basis) -> None:
 @router.get("/jobs", tags=["ingest"], responses=AUTHED)
 def list_jobs(request: Request, actor: CurrentActor) -> list[JobOut]:
     """The ingest jobs this server holds, newest first: every operator's (administrators only).
-    Jobs are kept in memory: a restart empties the list, never the gallery."""
+    The last 1,000 jobs are kept, through restarts; a job whose server process stopped before
+    it finished reads as failed (what it ingested is kept)."""
     actor.require(Action.INGEST)
     return [job_out(job) for job in request.app.state.jobs.recent()]
 
@@ -146,7 +147,7 @@ def get_job(job_id: int, request: Request, actor: CurrentActor) -> JobOut:
     """Progress and outcome of a background job (its submitter, or any admin)."""
     job = request.app.state.jobs.get(job_id, actor)
     if job is None:
-        raise Problem(404, f"job {job_id} not found (jobs are kept in memory until a restart)")
+        raise Problem(404, f"job {job_id} not found (the last 1,000 jobs are kept)")
     return job_out(job)
 
 

@@ -2,9 +2,10 @@
 uploaded photos as a background job whose progress the page follows.
 
 Ingest is the REST API's ingest job (serve/ingest_jobs.py, on ``app.state.jobs``): one job at a
-time per gallery, progress counted per file, kept in memory until a restart and listed on
-/admin/jobs. A file that is not an image does not refuse the whole upload: it is listed among
-the job's per-file errors, under the name it was sent with, and the rest go in.
+time per server process, progress counted per file, recorded in the data directory (so any of
+the server's processes shows it, also after a restart) and listed on /admin/jobs. A file that
+is not an image does not refuse the whole upload: it is listed among the job's per-file errors,
+under the name it was sent with, and the rest go in.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def job_page(request: Request, actor: SignedIn, job_id: int):
     actor.require(Action.INGEST)
     job = request.app.state.jobs.get(job_id, actor)
     if job is None:
-        raise NotFoundError(f"job {job_id} not found (jobs are kept in memory until a restart)")
+        raise NotFoundError(f"job {job_id} not found (the last 1,000 jobs are kept)")
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(_job_json(job))
     return page(request, "job.html", actor, job=job, state=_job_json(job))
