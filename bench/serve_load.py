@@ -139,6 +139,16 @@ def worker_processes(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a server and its worker processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in [pid, *worker_processes(pid)]:
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def resident_mib(pid: int) -> float:
     """Resident memory of a server and its worker processes, MiB (Linux /proc)."""
     total = 0
@@ -189,10 +199,16 @@ def drive(host: str, key: str, seconds: float, paths: list[str]) -> dict:
     runner = environment.create_local_runner()
     runner.start(USERS, spawn_rate=USERS)
     gevent.sleep(5)  # every user running, and the server's analysers loaded, before measuring
+    warm_up = environment.stats.total.num_requests
     environment.stats.reset_all()
     gevent.sleep(seconds)
     stats = environment.stats.total
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
     result = {
+        "all_requests": warm_up + stats.num_requests,  # with the warm-up's, for CPU per search
+        "generator_cpu_s": own.ru_utime + own.ru_stime,
         "requests": stats.num_requests,
         "failures": stats.num_failures,
         "rps": stats.num_requests / seconds,
@@ -303,8 +319,14 @@ def main() -> None:
                 order = list(servers) if number % 2 == 0 else list(reversed(servers))
                 for name in order:
                     server = servers[name]
+                    cpu_before = cpu_seconds(server["process"].pid)
                     result = run_load(
                         server["host"], server["keys"]["investigator"], probes, args.seconds
+                    )
+                    server_cpu = cpu_seconds(server["process"].pid) - cpu_before
+                    result["server_cpu_ms"] = 1000 * server_cpu / result["all_requests"]
+                    result["generator_cpu_ms"] = (
+                        1000 * result["generator_cpu_s"] / result["all_requests"]
                     )
                     result["rss_mib"] = resident_mib(server["process"].pid)
                     quiet[name].append(result)
@@ -312,7 +334,9 @@ def main() -> None:
                         f"{name}, round {number + 1}: {result['rps']:.2f}/s, p50 "
                         f"{result['p50']:.0f} p95 {result['p95']:.0f} ms, "
                         f"{result['failures']} failed {result['errors']}, "
-                        f"{result['rss_mib']:.0f} MiB",
+                        f"{result['rss_mib']:.0f} MiB, CPU ms per search: server "
+                        f"{result['server_cpu_ms']:.1f}, load generator "
+                        f"{result['generator_cpu_ms']:.1f}",
                         flush=True,
                     )
             if args.ingest_photos:
@@ -378,10 +402,14 @@ def write_report(
         return statistics.median(r["rps"] for r in quiet[name])
 
     def row(label: str, result: dict, baseline_rps: float) -> str:
+        def measured(key: str, form: str) -> str:  # not measured during an ingest phase
+            return format(result[key], form) if key in result else "-"
+
         return (
             f"| {label} | {result['requests']:,} | {result['failures']} | {result['rps']:.2f} | "
             f"{result['p50']:.0f} | {result['p95']:.0f} | {result['p99']:.0f} | "
-            f"{result['rps'] / baseline_rps:.2f}x | {result.get('rss_mib', 0):.0f} | "
+            f"{result['rps'] / baseline_rps:.2f}x | {measured('server_cpu_ms', '.1f')} | "
+            f"{measured('generator_cpu_ms', '.1f')} | {measured('rss_mib', '.0f')} | "
             f"{result['load']:.1f} |"
         )
 
@@ -408,13 +436,16 @@ def write_report(
         + ", ".join(f"{n} {s['first_search_seconds']:.1f} s" for n, s in servers.items())
         + f"); the same {probes} real LFW probes (250x250 JPEG, "
         "a face found by both pipelines) on all. Each search decodes, detects, embeds, searches, "
-        "keeps the search for review and appends to the audit trail. Memory: resident, the "
+        "keeps the search for review and appends to the audit trail. CPU per search: the CPU "
+        "time the server's processes (and, apart, the locust process) used over the phase, "
+        "warm-up included, over the searches answered in it. Memory: resident, the "
         "server's processes together, at the end of the phase. Load: the machine's 1-minute "
         "load average at the end of each phase (it is shared with other work).",
         "",
         f"| server, phase | searches | failed | searches/s | p50 ms | p95 ms | p99 ms | "
-        f"vs {baseline}, searches only (median) | MiB | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"vs {baseline}, searches only (median) | server CPU ms per search | load generator "
+        "CPU ms per search | MiB | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in names:
         for number, result in enumerate(quiet[name]):
