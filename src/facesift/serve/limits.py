@@ -131,8 +131,8 @@ class TokenBuckets:
 
     def waiting(self, caller: str) -> int:
         """Seconds until ``caller`` may go ahead, without taking a token (0: now)."""
-        with self._transaction() as db:
-            tokens = self._tokens(db, caller, self.clock())
+        # One SELECT, atomic by itself: no write lock (every API request asks this first).
+        tokens = self._tokens(self._connection(), caller, self.clock())
         return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
     def _tokens(self, db: sqlite3.Connection, caller: str, now: float) -> float:
@@ -145,13 +145,16 @@ class TokenBuckets:
         tokens, updated = row
         return min(self.burst, tokens + (now - updated) * self.rate)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:  # one connection per thread (requests run on the server's thread pool)
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
             self._local.db = db
-        with write_transaction(db):
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with write_transaction(self._connection()) as db:
             yield db
